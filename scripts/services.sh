@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Make sure the Postgres and Redis the tests use are running on 127.0.0.1,
+# installing them from Debian's packages on a fresh machine.
+set -euo pipefail
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+apt_install() {
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
+}
+
+if ! port_open 5432; then
+  command -v pg_ctlcluster >/dev/null || apt_install postgresql
+  version=$(ls /etc/postgresql | sort -V | tail -n 1)
+  # Tests connect as the postgres superuser over TCP without a password.
+  hba=/etc/postgresql/$version/main/pg_hba.conf
+  if ! grep -q "stemdeck-tests" "$hba"; then
+    as_root sed -i '1i host all postgres 127.0.0.1/32 trust # stemdeck-tests' "$hba"
+  fi
+  as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start
+  for _ in $(seq 50); do port_open 5432 && break; sleep 0.2; done
+fi
+
+if ! port_open 6379; then
+  command -v redis-server >/dev/null || apt_install redis-server
+  as_root mkdir -p /var/lib/redis /var/log/redis
+  as_root redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" \
+    --appendonly no --dir /var/lib/redis --logfile /var/log/redis/stemdeck-tests.log
+  for _ in $(seq 50); do port_open 6379 && break; sleep 0.2; done
+fi
+
+port_open 5432 || { echo "Postgres is not reachable on 127.0.0.1:5432" >&2; exit 1; }
+port_open 6379 || { echo "Redis is not reachable on 127.0.0.1:6379" >&2; exit 1; }

@@ -1,0 +1,1 @@
+"""Stemdeck HTTP API."""

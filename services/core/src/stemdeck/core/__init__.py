@@ -1,0 +1,1 @@
+"""Stemdeck core: what the API and the worker share (no torch here)."""

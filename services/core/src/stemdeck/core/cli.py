@@ -1,0 +1,222 @@
+"""The `stemdeck` command: one entry point for every process.
+
+Imports of the API and the worker are deferred so the API image, which has no
+worker code, can still run `stemdeck api` and `stemdeck migrate`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from stemdeck.core.settings import Settings, SettingsError, load_settings
+
+app = typer.Typer(
+    help="Stemdeck: split songs into stems.", no_args_is_help=True, add_completion=False
+)
+
+
+def _die(message: str, code: int = 2) -> NoReturn:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as error:
+        _die(str(error))
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date (run once per deploy, before api/worker)."""
+    from stemdeck.core import migrate as migrations
+
+    settings = _settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrations.upgrade(settings.effective_database_url)
+    typer.echo("database is up to date")
+
+
+@app.command()
+def api() -> None:
+    """Serve the HTTP API (STEMDECK_HOST:STEMDECK_PORT)."""
+    import uvicorn
+
+    from stemdeck.api.app import create_app
+    from stemdeck.core.strategies import StrategyFileError
+
+    settings = _settings()
+    try:
+        settings.require_redis_url()
+        application = create_app(settings)
+    except (SettingsError, StrategyFileError) as error:
+        _die(str(error))
+    uvicorn.run(application, host=settings.host, port=settings.port,
+                log_level=settings.log_level.lower(), timeout_graceful_shutdown=5)
+
+
+@app.command()
+def worker(
+    burst: Annotated[bool, typer.Option(help="Exit once the queue is empty.")] = False,
+    name: Annotated[str | None, typer.Option(help="Worker name (default host.pid).")] = None,
+) -> None:
+    """Run one worker: takes separation jobs from Redis, keeps models loaded."""
+    from stemdeck.core.strategies import StrategyFileError
+    from stemdeck.worker.main import run_worker
+
+    settings = _settings()
+    try:
+        run_worker(settings, burst=burst, name=name)
+    except (SettingsError, StrategyFileError) as error:
+        _die(str(error))
+
+
+@app.command()
+def separate(
+    song: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    strategy: Annotated[str | None, typer.Option(help="Strategy name (see `stemdeck strategies`).")] = None,
+    format: Annotated[list[str] | None, typer.Option("--format", "-f", help="Output format; repeatable.")] = None,  # noqa: A002
+    out: Annotated[Path, typer.Option(help="Folder for the stems.")] = Path("stems"),
+) -> None:
+    """Separate one file here and now, with no services (same executor as the worker)."""
+    import tempfile
+
+    from stemdeck.core.formats import FORMATS, download_filename
+    from stemdeck.core.probe import AudioError, probe, verify_decodes
+    from stemdeck.core.strategies import StrategyFileError, cached_strategies
+    from stemdeck.worker.executor import separate_file
+    from stemdeck.worker.models.base import ModelError
+    from stemdeck.worker.models.cache import ModelCache
+
+    settings = _settings()
+    try:
+        strategies = cached_strategies(settings.strategies_file)
+    except StrategyFileError as error:
+        _die(str(error))
+    chosen = strategy or settings.default_strategy
+    if chosen not in strategies:
+        _die(f"unknown strategy {chosen!r}; choose one of: {', '.join(strategies)}")
+    formats = format or settings.default_formats
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        _die(f"unknown format(s) {unknown}; choose from: {', '.join(FORMATS)}")
+
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        info = probe(song)
+        verify_decodes(song, info)
+        with (
+            tempfile.TemporaryDirectory(prefix="stemdeck-") as scratch,
+            typer.progressbar(length=1000, label="separating", show_pos=False) as bar,
+        ):
+            done = 0
+
+            def report(stage: str, fraction: float) -> None:
+                nonlocal done
+                bar.label = f"{stage:<32}"
+                step = int(fraction * 1000) - done
+                if step > 0:
+                    bar.update(step)
+                    done += step
+
+            result = separate_file(
+                song, info, strategies[chosen], formats, Path(scratch),
+                ModelCache(device=settings.device.value), report,
+            )
+            for stem in result.stems:
+                for format_id, path in stem.files.items():
+                    shutil.copyfile(path, out / download_filename(stem.name, format_id))
+    except (AudioError, ModelError) as error:
+        _die(str(error), code=1)
+    for note in result.notes:
+        typer.echo(f"note: {note}")
+    for stem in result.stems:
+        lufs = f"{stem.lufs:6.1f} LUFS" if stem.lufs is not None else "  silent  "
+        typer.echo(f"{stem.name:<12} {lufs}  → {out / download_filename(stem.name, formats[0])}")
+
+
+@app.command()
+def strategies() -> None:
+    """List the strategies and the stems each gives."""
+    from stemdeck.core.strategies import StrategyFileError, cached_strategies
+
+    settings = _settings()
+    try:
+        found = cached_strategies(settings.strategies_file)
+    except StrategyFileError as error:
+        _die(str(error))
+    for name, item in found.items():
+        marker = "*" if name == settings.default_strategy else " "
+        typer.echo(f"{marker} {name:<22} {', '.join(item.stems):<36} {item.label}")
+
+
+@app.command()
+def up() -> None:
+    """All-in-one: Redis (embedded unless STEMDECK_REDIS_URL), SQLite, the API and one worker."""
+    from stemdeck.core import migrate as migrations
+    from stemdeck.core.embedded_redis import EmbeddedRedisError, start_redis
+
+    settings = _settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env["STEMDECK_DATA_DIR"] = str(settings.data_dir.resolve())
+    redis_process = None
+    if not settings.redis_url:
+        try:
+            redis_process, url = start_redis(settings.data_dir / "redis")
+        except EmbeddedRedisError as error:
+            _die(str(error))
+        env["STEMDECK_REDIS_URL"] = url
+    migrations.upgrade(settings.effective_database_url)
+
+    command = [sys.executable, "-m", "stemdeck.core.cli"]
+    children = [
+        subprocess.Popen([*command, "api"], env=env),
+        subprocess.Popen([*command, "worker"], env=env),
+    ]
+    typer.echo(f"Stemdeck is up on http://{settings.host}:{settings.port} (Ctrl-C stops it)")
+
+    stopping = False
+
+    def stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    exit_code = 0
+    while not stopping:
+        for child in children:
+            if child.poll() is not None:
+                typer.secho(f"{child.args[-1]} exited with {child.returncode}; stopping",
+                            fg=typer.colors.RED, err=True)
+                exit_code = child.returncode or 1
+                stopping = True
+        time.sleep(0.2)
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for child in children:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+    if redis_process is not None:
+        redis_process.terminate()
+        redis_process.wait(timeout=10)
+    raise typer.Exit(exit_code)
+
+
+if __name__ == "__main__":
+    app()

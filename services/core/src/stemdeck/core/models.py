@@ -1,0 +1,79 @@
+"""Database rows: a Job (with its source audio) and its Stems."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from stemdeck.core.states import JobStatus, Stage
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_job_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: DateTime(timezone=True), dict[str, Any]: JSON}
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_job_id)
+    status: Mapped[str] = mapped_column(String(16), default=JobStatus.queued, index=True)
+    stage: Mapped[str] = mapped_column(String(80), default=Stage.waiting)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    notes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    strategy: Mapped[str] = mapped_column(String(100))
+    formats: Mapped[list[str]] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+    source_name: Mapped[str] = mapped_column(String(255))
+    source_key: Mapped[str] = mapped_column(String(255))
+    source_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    source_size_bytes: Mapped[int] = mapped_column(BigInteger)
+    source_format: Mapped[str] = mapped_column(String(32))
+    source_duration_s: Mapped[float] = mapped_column(Float)
+    source_sample_rate: Mapped[int] = mapped_column(Integer)
+    source_channels: Mapped[int] = mapped_column(Integer)
+
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    stems: Mapped[list[Stem]] = relationship(
+        back_populates="job",
+        cascade="all, delete-orphan",
+        order_by="Stem.position",
+        lazy="selectin",
+    )
+
+
+class Stem(Base):
+    __tablename__ = "stems"
+    __table_args__ = (UniqueConstraint("job_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    position: Mapped[int] = mapped_column(Integer)
+    duration_s: Mapped[float] = mapped_column(Float)
+    lufs: Mapped[float | None] = mapped_column(Float)
+    peak_dbfs: Mapped[float | None] = mapped_column(Float)
+    formats: Mapped[list[str]] = mapped_column(JSON)
+    keys: Mapped[dict[str, str]] = mapped_column(JSON)
+    sizes: Mapped[dict[str, int]] = mapped_column(JSON)
+    waveform_key: Mapped[str] = mapped_column(String(255))
+    waveform_png_key: Mapped[str] = mapped_column(String(255))
+
+    job: Mapped[Job] = relationship(back_populates="stems")

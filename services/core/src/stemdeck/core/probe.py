@@ -1,0 +1,195 @@
+"""What is this file? Audio probing and decode validation, without torch.
+
+soundfile (libsndfile) reads WAV, AIFF, FLAC, Ogg Vorbis/Opus and MP3 itself;
+ffmpeg/ffprobe take the rest (m4a/aac, video containers).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import soundfile as sf
+
+BLOCK_FRAMES = 1 << 16
+
+# libsndfile major formats → the extension we store the source under.
+_SOUNDFILE_EXTENSIONS = {
+    "WAV": "wav",
+    "WAVEX": "wav",
+    "RF64": "wav",
+    "W64": "w64",
+    "AIFF": "aiff",
+    "FLAC": "flac",
+    "OGG": "ogg",
+    "MP3": "mp3",
+    "CAF": "caf",
+}
+_FFMPEG_EXTENSIONS = {
+    "mov,mp4,m4a,3gp,3g2,mj2": "m4a",
+    "aac": "aac",
+    "matroska,webm": "webm",
+    "ogg": "ogg",
+    "mp3": "mp3",
+    "wav": "wav",
+    "flac": "flac",
+    "aiff": "aiff",
+}
+
+
+class AudioError(Exception):
+    """Input that is not usable audio; ``code`` is stable, the message says what to do."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    format: str
+    extension: str
+    duration_s: float
+    sample_rate: int
+    channels: int
+    decoder: str  # "soundfile" or "ffmpeg"
+
+
+UNREADABLE = (
+    "This file is not audio Stemdeck can read. Upload MP3, WAV, FLAC, Ogg/Opus, "
+    "M4A/AAC or AIFF."
+)
+
+
+def ffmpeg_binary(name: str = "ffmpeg") -> str:
+    found = shutil.which(name)
+    if not found:
+        raise AudioError(
+            "ffmpeg_missing",
+            f"{name} is not installed; install it (Debian: apt-get install ffmpeg) "
+            "to read this kind of file.",
+        )
+    return found
+
+
+def probe(path: Path) -> AudioInfo:
+    """Identify the audio in ``path``, reading its header only."""
+    if path.stat().st_size == 0:
+        raise AudioError("empty_file", "The file is empty. Choose an audio file with sound in it.")
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, TypeError):
+        return _probe_ffmpeg(path)
+    if info.frames <= 0 or info.samplerate <= 0 or info.channels <= 0:
+        raise AudioError("no_audio", "The file holds no audio samples. " + UNREADABLE)
+    return AudioInfo(
+        format=info.format.lower(),
+        extension=_SOUNDFILE_EXTENSIONS.get(info.format, info.format.lower()),
+        duration_s=info.frames / info.samplerate,
+        sample_rate=int(info.samplerate),
+        channels=int(info.channels),
+        decoder="soundfile",
+    )
+
+
+def _probe_ffmpeg(path: Path) -> AudioInfo:
+    ffprobe = ffmpeg_binary("ffprobe")
+    result = subprocess.run(
+        [ffprobe, "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
+         "-select_streams", "a:0", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise AudioError("unsupported_media", UNREADABLE)
+    data = json.loads(result.stdout or "{}")
+    streams = data.get("streams") or []
+    fmt = data.get("format") or {}
+    if not streams:
+        raise AudioError("no_audio", "The file has no audio stream. " + UNREADABLE)
+    stream = streams[0]
+    duration = float(stream.get("duration") or fmt.get("duration") or 0.0)
+    sample_rate = int(stream.get("sample_rate") or 0)
+    channels = int(stream.get("channels") or 0)
+    if duration <= 0 or sample_rate <= 0 or channels <= 0:
+        raise AudioError("no_audio", "The file holds no audio samples. " + UNREADABLE)
+    format_name = str(fmt.get("format_name", "unknown"))
+    codec = str(stream.get("codec_name", "unknown"))
+    return AudioInfo(
+        format=f"{_FFMPEG_EXTENSIONS.get(format_name, format_name)}/{codec}",
+        extension=_FFMPEG_EXTENSIONS.get(format_name, "bin"),
+        duration_s=duration,
+        sample_rate=sample_rate,
+        channels=channels,
+        decoder="ffmpeg",
+    )
+
+
+def verify_decodes(path: Path, info: AudioInfo) -> None:
+    """Decode the whole file once (streaming) so truncated or corrupt audio is refused early."""
+    if info.decoder == "soundfile":
+        _verify_soundfile(path, info)
+    else:
+        _verify_ffmpeg(path)
+
+
+def _verify_soundfile(path: Path, info: AudioInfo) -> None:
+    decoded = 0
+    try:
+        with sf.SoundFile(str(path)) as audio:
+            expected = audio.frames
+            while True:
+                block = audio.read(BLOCK_FRAMES, dtype="float32")
+                if len(block) == 0:
+                    break
+                decoded += len(block)
+    except (sf.LibsndfileError, RuntimeError) as error:
+        raise AudioError(
+            "corrupt_audio",
+            f"The audio is damaged and cannot be decoded ({error}). Export or download it again.",
+        ) from None
+    if decoded < expected * 0.999 or _pcm_truncated(path, info, expected):
+        raise AudioError(
+            "truncated_audio",
+            "The audio file is cut short: its header promises "
+            f"{expected / info.sample_rate:.1f} s but it ends early. Upload the complete file.",
+        )
+
+
+def _pcm_truncated(path: Path, info: AudioInfo, expected_frames: int) -> bool:
+    """libsndfile trusts a WAV/AIFF header's data length; check the bytes are really there."""
+    if info.extension not in {"wav", "aiff", "w64"}:
+        return False
+    with sf.SoundFile(str(path)) as audio:
+        subtype = audio.subtype
+        channels = audio.channels
+    bits = {"PCM_U8": 8, "PCM_S8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32, "FLOAT": 32,
+            "DOUBLE": 64}.get(subtype)
+    if bits is None:
+        return False
+    needed = expected_frames * channels * bits // 8
+    return path.stat().st_size < needed
+
+
+def _verify_ffmpeg(path: Path) -> None:
+    ffmpeg = ffmpeg_binary()
+    result = subprocess.run(
+        [ffmpeg, "-nostdin", "-v", "error", "-xerror", "-i", str(path), "-vn", "-f", "null", "-"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if result.returncode != 0:
+        detail = result.stderr.strip().splitlines()[-1:] or ["decoder error"]
+        raise AudioError(
+            "corrupt_audio",
+            f"The audio is damaged and cannot be decoded ({detail[0]}). "
+            "Export or download it again.",
+        )

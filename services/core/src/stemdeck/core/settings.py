@@ -1,0 +1,149 @@
+"""One settings class for every Stemdeck process, read from ``STEMDECK_*``."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "STEMDECK_"
+
+
+class StorageKind(StrEnum):
+    local = "local"
+
+
+class Device(StrEnum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+    mps = "mps"
+
+
+class SettingsError(Exception):
+    """Settings that cannot start a process; the message names each variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Path("data")
+    database_url: str = ""
+    redis_url: str = ""
+    storage: StorageKind = StorageKind.local
+    models_dir: Path | None = None
+    device: Device = Device.auto
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    max_upload_mb: int = Field(500, ge=1)
+    max_duration_s: float = Field(1800.0, gt=0)
+    default_strategy: str = "four-stems-dsp"
+    default_formats: Annotated[list[str], NoDecode] = ["flac"]
+    strategies_file: Path | None = None
+
+    job_timeout_base_s: int = Field(300, ge=10)
+    job_timeout_per_audio_s: float = Field(4.0, gt=0)
+    result_ttl_s: int = Field(7 * 24 * 3600, ge=60)
+    failure_ttl_s: int = Field(30 * 24 * 3600, ge=60)
+    log_level: str = "INFO"
+
+    @field_validator("default_formats", mode="before")
+    @classmethod
+    def _split_formats(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        if value and not value.startswith(("postgresql", "sqlite")):
+            raise ValueError("must start with postgresql+psycopg:// or sqlite:///")
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            # psycopg 3 is the only Postgres driver installed; say so in the URL.
+            value = "postgresql+psycopg://" + value.split("://", 1)[1]
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+        return level
+
+    @model_validator(mode="after")
+    def _check_formats(self) -> Settings:
+        from stemdeck.core.formats import FORMATS
+
+        unknown = [f for f in self.default_formats if f not in FORMATS]
+        if unknown or not self.default_formats:
+            raise ValueError(
+                f"STEMDECK_DEFAULT_FORMATS: unknown format(s) {unknown}; "
+                f"choose from {', '.join(FORMATS)}"
+            )
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'stemdeck.db').resolve()}"
+
+    @property
+    def storage_root(self) -> Path:
+        return self.data_dir / "storage"
+
+    @property
+    def effective_models_dir(self) -> Path:
+        return self.models_dir or self.data_dir / "models"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+    def require_redis_url(self) -> str:
+        if not self.redis_url:
+            raise SettingsError(
+                f"{ENV_PREFIX}REDIS_URL is not set: point it at Redis "
+                "(e.g. redis://127.0.0.1:6379/0), or use `stemdeck up`, which starts one"
+            )
+        return self.redis_url
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    lines = ["Stemdeck cannot start; fix these settings (environment or .env):"]
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"]) or "settings"
+        message = item["msg"].removeprefix("Value error, ")
+        name = message.split(":", 1)[0] if message.startswith(ENV_PREFIX) else None
+        if name:
+            lines.append(f"  {message}")
+        else:
+            lines.append(f"  {ENV_PREFIX}{field.upper()}: {message} (got {item.get('input')!r})")
+    return "\n".join(lines)
+
+
+def load_settings() -> Settings:
+    """Read settings fresh, turning validation errors into one readable message."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise SettingsError(describe_validation_error(error)) from None
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return load_settings()

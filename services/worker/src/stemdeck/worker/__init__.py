@@ -1,0 +1,1 @@
+"""Stemdeck worker: tasks, strategy execution, models, encoding and analysis."""

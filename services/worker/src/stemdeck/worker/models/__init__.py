@@ -1,0 +1,1 @@
+"""Separation models, one module per family, behind ``base.SeparationModel``."""

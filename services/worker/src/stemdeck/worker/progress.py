@@ -1,0 +1,65 @@
+"""Adapts a model's progress callbacks to the job row: throttled, forward-only.
+
+A write that finds the row gone (deleted) or no longer running raises
+JobCancelled, so a cancelled job stops at its next progress point.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from sqlalchemy import update
+
+from stemdeck.core.db import session_scope
+from stemdeck.core.models import Job, utcnow
+from stemdeck.core.states import JobStatus
+
+MIN_INTERVAL_S = 0.5
+
+
+class JobCancelled(Exception):
+    pass
+
+
+class JobProgress:
+    def __init__(
+        self,
+        database_url: str,
+        job_id: str,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._url = database_url
+        self._job_id = job_id
+        self._clock = clock
+        self._progress = 0.0
+        self._stage = ""
+        self._last_write = float("-inf")
+
+    @property
+    def progress(self) -> float:
+        return self._progress
+
+    def update(self, stage: str, progress: float, *, force: bool = False) -> None:
+        progress = min(1.0, max(self._progress, progress))
+        stage_changed = stage != self._stage
+        self._progress, self._stage = progress, stage
+        now = self._clock()
+        if force or stage_changed or now - self._last_write >= MIN_INTERVAL_S:
+            self._last_write = now
+            self._write()
+
+    def scaled(self, start: float, end: float) -> Callable[[str, float], None]:
+        """A callback mapping a sub-task's 0–1 onto [start, end] of the job."""
+        return lambda stage, fraction: self.update(stage, start + (end - start) * fraction)
+
+    def _write(self) -> None:
+        with session_scope(self._url) as session:
+            result = session.execute(
+                update(Job)
+                .where(Job.id == self._job_id, Job.status == JobStatus.running)
+                .values(progress=self._progress, stage=self._stage[:80], updated_at=utcnow())
+            )
+            if result.rowcount == 0:  # type: ignore[attr-defined]
+                raise JobCancelled(self._job_id)

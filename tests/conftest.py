@@ -1,0 +1,100 @@
+"""Fixtures shared by every test: real Postgres and Redis, each test from a clean state.
+
+`make test` starts Postgres and Redis when they are absent (scripts/services.sh)
+and points these at them; override with STEMDECK_TEST_DATABASE_URL / _REDIS_URL.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from redis import Redis
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from stemdeck.core import migrate
+from stemdeck.core.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_AUDIO = REPO.parent / "shared" / "audio"
+SONGS = ("Music_Delta__80s_Rock", "The_Easton_Ellises__Falcon_69")
+
+TEST_DATABASE_URL = os.environ.get(
+    "STEMDECK_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/stemdeck_test"
+)
+TEST_REDIS_URL = os.environ.get("STEMDECK_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def recreate_postgres_database(url: str) -> None:
+    """Drop and create the database named in ``url`` (connecting to `postgres`)."""
+    target = make_url(url)
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{target.database}"'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    recreate_postgres_database(TEST_DATABASE_URL)
+    migrate.upgrade(TEST_DATABASE_URL)
+    return TEST_DATABASE_URL
+
+
+@pytest.fixture
+def clean_database(database_url: str) -> str:
+    engine = create_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(text("TRUNCATE stems, jobs RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return database_url
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    connection = Redis.from_url(TEST_REDIS_URL)
+    connection.flushdb()
+    yield TEST_REDIS_URL
+    connection.flushdb()
+    connection.close()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No developer STEMDECK_* variable or .env file leaks into a test."""
+    for name in list(os.environ):
+        if name.startswith("STEMDECK_") and not name.startswith("STEMDECK_TEST_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def make_settings(
+    clean_database: str, redis_url: str, tmp_path: Path
+) -> Callable[..., Settings]:
+    def build(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "data_dir": tmp_path / "data",
+            "database_url": clean_database,
+            "redis_url": redis_url,
+        }
+        values.update(overrides)
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    return build
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings()
+
+
+@pytest.fixture(scope="session")
+def shared_audio() -> Path:
+    assert SHARED_AUDIO.is_dir(), f"the test songs are missing: {SHARED_AUDIO}"
+    return SHARED_AUDIO
