@@ -1,0 +1,53 @@
+"""Migrations build, tear down and rebuild the schema on both databases, and match the models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, inspect
+
+from stemdeck.core import migrate
+from stemdeck.core.models import Base
+from tests.conftest import TEST_DATABASE_URL, recreate_postgres_database
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'migrations.db'}"
+    url = TEST_DATABASE_URL.rsplit("/", 1)[0] + "/stemdeck_migrations_test"
+    recreate_postgres_database(url)
+    return url
+
+
+def tables(url: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        return set(inspect(engine).get_table_names()) - {"alembic_version"}
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_downgrade_upgrade(empty_database: str) -> None:
+    migrate.upgrade(empty_database)
+    assert tables(empty_database) == {"jobs", "stems"}
+    assert migrate.is_current(empty_database)
+
+    migrate.downgrade(empty_database, "base")
+    assert tables(empty_database) == set()
+    assert not migrate.is_current(empty_database)
+
+    migrate.upgrade(empty_database)
+    assert tables(empty_database) == {"jobs", "stems"}
+
+
+def test_migrated_schema_matches_the_models(empty_database: str) -> None:
+    migrate.upgrade(empty_database)
+    engine = create_engine(empty_database)
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    engine.dispose()
+    assert differences == [], "models changed without a migration: run alembic revision --autogenerate"
