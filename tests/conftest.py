@@ -20,7 +20,19 @@ from stemdeck.core import migrate
 from stemdeck.core.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_AUDIO = REPO.parent / "shared" / "audio"
+
+
+def _shared_audio() -> Path:
+    """The songs with ground-truth stems, kept beside the checkout (never copied into it)."""
+    candidates = [os.environ.get("STEMDECK_TEST_AUDIO_DIR"), REPO.parent / "shared" / "audio",
+                  "/work/shared/audio"]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    return REPO.parent / "shared" / "audio"
+
+
+SHARED_AUDIO = _shared_audio()
 SONGS = ("Music_Delta__80s_Rock", "The_Easton_Ellises__Falcon_69")
 
 TEST_DATABASE_URL = os.environ.get(

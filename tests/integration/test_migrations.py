@@ -50,4 +50,6 @@ def test_migrated_schema_matches_the_models(empty_database: str) -> None:
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     engine.dispose()
-    assert differences == [], "models changed without a migration: run alembic revision --autogenerate"
+    assert differences == [], (
+        "models changed without a migration: run alembic revision --autogenerate"
+    )

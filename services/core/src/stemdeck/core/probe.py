@@ -11,6 +11,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import soundfile as sf
 
@@ -154,27 +155,66 @@ def _verify_soundfile(path: Path, info: AudioInfo) -> None:
             "corrupt_audio",
             f"The audio is damaged and cannot be decoded ({error}). Export or download it again.",
         ) from None
-    if decoded < expected * 0.999 or _pcm_truncated(path, info, expected):
+    declared = _declared_pcm_frames(path, info)
+    if decoded < expected * 0.999 or (declared is not None and declared > expected):
+        promised = max(expected, declared or 0)
         raise AudioError(
             "truncated_audio",
             "The audio file is cut short: its header promises "
-            f"{expected / info.sample_rate:.1f} s but it ends early. Upload the complete file.",
+            f"{promised / info.sample_rate:.1f} s but it ends early. Upload the complete file.",
         )
 
 
-def _pcm_truncated(path: Path, info: AudioInfo, expected_frames: int) -> bool:
-    """libsndfile trusts a WAV/AIFF header's data length; check the bytes are really there."""
-    if info.extension not in {"wav", "aiff", "w64"}:
-        return False
+# Chunk that holds the samples, and the bytes before them inside it (AIFF's SSND
+# starts with an offset and a block size).
+_PCM_CONTAINERS: dict[tuple[bytes, bytes], tuple[Literal["little", "big"], bytes, int]] = {
+    (b"RIFF", b"WAVE"): ("little", b"data", 0),
+    (b"FORM", b"AIFF"): ("big", b"SSND", 8),
+    (b"FORM", b"AIFC"): ("big", b"SSND", 8),
+}
+_PCM_BITS = {
+    "PCM_U8": 8, "PCM_S8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32, "FLOAT": 32, "DOUBLE": 64,
+}
+# Streaming writers leave the length at 0 or 0xFFFFFFFF when they cannot seek back.
+_UNKNOWN_LENGTHS = {0, 0xFFFFFFFF}
+
+
+def _declared_pcm_frames(path: Path, info: AudioInfo) -> int | None:
+    """Frames a WAV/AIFF header promises, or None when it does not say.
+
+    libsndfile clamps the frame count to the bytes actually present, so a file
+    cut short reads as a shorter, healthy file; the data chunk's own length
+    field still tells how long it was meant to be.
+    """
+    if info.extension not in {"wav", "aiff"}:
+        return None
     with sf.SoundFile(str(path)) as audio:
-        subtype = audio.subtype
-        channels = audio.channels
-    bits = {"PCM_U8": 8, "PCM_S8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32, "FLOAT": 32,
-            "DOUBLE": 64}.get(subtype)
-    if bits is None:
-        return False
-    needed = expected_frames * channels * bits // 8
-    return path.stat().st_size < needed
+        bits = _PCM_BITS.get(audio.subtype)
+        channels = int(audio.channels)
+    declared_bytes = _data_chunk_length(path)
+    if bits is None or declared_bytes is None:
+        return None
+    return declared_bytes // (channels * bits // 8)
+
+
+def _data_chunk_length(path: Path) -> int | None:
+    with path.open("rb") as handle:
+        head = handle.read(12)
+        layout = _PCM_CONTAINERS.get((head[:4], head[8:12]))
+        if layout is None:
+            return None  # RF64/W64 keep their lengths elsewhere; decoding still checks them
+        byteorder, data_id, preamble = layout
+        position = 12
+        for _ in range(64):  # a real file has a handful of chunks before the samples
+            handle.seek(position)
+            header = handle.read(8)
+            if len(header) < 8:
+                return None
+            length = int.from_bytes(header[4:], byteorder)
+            if header[:4] == data_id:
+                return None if length in _UNKNOWN_LENGTHS else max(0, length - preamble)
+            position += 8 + length + (length & 1)
+    return None
 
 
 def _verify_ffmpeg(path: Path) -> None:

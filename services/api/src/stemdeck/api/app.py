@@ -1,0 +1,67 @@
+"""The FastAPI application factory: ``create_app(settings)``.
+
+Everything that can be wrong with the configuration is found here, before the
+server listens: settings, the strategies file, the default strategy, storage.
+Dependencies that may come and go (database, Redis) are reported by /ready.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from stemdeck.api.context import AppContext
+from stemdeck.api.errors import install_error_handlers
+from stemdeck.api.routes import root_router
+from stemdeck.core.queue import redis_connection
+from stemdeck.core.settings import ENV_PREFIX, Settings, SettingsError, get_settings
+from stemdeck.core.storage import make_storage
+from stemdeck.core.strategies import cached_strategies
+
+log = logging.getLogger(__name__)
+
+
+def build_context(settings: Settings) -> AppContext:
+    """Raises SettingsError or StrategyFileError with a message that names the fix."""
+    redis_url = settings.require_redis_url()
+    strategies = cached_strategies(settings.strategies_file)
+    if settings.default_strategy not in strategies:
+        raise SettingsError(
+            f"{ENV_PREFIX}DEFAULT_STRATEGY: unknown strategy {settings.default_strategy!r}; "
+            f"choose from {', '.join(strategies)}"
+        )
+    return AppContext(
+        settings=settings,
+        strategies=strategies,
+        storage=make_storage(settings),
+        redis=redis_connection(redis_url),
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    context = build_context(settings or get_settings())
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        context.redis.close()
+
+    app = FastAPI(
+        title="Stemdeck",
+        summary="Split songs into stems with AI models.",
+        version="0.1.0",
+        docs_url="/docs",
+        lifespan=lifespan,
+    )
+    app.state.context = context
+    install_error_handlers(app)
+    app.include_router(root_router)
+    log.info(
+        "API ready: %d strategies, default %s",
+        len(context.strategies),
+        context.settings.default_strategy,
+    )
+    return app

@@ -1,0 +1,170 @@
+"""Every error leaves as JSON ``{"error": {"code", "message"}}`` with the right status.
+
+Routes raise ``ApiError``; the handlers below also reshape FastAPI's own
+validation errors, unknown routes, and dependencies that are down, so a client
+never has to parse two error formats.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+
+from stemdeck.core.storage import NotFound, StorageError
+
+log = logging.getLogger(__name__)
+
+DOCS_HINT = "See /docs for the API."
+
+
+class ApiError(Exception):
+    def __init__(
+        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"code": code, "message": message}, **extra}, status_code=status, headers=headers
+    )
+
+
+def job_not_found(job_id: str) -> ApiError:
+    return ApiError(
+        404,
+        "job_not_found",
+        f"No job with id {job_id!r}. It may have been deleted; "
+        "GET /api/jobs lists the jobs there are.",
+    )
+
+
+def queue_unavailable() -> ApiError:
+    return ApiError(
+        503,
+        "queue_unavailable",
+        "The job queue (Redis) cannot be reached, so nothing was accepted. "
+        "Try again in a minute; if it persists, check that Redis is running (GET /ready).",
+    )
+
+
+def _describe_validation(error: RequestValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item.get("loc", ()) if part != "body")
+        problems.append(f"{where}: {item.get('msg', 'invalid')}" if where else item.get("msg", ""))
+    return "Invalid request: " + "; ".join(problems) + ". " + DOCS_HINT
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    429: "rate_limited",
+}
+
+
+async def _api_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, ApiError)
+    return error_response(error.status, error.code, error.message, error.headers)
+
+
+async def _http_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, StarletteHTTPException)
+    status = error.status_code
+    if status == 404:
+        message = f"There is nothing at {request.url.path}. {DOCS_HINT}"
+    elif status == 405:
+        message = f"{request.method} is not allowed on {request.url.path}. {DOCS_HINT}"
+    else:
+        message = str(error.detail)
+    code = _HTTP_CODES.get(status, "http_error")
+    return error_response(status, code, message, dict(error.headers or {}))
+
+
+async def _validation_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    return error_response(422, "invalid_request", _describe_validation(error))
+
+
+async def _database_error(_: Request, error: Exception) -> JSONResponse:
+    log.error("database error: %s", error)
+    return error_response(
+        503,
+        "database_unavailable",
+        "The database cannot be reached. Try again in a minute; if it persists, "
+        "check the database (GET /ready).",
+    )
+
+
+async def _redis_error(_: Request, error: Exception) -> JSONResponse:
+    log.error("redis error: %s", error)
+    unavailable = queue_unavailable()
+    return error_response(unavailable.status, unavailable.code, unavailable.message)
+
+
+async def _storage_error(_: Request, error: Exception) -> JSONResponse:
+    if isinstance(error, NotFound):
+        # A row points at a file that is gone: the job's files were removed by hand.
+        return error_response(
+            404, "file_missing", "This file is no longer stored. Delete the job and run it again."
+        )
+    log.error("storage error: %s", error)
+    return error_response(
+        503,
+        "storage_unavailable",
+        "File storage cannot be reached. Try again in a minute; if it persists, "
+        "check the storage (GET /ready).",
+    )
+
+
+async def _client_gone(request: Request, _: Exception) -> JSONResponse:
+    # Not a server fault: the client hung up mid-upload. Nobody reads this answer.
+    log.info("client disconnected during %s %s", request.method, request.url.path)
+    return error_response(400, "client_disconnected", "The upload was interrupted; send it again.")
+
+
+async def _unexpected(_: Request, error: Exception) -> JSONResponse:
+    log.exception("unhandled error", exc_info=error)
+    return error_response(
+        500,
+        "internal_error",
+        "Something went wrong on the server; it has been logged. Try again, and report it "
+        "if it keeps happening.",
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    # Dependencies going down mid-request: a 503 that says what to check, not a 500.
+    app.add_exception_handler(OperationalError, _database_error)
+    app.add_exception_handler(InterfaceError, _database_error)
+    app.add_exception_handler(RedisConnectionError, _redis_error)
+    app.add_exception_handler(RedisTimeoutError, _redis_error)
+    app.add_exception_handler(StorageError, _storage_error)
+    app.add_exception_handler(ClientDisconnect, _client_gone)
+    app.add_exception_handler(Exception, _unexpected)

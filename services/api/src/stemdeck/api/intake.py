@@ -1,0 +1,187 @@
+"""Accepting a job: the upload is stored, checked, recorded, then queued — or nothing is kept.
+
+Order matters. Everything that can refuse the upload runs before the Job row is
+written, and the row is committed before the RQ entry exists, so a worker never
+sees an id without a row. Any failure removes the job's files (and row).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import anyio
+from redis.exceptions import RedisError
+from sqlalchemy import delete
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from stemdeck.api.context import AppContext
+from stemdeck.api.errors import ApiError, queue_unavailable
+from stemdeck.api.upload import ReceivedFile, receive_form
+from stemdeck.core.db import session_scope
+from stemdeck.core.formats import FORMATS
+from stemdeck.core.models import Job, new_job_id
+from stemdeck.core.probe import AudioError, AudioInfo, probe, verify_decodes
+from stemdeck.core.queue import enqueue_separation, separate_queue
+from stemdeck.core.settings import Settings
+from stemdeck.core.states import JobStatus, Stage
+from stemdeck.core.storage import Storage, keys
+from stemdeck.core.strategies import Strategy
+
+log = logging.getLogger(__name__)
+
+# empty → 400; not audio at all → 415; audio that is damaged → 422.
+AUDIO_ERROR_STATUS = {
+    "empty_file": 400,
+    "unsupported_media": 415,
+    "no_audio": 415,
+    "corrupt_audio": 422,
+    "truncated_audio": 422,
+    "ffmpeg_missing": 503,
+}
+
+
+def choose_strategy(values: list[str], strategies: dict[str, Strategy], default: str) -> Strategy:
+    name = (values[-1] if values else "").strip() or default
+    strategy = strategies.get(name)
+    if strategy is None:
+        raise ApiError(
+            422,
+            "unknown_strategy",
+            f"Unknown strategy {name!r}. Choose one of: {', '.join(strategies)} "
+            "(GET /api/strategies describes them).",
+        )
+    return strategy
+
+
+def choose_formats(values: list[str], default: list[str]) -> list[str]:
+    """Formats from repeated fields and/or comma-separated lists, in order, without repeats."""
+    chosen: list[str] = []
+    for value in values:
+        for part in value.split(","):
+            name = part.strip().lower()
+            if name and name not in chosen:
+                chosen.append(name)
+    unknown = [name for name in chosen if name not in FORMATS]
+    if unknown:
+        raise ApiError(
+            422,
+            "unknown_format",
+            f"Unknown format(s): {', '.join(unknown)}. Choose from: {', '.join(FORMATS)} "
+            "(comma-separated or repeated 'formats' fields).",
+        )
+    return chosen or list(default)
+
+
+def _check_audio(storage: Storage, source: ReceivedFile, settings: Settings) -> AudioInfo:
+    """Probe and fully decode the stored source (blocking: run it in a thread)."""
+    with storage.local_path(source.key) as path:
+        try:
+            info = probe(path)
+            verify_decodes(path, info)
+        except AudioError as error:
+            raise ApiError(
+                AUDIO_ERROR_STATUS.get(error.code, 422), error.code, error.message
+            ) from None
+    if info.duration_s > settings.max_duration_s:
+        raise ApiError(
+            422,
+            "audio_too_long",
+            f"The audio is {info.duration_s:.1f} s long; this server accepts at most "
+            f"{settings.max_duration_s:g} s. Trim it and upload again, or ask the admin "
+            "to raise STEMDECK_MAX_DURATION_S.",
+        )
+    return info
+
+
+def _insert_job(
+    settings: Settings,
+    job_id: str,
+    source: ReceivedFile,
+    info: AudioInfo,
+    strategy: Strategy,
+    formats: list[str],
+) -> Job:
+    job = Job(
+        id=job_id,
+        status=JobStatus.queued,
+        stage=Stage.waiting,
+        progress=0.0,
+        notes=[],
+        strategy=strategy.name,
+        formats=formats,
+        attempts=0,
+        source_name=source.display_name,
+        source_key=source.key,
+        source_sha256=source.sha256,
+        source_size_bytes=source.size_bytes,
+        source_format=info.format[:32],
+        source_duration_s=info.duration_s,
+        source_sample_rate=info.sample_rate,
+        source_channels=info.channels,
+        stems=[],  # loaded now: the instance is used after its session closes
+    )
+    with session_scope(settings.effective_database_url) as session:
+        session.add(job)
+    return job
+
+
+def _forget(settings: Settings, storage: Storage, job_id: str, row_written: bool) -> None:
+    """Remove every trace of a job that was not accepted: its row, if any, and its files.
+
+    Best effort and never raising, so the error that made us give up is the one
+    the client sees (the database may be the thing that is down).
+    """
+    try:
+        if row_written:
+            with session_scope(settings.effective_database_url) as session:
+                session.execute(delete(Job).where(Job.id == job_id))
+    except Exception:
+        log.exception("could not remove the row of refused job %s", job_id)
+    try:
+        storage.delete_prefix(keys.job_prefix(job_id))
+    except Exception:
+        log.exception("could not remove the files of refused job %s", job_id)
+
+
+async def create_job_from_upload(request: Request, context: AppContext) -> Job:
+    settings, storage = context.settings, context.storage
+    job_id = new_job_id()
+    row_written = False
+    try:
+        form = await receive_form(request, storage, job_id, settings.max_upload_bytes)
+        # Cheap checks first: a bad choice is refused before the file is decoded.
+        strategy = choose_strategy(
+            form.fields.get("strategy", []), context.strategies, settings.default_strategy
+        )
+        formats = choose_formats(form.fields.get("formats", []), settings.default_formats)
+        if form.file is None:
+            raise ApiError(
+                422,
+                "missing_file",
+                "No file was sent. Put the audio in a multipart form field named 'file'.",
+            )
+        source = form.file
+        info = await run_in_threadpool(_check_audio, storage, source, settings)
+        row_written = True  # set first: a commit can succeed and still raise on the way back
+        job = await run_in_threadpool(
+            _insert_job, settings, job_id, source, info, strategy, formats
+        )
+        await run_in_threadpool(
+            enqueue_separation,
+            separate_queue(context.redis),
+            settings,
+            job_id,
+            info.duration_s,
+            strategy.cost,
+        )
+    except BaseException as error:
+        # Shielded so a client that hangs up mid-upload still leaves nothing behind.
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(_forget, settings, storage, job_id, row_written)
+        if isinstance(error, RedisError):
+            log.error("could not enqueue job %s: %s", job_id, error)
+            raise queue_unavailable() from error
+        raise
+    log.info("accepted job %s (%s, %s)", job_id, strategy.name, source.display_name)
+    return job

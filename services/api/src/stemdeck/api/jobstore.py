@@ -1,0 +1,88 @@
+"""Finding jobs and stems for a request, and removing a job everywhere it lives."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from redis import Redis
+from redis.exceptions import RedisError
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
+from rq.job import Job as RQJob
+from rq.job import JobStatus as RQStatus
+from rq.serializers import JSONSerializer
+from sqlalchemy.orm import Session
+
+from stemdeck.api.errors import ApiError, job_not_found
+from stemdeck.core.models import Job, Stem
+from stemdeck.core.storage import Storage, keys
+
+log = logging.getLogger(__name__)
+
+# models.new_job_id(): uuid4 hex. Anything else cannot name a job, so it is a 404
+# without a database round trip.
+JOB_ID = re.compile(r"^[0-9a-f]{32}$")
+# RQ states in which the entry has not reached a worker yet.
+_NOT_STARTED = {RQStatus.QUEUED, RQStatus.DEFERRED, RQStatus.SCHEDULED}
+
+
+def load_job(session: Session, job_id: str) -> Job:
+    job = session.get(Job, job_id) if JOB_ID.match(job_id) else None
+    if job is None:
+        raise job_not_found(job_id)
+    return job
+
+
+def find_stem(job: Job, name: str) -> Stem:
+    for stem in job.stems:
+        if stem.name == name:
+            return stem
+    have = ", ".join(stem.name for stem in job.stems) or "none yet"
+    raise ApiError(
+        404,
+        "stem_not_found",
+        f"Job {job.id} has no stem {name!r} (stems: {have}). "
+        "Stems appear once the job is completed; GET /api/jobs/{id} lists them.",
+    )
+
+
+def stem_key(job: Job, stem: Stem, format_id: str) -> str:
+    key = stem.keys.get(format_id)
+    if key is None:
+        raise ApiError(
+            404,
+            "format_not_found",
+            f"Stem {stem.name!r} of job {job.id} is not stored as {format_id!r} "
+            f"(stored: {', '.join(stem.keys) or 'none'}). Ask for these formats when "
+            "creating a job.",
+        )
+    return key
+
+
+def cancel_queue_entry(redis: Redis, job_id: str) -> None:
+    """Take a job that no worker has started off the queue.
+
+    A started one is left alone: deleting its row is the signal, which the
+    worker notices at its next progress write. Redis being down does not stop
+    a deletion either, for the same reason: without a row the entry is a no-op.
+    """
+    try:
+        entry = RQJob.fetch(job_id, connection=redis, serializer=JSONSerializer)
+        if entry.get_status(refresh=False) in _NOT_STARTED:
+            entry.cancel()
+        if entry.get_status(refresh=True) != RQStatus.STARTED:
+            entry.delete()
+    except (NoSuchJobError, InvalidJobOperation):
+        pass
+    except RedisError as error:
+        log.warning("could not remove job %s from the queue: %s", job_id, error)
+
+
+def delete_job(session: Session, storage: Storage, redis: Redis, job: Job) -> None:
+    """Row first (it is the truth, and a worker without a row stops), then queue, then files."""
+    job_id = job.id
+    session.delete(job)
+    session.commit()
+    cancel_queue_entry(redis, job_id)
+    storage.delete_prefix(keys.job_prefix(job_id))
+    log.info("deleted job %s", job_id)

@@ -1,0 +1,83 @@
+"""Database rows → response bodies, with the URLs a client follows next."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from starlette.requests import Request
+
+from stemdeck.api.schemas import JobPublic, SourcePublic, StemPublic
+from stemdeck.core.models import Job, Stem
+from stemdeck.core.states import JobStatus
+
+# Below this much progress the rate is mostly start-up cost, so an ETA would mislead.
+ETA_MIN_PROGRESS = 0.02
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; they were written as UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def eta_seconds(job: Job, now: datetime | None = None) -> float | None:
+    """Seconds left, extrapolated from the time spent so far; only while running."""
+    if job.status != JobStatus.running or job.started_at is None:
+        return None
+    progress = job.progress or 0.0
+    if progress < ETA_MIN_PROGRESS:
+        return None
+    elapsed = ((now or datetime.now(UTC)) - _aware(job.started_at)).total_seconds()
+    return round(max(0.0, elapsed * (1.0 - progress) / progress), 1)
+
+
+def stem_public(request: Request, job: Job, stem: Stem) -> StemPublic:
+    urls = {
+        fmt: str(request.url_for("stem_audio", job_id=job.id, stem=stem.name, fmt=fmt))
+        for fmt in stem.keys
+    }
+    return StemPublic(
+        name=stem.name,
+        duration_s=stem.duration_s,
+        lufs=stem.lufs,
+        peak_dbfs=stem.peak_dbfs,
+        formats=list(stem.keys),
+        sizes=dict(stem.sizes),
+        urls=urls,
+        download_urls={fmt: f"{url}?download=1" for fmt, url in urls.items()},
+        waveform_url=str(request.url_for("waveform", job_id=job.id, stem=stem.name, kind="json")),
+        waveform_png_url=str(
+            request.url_for("waveform", job_id=job.id, stem=stem.name, kind="png")
+        ),
+    )
+
+
+def job_public(request: Request, job: Job) -> JobPublic:
+    completed = job.status == JobStatus.completed
+    return JobPublic(
+        id=job.id,
+        url=str(request.url_for("read_job", job_id=job.id)),
+        status=job.status,
+        stage=job.stage,
+        progress=min(1.0, max(0.0, job.progress or 0.0)),
+        eta_seconds=eta_seconds(job),
+        error=job.error,
+        notes=list(job.notes or []),
+        strategy=job.strategy,
+        formats=list(job.formats),
+        attempts=job.attempts,
+        created_at=job.created_at,
+        updated_at=job.updated_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        source=SourcePublic(
+            name=job.source_name,
+            sha256=job.source_sha256,
+            size_bytes=job.source_size_bytes,
+            duration_s=job.source_duration_s,
+            format=job.source_format,
+            sample_rate=job.source_sample_rate,
+            channels=job.source_channels,
+        ),
+        stems=[stem_public(request, job, stem) for stem in job.stems],
+        zip_url=str(request.url_for("stems_zip", job_id=job.id)) if completed else None,
+    )

@@ -1,0 +1,54 @@
+"""HTTP Range requests (RFC 9110 §14): one range per request, which is all players use."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_SINGLE_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+class RangeNotSatisfiableError(Exception):
+    def __init__(self, size: int) -> None:
+        super().__init__(f"no requested byte lies within the {size} bytes")
+        self.size = size
+
+
+@dataclass(frozen=True)
+class ByteRange:
+    start: int
+    end: int  # inclusive, as in Content-Range
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start + 1
+
+    def content_range(self, size: int) -> str:
+        return f"bytes {self.start}-{self.end}/{size}"
+
+
+def parse_range(header: str | None, size: int) -> ByteRange | None:
+    """The byte range asked for, or None to send the whole body.
+
+    Syntax we do not serve (several ranges, other units, garbage) is ignored,
+    which RFC 9110 allows: the client then gets a plain 200.
+    """
+    if not header:
+        return None
+    match = _SINGLE_RANGE.match(header.strip().replace(" ", ""))
+    if match is None:
+        return None
+    first, last = match.groups()
+    if not first and not last:
+        return None
+    if not first:  # suffix: the last n bytes
+        suffix = int(last)
+        if suffix == 0 or size == 0:
+            raise RangeNotSatisfiableError(size)
+        return ByteRange(max(0, size - suffix), size - 1)
+    start = int(first)
+    if last and int(last) < start:
+        return None  # invalid, so ignored
+    if start >= size:
+        raise RangeNotSatisfiableError(size)
+    return ByteRange(start, min(int(last) if last else size - 1, size - 1))

@@ -1,0 +1,17 @@
+"""Every router, mounted in one place: the API under /api; health and compat at the root."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from stemdeck.api.routes import compat, health, jobs, stems, strategies
+
+api_router = APIRouter(prefix="/api")
+api_router.include_router(jobs.router)
+api_router.include_router(stems.router)
+api_router.include_router(strategies.router)
+
+root_router = APIRouter()
+root_router.include_router(api_router)
+root_router.include_router(health.router)
+root_router.include_router(compat.router)

@@ -1,0 +1,84 @@
+"""The older "Stem Splitter" REST API, as thin adapters over the /api routes' logic."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+
+from stemdeck.api.delivery import serve_stem
+from stemdeck.api.deps import ContextDep, RedisDep, SessionDep, StorageDep
+from stemdeck.api.intake import create_job_from_upload
+from stemdeck.api.jobstore import delete_job, load_job
+from stemdeck.api.presenters import job_public
+from stemdeck.api.routes.jobs import UPLOAD_BODY, UPLOAD_ERRORS
+from stemdeck.api.schemas import (
+    CompatDeletedPublic,
+    CompatStatusPublic,
+    CompatUploadPublic,
+    ErrorPublic,
+)
+
+router = APIRouter(tags=["compat (Stem Splitter API)"])
+
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorPublic}}
+
+
+@router.post(
+    "/upload",
+    status_code=202,
+    name="compat_upload",
+    openapi_extra=UPLOAD_BODY,
+    responses=UPLOAD_ERRORS,
+    summary="Upload a song (same as POST /api/jobs)",
+)
+async def upload(request: Request, response: Response, context: ContextDep) -> CompatUploadPublic:
+    job = await create_job_from_upload(request, context)
+    status_url = str(request.url_for("compat_status", job_id=job.id))
+    response.headers["Location"] = str(request.url_for("read_job", job_id=job.id))
+    return CompatUploadPublic(job_id=job.id, status=job.status, status_url=status_url)
+
+
+@router.get(
+    "/status/{job_id}", name="compat_status", responses=NOT_FOUND, summary="A job's progress"
+)
+def status(request: Request, session: SessionDep, job_id: str) -> CompatStatusPublic:
+    job = job_public(request, load_job(session, job_id))
+    return CompatStatusPublic(
+        job_id=job.id,
+        status=job.status,
+        stage=job.stage,
+        progress=job.progress,
+        eta_seconds=job.eta_seconds,
+        error=job.error,
+        stems=[stem.name for stem in job.stems],
+        downloads={
+            stem.name: str(request.url_for("compat_download", job_id=job.id, stem=stem.name))
+            for stem in job.stems
+        },
+    )
+
+
+@router.get(
+    "/download/{job_id}/{stem}",
+    name="compat_download",
+    responses=NOT_FOUND,
+    summary="Download one stem (the job's first format unless ?format= says otherwise)",
+)
+def download(
+    request: Request,
+    session: SessionDep,
+    storage: StorageDep,
+    job_id: str,
+    stem: str,
+    format: Annotated[str | None, Query(description="A format the job stored")] = None,
+) -> Response:
+    return serve_stem(session, storage, request.headers, job_id, stem, format, download=True)
+
+
+@router.delete("/job/{job_id}", name="compat_delete", responses=NOT_FOUND, summary="Delete a job")
+def delete(
+    session: SessionDep, storage: StorageDep, redis: RedisDep, job_id: str
+) -> CompatDeletedPublic:
+    delete_job(session, storage, redis, load_job(session, job_id))
+    return CompatDeletedPublic(job_id=job_id, deleted=True)

@@ -1,0 +1,98 @@
+"""/api/jobs: create (upload), list, read, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy import func, select
+
+from stemdeck.api.deps import ContextDep, RedisDep, SessionDep, StorageDep
+from stemdeck.api.intake import create_job_from_upload
+from stemdeck.api.jobstore import delete_job, load_job
+from stemdeck.api.presenters import job_public
+from stemdeck.api.schemas import ErrorPublic, JobPublic, JobsPublic
+from stemdeck.core.formats import FORMATS
+from stemdeck.core.models import Job
+
+router = APIRouter(prefix="/jobs", tags=["jobs"])
+
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorPublic}}
+
+# The body is parsed by hand (streamed to storage), so describe it for /docs here.
+UPLOAD_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "strategy": {
+                            "type": "string",
+                            "description": "A name from GET /api/strategies (default: the "
+                            "server's STEMDECK_DEFAULT_STRATEGY)",
+                        },
+                        "formats": {
+                            "type": "string",
+                            "description": "Comma-separated or repeated; any of "
+                            + ", ".join(FORMATS),
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
+UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorPublic} for status in (400, 413, 415, 422, 503)
+}
+
+
+@router.post(
+    "",
+    status_code=202,
+    name="create_job",
+    summary="Upload a song and queue its separation",
+    openapi_extra=UPLOAD_BODY,
+    responses=UPLOAD_ERRORS,
+)
+async def create_job(request: Request, response: Response, context: ContextDep) -> JobPublic:
+    job = await create_job_from_upload(request, context)
+    body = job_public(request, job)
+    response.headers["Location"] = body.url
+    return body
+
+
+@router.get("", name="list_jobs", summary="Jobs, newest first")
+def list_jobs(
+    request: Request,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> JobsPublic:
+    count = session.scalar(select(func.count()).select_from(Job)) or 0
+    jobs = session.scalars(
+        select(Job).order_by(Job.created_at.desc(), Job.id.desc()).limit(limit).offset(offset)
+    ).all()
+    return JobsPublic(
+        data=[job_public(request, job) for job in jobs], count=count, limit=limit, offset=offset
+    )
+
+
+@router.get("/{job_id}", name="read_job", responses=NOT_FOUND, summary="One job and its stems")
+def read_job(request: Request, session: SessionDep, job_id: str) -> JobPublic:
+    return job_public(request, load_job(session, job_id))
+
+
+@router.delete(
+    "/{job_id}",
+    status_code=204,
+    name="delete_job",
+    responses=NOT_FOUND,
+    summary="Cancel a job if it is queued or running, and delete its files and rows",
+)
+def remove_job(session: SessionDep, storage: StorageDep, redis: RedisDep, job_id: str) -> None:
+    delete_job(session, storage, redis, load_job(session, job_id))

@@ -1,0 +1,118 @@
+"""Response bodies, named by role (``JobPublic``, ``JobsPublic``, …)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(examples=["job_not_found"])
+    message: str = Field(examples=["No job with id '…'. GET /api/jobs lists the jobs there are."])
+
+
+class ErrorPublic(BaseModel):
+    error: ErrorDetail
+
+
+class SourcePublic(BaseModel):
+    name: str = Field(description="The uploaded file's name, for display only")
+    sha256: str
+    size_bytes: int
+    duration_s: float
+    format: str
+    sample_rate: int
+    channels: int
+
+
+class StemPublic(BaseModel):
+    name: str
+    duration_s: float
+    lufs: float | None = Field(description="Integrated loudness (LUFS)")
+    peak_dbfs: float | None
+    formats: list[str]
+    sizes: dict[str, int] = Field(description="Bytes per format")
+    urls: dict[str, str] = Field(description="Format → URL to stream (supports HTTP Range)")
+    download_urls: dict[str, str] = Field(description="Format → URL that downloads as a file")
+    waveform_url: str
+    waveform_png_url: str
+
+
+class JobPublic(BaseModel):
+    id: str
+    url: str
+    status: str = Field(examples=["queued", "running", "completed"])
+    stage: str
+    progress: float = Field(ge=0.0, le=1.0)
+    eta_seconds: float | None = Field(description="Estimated seconds left while running")
+    error: str | None
+    notes: list[str]
+    strategy: str
+    formats: list[str]
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    source: SourcePublic
+    stems: list[StemPublic]
+    zip_url: str | None = Field(description="All stems in one zip, once the job is completed")
+
+
+class JobsPublic(BaseModel):
+    data: list[JobPublic]
+    count: int = Field(description="Jobs in total, for pagination")
+    limit: int
+    offset: int
+
+
+class ModelPublic(BaseModel):
+    id: str
+    label: str
+    status: Literal["ready", "unknown"] = Field(
+        description="'ready': usable now; 'unknown': weights live with the workers"
+    )
+
+
+class StrategyPublic(BaseModel):
+    name: str
+    label: str
+    stems: list[str]
+    models: list[ModelPublic]
+    default: bool
+
+
+class HealthPublic(BaseModel):
+    status: Literal["ok"]
+
+
+class ReadyPublic(BaseModel):
+    status: Literal["ready"]
+    checks: dict[str, str]
+
+
+# The older "Stem Splitter" REST API, kept for its clients (routes/compat.py).
+
+
+class CompatUploadPublic(BaseModel):
+    job_id: str
+    status: str
+    status_url: str
+
+
+class CompatStatusPublic(BaseModel):
+    job_id: str
+    status: str
+    stage: str
+    progress: float
+    eta_seconds: float | None
+    error: str | None
+    stems: list[str]
+    downloads: dict[str, str] = Field(description="Stem → download URL (default format)")
+
+
+class CompatDeletedPublic(BaseModel):
+    job_id: str
+    deleted: bool

@@ -1,0 +1,224 @@
+"""Stem audio with HTTP Range, downloads, presigned redirects, the zip and waveforms.
+
+Jobs are written straight to the database and storage (`make_stored_job`), as
+the worker would leave them.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from stemdeck.api.zipstream import ZipEntry, zip_chunks
+from stemdeck.core.states import JobStatus
+from stemdeck.core.storage import CHUNK_SIZE, Storage, keys
+
+from .conftest import StoredJob
+
+MakeJob = Callable[..., StoredJob]
+
+
+@pytest.fixture
+def job(make_stored_job: MakeJob) -> StoredJob:
+    return make_stored_job(stems=("vocals", "drums"), formats=("flac", "mp3", "wav24"))
+
+
+def _url(job: StoredJob, stem: str = "vocals", fmt: str = "flac") -> str:
+    return f"/api/jobs/{job.id}/stems/{stem}.{fmt}"
+
+
+def _content(job: StoredJob, stem: str = "vocals", fmt: str = "flac") -> bytes:
+    return job.files[keys.stem(job.id, stem, fmt)]
+
+
+def test_without_range_the_whole_file_is_sent(client: TestClient, job: StoredJob) -> None:
+    response = client.get(_url(job))
+
+    assert response.status_code == 200
+    assert response.content == _content(job)
+    assert response.headers["accept-ranges"] == "bytes"
+    assert response.headers["content-length"] == str(len(_content(job)))
+    assert response.headers["content-type"] == "audio/flac"
+    assert "content-disposition" not in response.headers
+
+
+@pytest.mark.parametrize(
+    ("header", "first", "last"),
+    [
+        ("bytes=0-0", 0, 0),
+        ("bytes=10-99", 10, 99),
+        ("bytes=4000-", 4000, 4999),
+        ("bytes=-300", 4700, 4999),
+        ("bytes=4990-999999", 4990, 4999),  # an end past the file is clamped
+        ("bytes=-999999", 0, 4999),  # so is a suffix longer than the file
+    ],
+)
+def test_a_range_gets_206_and_exactly_those_bytes(
+    client: TestClient, job: StoredJob, header: str, first: int, last: int
+) -> None:
+    response = client.get(_url(job), headers={"Range": header})
+
+    assert response.status_code == 206
+    assert response.content == _content(job)[first : last + 1]
+    assert response.headers["content-range"] == f"bytes {first}-{last}/5000"
+    assert response.headers["content-length"] == str(last - first + 1)
+
+
+@pytest.mark.parametrize("header", ["bytes=5000-", "bytes=9000-9100", "bytes=-0"])
+def test_an_unsatisfiable_range_is_416_with_the_size(
+    client: TestClient, job: StoredJob, header: str
+) -> None:
+    response = client.get(_url(job), headers={"Range": header})
+
+    assert response.status_code == 416
+    assert response.headers["content-range"] == "bytes */5000"
+    assert response.json()["error"]["code"] == "range_not_satisfiable"
+
+
+@pytest.mark.parametrize("header", ["bytes=0-1,5-6", "items=0-5", "bytes=9-2", "bytes=x-y"])
+def test_ranges_we_do_not_serve_get_the_whole_file(
+    client: TestClient, job: StoredJob, header: str
+) -> None:
+    response = client.get(_url(job), headers={"Range": header})
+
+    assert response.status_code == 200
+    assert response.content == _content(job)
+
+
+def test_download_sends_an_attachment_with_a_useful_name(
+    client: TestClient, job: StoredJob
+) -> None:
+    flac = client.get(_url(job) + "?download=1")
+    wav24 = client.get(_url(job, "drums", "wav24") + "?download=1")
+
+    assert flac.headers["content-disposition"] == 'attachment; filename="vocals.flac"'
+    assert wav24.headers["content-disposition"] == 'attachment; filename="drums.24bit.wav"'
+    assert wav24.content == _content(job, "drums", "wav24")
+
+
+def test_a_store_with_presigned_urls_gets_a_redirect(
+    app: FastAPI, client: TestClient, job: StoredJob, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage: Storage = app.state.context.storage
+
+    def presign(key: str, *, download_name: str | None = None) -> str:
+        return f"https://bucket.example/{key}?name={download_name}"
+
+    monkeypatch.setattr(storage, "presigned_url", presign)
+
+    response = client.get(_url(job) + "?download=1", follow_redirects=False)
+
+    assert response.status_code == 307
+    key = keys.stem(job.id, "vocals", "flac")
+    assert response.headers["location"] == f"https://bucket.example/{key}?name=vocals.flac"
+
+
+@pytest.mark.parametrize(
+    ("path", "code"),
+    [
+        ("/stems/bass.flac", "stem_not_found"),
+        ("/stems/vocals.opus", "format_not_found"),  # a format this job did not store
+        ("/stems/vocals.aiff", "format_not_found"),  # no such format at all
+        ("/waveforms/bass.json", "stem_not_found"),
+        ("/waveforms/vocals.svg", "not_found"),
+    ],
+)
+def test_what_a_job_does_not_have_is_404(
+    client: TestClient, job: StoredJob, path: str, code: str
+) -> None:
+    response = client.get(f"/api/jobs/{job.id}{path}")
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == code
+
+
+def test_stems_appear_only_once_written(client: TestClient, make_stored_job: MakeJob) -> None:
+    queued = make_stored_job(status=JobStatus.queued, stems=())
+
+    response = client.get(f"/api/jobs/{queued.id}/stems/vocals.flac")
+
+    assert response.status_code == 404
+    assert "once the job is completed" in response.json()["error"]["message"]
+
+
+def test_waveforms_are_served_as_json_and_png(client: TestClient, job: StoredJob) -> None:
+    peaks = client.get(f"/api/jobs/{job.id}/waveforms/vocals.json")
+    image = client.get(f"/api/jobs/{job.id}/waveforms/vocals.png")
+
+    assert peaks.headers["content-type"] == "application/json"
+    assert peaks.json() == {"peaks": [0.1, 0.5]}
+    assert image.headers["content-type"] == "image/png"
+    assert image.content == job.files[keys.waveform(job.id, "vocals", "png")]
+
+
+def test_the_zip_holds_every_stem_in_every_format(client: TestClient, job: StoredJob) -> None:
+    response = client.get(f"/api/jobs/{job.id}/stems.zip")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/zip"
+    assert response.headers["content-disposition"] == ('attachment; filename="My Song - stems.zip"')
+    # Streamed: the length is not known up front.
+    assert "content-length" not in response.headers
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    assert archive.testzip() is None
+    expected = {
+        f"My Song/{name}": _content(job, stem, fmt)
+        for stem in ("vocals", "drums")
+        for fmt, name in (
+            ("flac", f"{stem}.flac"),
+            ("mp3", f"{stem}.mp3"),
+            ("wav24", f"{stem}.24bit.wav"),
+        )
+    }
+    assert sorted(archive.namelist()) == sorted(expected)
+    for info in archive.infolist():
+        assert info.compress_type == zipfile.ZIP_STORED
+        assert archive.read(info) == expected[info.filename]
+
+
+def test_a_non_ascii_song_name_survives_in_the_zip_name(
+    client: TestClient, make_stored_job: MakeJob
+) -> None:
+    stored = make_stored_job(source_name='Café "Déjà" vu.flac')
+
+    response = client.get(f"/api/jobs/{stored.id}/stems.zip")
+
+    assert response.headers["content-disposition"] == (
+        'attachment; filename="Cafe _Deja_ vu - stems.zip"; '
+        "filename*=UTF-8''Caf%C3%A9%20%22D%C3%A9j%C3%A0%22%20vu%20-%20stems.zip"
+    )
+    names = zipfile.ZipFile(io.BytesIO(response.content)).namelist()
+    assert 'Café "Déjà" vu/vocals.flac' in names
+
+
+@pytest.mark.parametrize("status", [JobStatus.queued, JobStatus.running, JobStatus.failed])
+def test_the_zip_waits_for_a_completed_job(
+    client: TestClient, make_stored_job: MakeJob, status: JobStatus
+) -> None:
+    unfinished = make_stored_job(status=status)
+
+    response = client.get(f"/api/jobs/{unfinished.id}/stems.zip")
+
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "job_not_completed"
+    assert status.value in response.json()["error"]["message"]
+
+
+def test_the_zip_is_produced_chunk_by_chunk(storage: Storage) -> None:
+    """Large members never sit whole in memory: each piece is about one storage read."""
+    member = bytes(range(256)) * (5 * CHUNK_SIZE // 256)
+    storage.put_bytes("jobs/x/stems/a.flac", member)
+    storage.put_bytes("jobs/x/stems/b.flac", member)
+    entries = [ZipEntry(f"{n}.flac", f"jobs/x/stems/{n}.flac", len(member)) for n in "ab"]
+
+    chunks = list(zip_chunks(storage, entries, datetime(2026, 1, 1, tzinfo=UTC)))
+
+    assert max(len(chunk) for chunk in chunks) <= CHUNK_SIZE + 1024
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(chunks)))
+    assert [archive.read(name) == member for name in ("a.flac", "b.flac")] == [True, True]
