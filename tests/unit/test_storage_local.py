@@ -36,7 +36,10 @@ def test_ranges_return_exactly_the_bytes_asked_for(store: LocalStorage) -> None:
     store.put_bytes("jobs/j/x.bin", data)
     assert b"".join(store.iter_range("jobs/j/x.bin", 10, 5)) == data[10:15]
     assert b"".join(store.iter_range("jobs/j/x.bin", len(data) - 3)) == data[-3:]
-    assert b"".join(store.iter_range("jobs/j/x.bin", 1_000_000, 3_000_000)) == data[1_000_000:4_000_000]
+    assert (
+        b"".join(store.iter_range("jobs/j/x.bin", 1_000_000, 3_000_000))
+        == data[1_000_000:4_000_000]
+    )
 
 
 def test_missing_keys_and_keys_outside_the_root(store: LocalStorage) -> None:

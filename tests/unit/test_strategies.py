@@ -43,7 +43,10 @@ def test_nested_tree_and_discard() -> None:
                 "model": "builtin:center",
                 "outputs": {
                     "center": DISCARD,
-                    "sides": {"model": "builtin:hpss", "outputs": {"harmonic": "pad", "percussive": "hits"}},
+                    "sides": {
+                        "model": "builtin:hpss",
+                        "outputs": {"harmonic": "pad", "percussive": "hits"},
+                    },
                 },
             }
         ),
@@ -74,7 +77,10 @@ def test_duplicate_stem_names_are_named() -> None:
                 "model": "builtin:crossover",
                 "outputs": {
                     "low": "bass",
-                    "high": {"model": "builtin:center", "outputs": {"center": "bass", "sides": "x"}},
+                    "high": {
+                        "model": "builtin:center",
+                        "outputs": {"center": "bass", "sides": "x"},
+                    },
                 },
             }
         )
@@ -84,11 +90,23 @@ def test_duplicate_stem_names_are_named() -> None:
 
 def test_params_are_checked() -> None:
     found = problems_of(
-        one({"model": "builtin:crossover", "params": {"cutoff_hz": 5, "q": 1}, "outputs": {"low": "a", "high": "b"}})
+        one(
+            {
+                "model": "builtin:crossover",
+                "params": {"cutoff_hz": 5, "q": 1},
+                "outputs": {"low": "a", "high": "b"},
+            }
+        )
     )
     assert any("unknown params ['q']" in p for p in found)
     found = problems_of(
-        one({"model": "builtin:crossover", "params": {"cutoff_hz": 5}, "outputs": {"low": "a", "high": "b"}})
+        one(
+            {
+                "model": "builtin:crossover",
+                "params": {"cutoff_hz": 5},
+                "outputs": {"low": "a", "high": "b"},
+            }
+        )
     )
     assert any("cutoff_hz=5 is outside" in p for p in found)
 
@@ -100,8 +118,14 @@ def test_params_are_checked() -> None:
         ({"strategies": {}}, "no strategies"),
         ({"strategies": {"s": {"label": "x"}}}, "must have a 'tree'"),
         ({"strategies": {"Bad Name": {"tree": {}}}}, "name must be"),
-        (one({"model": "builtin:center", "outputs": {"center": DISCARD, "sides": DISCARD}}), "every output is discarded"),
-        (one({"model": "builtin:center", "outputs": {"center": "Vocals!", "sides": "x"}}), "stem name 'Vocals!'"),
+        (
+            one({"model": "builtin:center", "outputs": {"center": DISCARD, "sides": DISCARD}}),
+            "every output is discarded",
+        ),
+        (
+            one({"model": "builtin:center", "outputs": {"center": "Vocals!", "sides": "x"}}),
+            "stem name 'Vocals!'",
+        ),
         (one({"model": "builtin:center", "outputs": ["center"]}), "must map each slot"),
         (one("builtin:center"), "must be a mapping"),
     ],
@@ -127,5 +151,7 @@ def test_file_errors_name_the_file(tmp_path: Path) -> None:
         load_strategies_file(broken)
     with pytest.raises(StrategyFileError, match="cannot read it"):
         load_strategies_file(tmp_path / "missing.yaml")
-    broken.write_text(yaml.safe_dump(one({"model": "builtin:center", "outputs": {"center": "v", "sides": "s"}})))
+    broken.write_text(
+        yaml.safe_dump(one({"model": "builtin:center", "outputs": {"center": "v", "sides": "s"}}))
+    )
     assert load_strategies_file(broken)["s"].stems == ("v", "s")

@@ -46,8 +46,7 @@ class ModelSpec:
                 raise ValueError(f"{self.id} param {spec.name} must be a number, got {value!r}")
             if not spec.minimum <= value <= spec.maximum:
                 raise ValueError(
-                    f"{self.id} param {spec.name}={value} is outside "
-                    f"{spec.minimum}..{spec.maximum}"
+                    f"{self.id} param {spec.name}={value} is outside {spec.minimum}..{spec.maximum}"
                 )
             resolved[spec.name] = float(value)
         return resolved
@@ -79,7 +78,16 @@ BUILTIN_MODELS: tuple[ModelSpec, ...] = (
     ),
 )
 
-CATALOG: dict[str, ModelSpec] = {spec.id: spec for spec in BUILTIN_MODELS}
+SPLEETER_MODELS: tuple[ModelSpec, ...] = (
+    ModelSpec(
+        id="spleeter:2stems",
+        label="Spleeter vocals / accompaniment (Deezer's pretrained U-Nets, from PyPI)",
+        slots=("vocals", "accompaniment"),
+        cost=0.045,
+    ),
+)
+
+CATALOG: dict[str, ModelSpec] = {spec.id: spec for spec in (*BUILTIN_MODELS, *SPLEETER_MODELS)}
 
 
 def model_spec(model_id: str) -> ModelSpec | None:

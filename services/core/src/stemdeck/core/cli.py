@@ -61,8 +61,13 @@ def api() -> None:
         application = create_app(settings)
     except (SettingsError, StrategyFileError) as error:
         _die(str(error))
-    uvicorn.run(application, host=settings.host, port=settings.port,
-                log_level=settings.log_level.lower(), timeout_graceful_shutdown=5)
+    uvicorn.run(
+        application,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=5,
+    )
 
 
 @app.command()
@@ -84,8 +89,12 @@ def worker(
 @app.command()
 def separate(
     song: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
-    strategy: Annotated[str | None, typer.Option(help="Strategy name (see `stemdeck strategies`).")] = None,
-    format: Annotated[list[str] | None, typer.Option("--format", "-f", help="Output format; repeatable.")] = None,  # noqa: A002
+    strategy: Annotated[
+        str | None, typer.Option(help="Strategy name (see `stemdeck strategies`).")
+    ] = None,
+    format: Annotated[
+        list[str] | None, typer.Option("--format", "-f", help="Output format; repeatable.")
+    ] = None,
     out: Annotated[Path, typer.Option(help="Folder for the stems.")] = Path("stems"),
 ) -> None:
     """Separate one file here and now, with no services (same executor as the worker)."""
@@ -130,8 +139,13 @@ def separate(
                     done += step
 
             result = separate_file(
-                song, info, strategies[chosen], formats, Path(scratch),
-                ModelCache(device=settings.device.value), report,
+                song,
+                info,
+                strategies[chosen],
+                formats,
+                Path(scratch),
+                ModelCache(settings.device.value, models_dir=settings.effective_models_dir),
+                report,
             )
             for stem in result.stems:
                 for format_id, path in stem.files.items():
@@ -180,10 +194,11 @@ def up() -> None:
     migrations.upgrade(settings.effective_database_url)
 
     command = [sys.executable, "-m", "stemdeck.core.cli"]
-    children = [
-        subprocess.Popen([*command, "api"], env=env),
-        subprocess.Popen([*command, "worker"], env=env),
-    ]
+    # Own sessions: Ctrl-C reaches only this supervisor, which stops each child once.
+    children = {
+        name: subprocess.Popen([*command, name], env=env, start_new_session=True)
+        for name in ("api", "worker")
+    }
     typer.echo(f"Stemdeck is up on http://{settings.host}:{settings.port} (Ctrl-C stops it)")
 
     stopping = False
@@ -196,18 +211,21 @@ def up() -> None:
     signal.signal(signal.SIGTERM, stop)
     exit_code = 0
     while not stopping:
-        for child in children:
+        for name, child in children.items():
             if child.poll() is not None:
-                typer.secho(f"{child.args[-1]} exited with {child.returncode}; stopping",
-                            fg=typer.colors.RED, err=True)
+                typer.secho(
+                    f"{name} exited with {child.returncode}; stopping",
+                    fg=typer.colors.RED,
+                    err=True,
+                )
                 exit_code = child.returncode or 1
                 stopping = True
         time.sleep(0.2)
-    for child in children:
+    for child in children.values():
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + 15
-    for child in children:
+    for child in children.values():
         try:
             child.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:

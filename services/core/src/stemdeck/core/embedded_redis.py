@@ -37,9 +37,21 @@ def start_redis(directory: Path, timeout_s: float = 10.0) -> tuple[subprocess.Po
     directory.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     process = subprocess.Popen(
-        [redis_server_binary(), "--bind", "127.0.0.1", "--port", str(port),
-         "--dir", str(directory.resolve()), "--appendonly", "yes", "--save", "",
-         "--maxmemory-policy", "noeviction"],
+        [
+            redis_server_binary(),
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--dir",
+            str(directory.resolve()),
+            "--appendonly",
+            "yes",
+            "--save",
+            "",
+            "--maxmemory-policy",
+            "noeviction",
+        ],
         stdout=subprocess.DEVNULL,
     )
     url = f"redis://127.0.0.1:{port}/0"

@@ -61,8 +61,7 @@ class AudioInfo:
 
 
 UNREADABLE = (
-    "This file is not audio Stemdeck can read. Upload MP3, WAV, FLAC, Ogg/Opus, "
-    "M4A/AAC or AIFF."
+    "This file is not audio Stemdeck can read. Upload MP3, WAV, FLAC, Ogg/Opus, M4A/AAC or AIFF."
 )
 
 
@@ -100,8 +99,18 @@ def probe(path: Path) -> AudioInfo:
 def _probe_ffmpeg(path: Path) -> AudioInfo:
     ffprobe = ffmpeg_binary("ffprobe")
     result = subprocess.run(
-        [ffprobe, "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
-         "-select_streams", "a:0", str(path)],
+        [
+            ffprobe,
+            "-v",
+            "error",
+            "-print_format",
+            "json",
+            "-show_format",
+            "-show_streams",
+            "-select_streams",
+            "a:0",
+            str(path),
+        ],
         capture_output=True,
         text=True,
         timeout=60,
@@ -173,7 +182,13 @@ _PCM_CONTAINERS: dict[tuple[bytes, bytes], tuple[Literal["little", "big"], bytes
     (b"FORM", b"AIFC"): ("big", b"SSND", 8),
 }
 _PCM_BITS = {
-    "PCM_U8": 8, "PCM_S8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32, "FLOAT": 32, "DOUBLE": 64,
+    "PCM_U8": 8,
+    "PCM_S8": 8,
+    "PCM_16": 16,
+    "PCM_24": 24,
+    "PCM_32": 32,
+    "FLOAT": 32,
+    "DOUBLE": 64,
 }
 # Streaming writers leave the length at 0 or 0xFFFFFFFF when they cannot seek back.
 _UNKNOWN_LENGTHS = {0, 0xFFFFFFFF}

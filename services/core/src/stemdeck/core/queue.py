@@ -6,9 +6,9 @@ The Job row is written first and is the truth; the RQ job carries only its id
 
 from __future__ import annotations
 
+from redis import Redis
 from rq import Queue
 from rq.serializers import JSONSerializer
-from redis import Redis
 
 from stemdeck.core.settings import Settings
 
@@ -17,7 +17,9 @@ SEPARATE_TASK = "stemdeck.worker.tasks.separate_job"
 
 
 def redis_connection(url: str) -> Redis:
-    return Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30, health_check_interval=30)
+    return Redis.from_url(
+        url, socket_connect_timeout=5, socket_timeout=30, health_check_interval=30
+    )
 
 
 def separate_queue(connection: Redis) -> Queue:

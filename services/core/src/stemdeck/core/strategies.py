@@ -110,7 +110,9 @@ def _parse_node(raw: Any, where: str, problems: list[str]) -> Node | None:
     extra = [slot for slot in outputs_raw if slot not in spec.slots]
     missing = [slot for slot in spec.slots if slot not in outputs_raw]
     if extra:
-        problems.append(f"{where}.outputs: {spec.id} has no slot(s) {extra} (it has {list(spec.slots)})")
+        problems.append(
+            f"{where}.outputs: {spec.id} has no slot(s) {extra} (it has {list(spec.slots)})"
+        )
     if missing:
         problems.append(
             f"{where}.outputs: slot(s) {missing} of {spec.id} are not mapped "

@@ -22,7 +22,7 @@ class WorkerRuntime:
         return cls(
             settings=settings,
             storage=make_storage(settings),
-            models=ModelCache(device=settings.device.value),
+            models=ModelCache(settings.device.value, models_dir=settings.effective_models_dir),
             strategies=cached_strategies(settings.strategies_file),
         )
 

@@ -75,8 +75,12 @@ def separate_job(job_id: str) -> str:
         return JobStatus.failed
     except Exception:
         log.exception("job %s failed unexpectedly", job_id)
-        _fail(url, job_id, "Separation failed because of an internal error; try again, "
-              "and if it keeps failing, report it with the job id.")
+        _fail(
+            url,
+            job_id,
+            "Separation failed because of an internal error; try again, "
+            "and if it keeps failing, report it with the job id.",
+        )
         raise
     return JobStatus.completed
 
@@ -122,8 +126,7 @@ def _store_outputs(job_id: str, result: SeparationResult, progress: JobProgress)
         "duration_s": result.duration_s,
         "notes": result.notes,
         "stems": [
-            {"name": r.name, "lufs": r.lufs, "peak_dbfs": r.peak_dbfs, "keys": r.keys}
-            for r in rows
+            {"name": r.name, "lufs": r.lufs, "peak_dbfs": r.peak_dbfs, "keys": r.keys} for r in rows
         ],
     }
     storage.put_bytes(keys.metadata(job_id), json.dumps(metadata, indent=2).encode())

@@ -39,7 +39,9 @@ class SeparationModel(ABC):
         """Load weights onto ``device``; called once per worker process."""
 
     @abstractmethod
-    def separate(self, audio: Audio, params: dict[str, float], progress: Progress) -> dict[str, Audio]:
+    def separate(
+        self, audio: Audio, params: dict[str, float], progress: Progress
+    ) -> dict[str, Audio]:
         """Split ``audio`` into one array (same shape) per slot in ``self.slots``."""
 
     def release(self) -> None:  # noqa: B027 - weight-free models hold nothing

@@ -1,0 +1,46 @@
+"""Test data: jobs stored and queued the way the API does it, without going through HTTP."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from stemdeck.core.db import session_scope
+from stemdeck.core.models import Job, new_job_id
+from stemdeck.core.probe import probe
+from stemdeck.core.queue import enqueue_separation, redis_connection, separate_queue
+from stemdeck.core.settings import Settings
+from stemdeck.core.storage import keys, make_storage
+from stemdeck.core.strategies import cached_strategies
+
+
+def queued_job(
+    settings: Settings,
+    audio: Path,
+    strategy: str = "four-stems-dsp",
+    formats: tuple[str, ...] = ("flac",),
+) -> str:
+    info = probe(audio)
+    job_id = new_job_id()
+    key = keys.source(job_id, info.extension)
+    make_storage(settings).put_file(key, audio)
+    with session_scope(settings.effective_database_url) as session:
+        session.add(
+            Job(
+                id=job_id,
+                strategy=strategy,
+                formats=list(formats),
+                source_name=audio.name,
+                source_key=key,
+                source_sha256=hashlib.sha256(audio.read_bytes()).hexdigest(),
+                source_size_bytes=audio.stat().st_size,
+                source_format=info.format,
+                source_duration_s=info.duration_s,
+                source_sample_rate=info.sample_rate,
+                source_channels=info.channels,
+            )
+        )
+    cost = cached_strategies(settings.strategies_file)[strategy].cost
+    queue = separate_queue(redis_connection(settings.require_redis_url()))
+    enqueue_separation(queue, settings, job_id, info.duration_s, cost)
+    return job_id

@@ -1,0 +1,149 @@
+"""The worker task on real Postgres and Redis, run in-process by a burst SimpleWorker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from rq.job import Job as RqJob
+from rq.serializers import JSONSerializer
+
+from stemdeck.core.db import session_scope
+from stemdeck.core.models import Job
+from stemdeck.core.queue import redis_connection
+from stemdeck.core.settings import Settings
+from stemdeck.core.storage import keys, make_storage
+from stemdeck.worker import runtime
+from stemdeck.worker.main import build_worker
+from stemdeck.worker.progress import JobCancelled, JobProgress
+from tests.integration.factories import queued_job
+
+
+def work(settings: Settings) -> None:
+    build_worker(settings, name="test-worker").work(burst=True)
+
+
+def load(settings: Settings, job_id: str) -> Job:
+    with session_scope(settings.effective_database_url) as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        session.expunge(job)
+        return job
+
+
+def test_a_queued_job_is_separated_stored_and_recorded(
+    settings: Settings, shared_audio: Path
+) -> None:
+    song = shared_audio / "Music_Delta__80s_Rock" / "mixture.wav"
+    job_id = queued_job(settings, song, "four-stems-dsp", ("flac", "mp3"))
+
+    rq_job = RqJob.fetch(
+        job_id, connection=redis_connection(settings.redis_url), serializer=JSONSerializer
+    )
+    assert rq_job.args == [job_id]
+    assert rq_job.timeout is not None and rq_job.timeout >= settings.job_timeout_base_s
+
+    work(settings)
+
+    job = load(settings, job_id)
+    assert job.status == "completed", job.error
+    assert (job.progress, job.stage, job.attempts) == (1.0, "done", 1)
+    assert [s.name for s in job.stems] == ["vocals", "drums", "bass", "other"]
+    storage = make_storage(settings)
+    for stem in job.stems:
+        assert set(stem.keys) == {"flac", "mp3"}
+        for format_id, key in stem.keys.items():
+            assert storage.size(key) == stem.sizes[format_id] > 0
+        assert storage.exists(stem.waveform_key) and storage.exists(stem.waveform_png_key)
+        assert stem.lufs is not None and -70 < stem.lufs < 0
+    assert storage.exists(keys.metadata(job_id))
+    assert (
+        RqJob.fetch(
+            job_id, connection=redis_connection(settings.redis_url), serializer=JSONSerializer
+        ).get_status()
+        == "finished"
+    )
+
+
+def test_a_failing_job_is_marked_failed_and_the_worker_takes_the_next(
+    settings: Settings, shared_audio: Path, tmp_path: Path
+) -> None:
+    song = shared_audio / "Music_Delta__80s_Rock" / "mixture.wav"
+    broken = tmp_path / "broken.wav"
+    audio, rate = sf.read(song, dtype="float32")
+    sf.write(broken, audio, rate, subtype="PCM_16")
+    doomed = queued_job(settings, broken)
+    # The source disappears between upload and separation (a damaged store, say).
+    source = make_storage(settings).root / keys.source(doomed, "wav")  # type: ignore[attr-defined]
+    source.write_bytes(b"RIFF" + b"\0" * 40)
+    fine = queued_job(settings, song)
+
+    work(settings)
+
+    failed = load(settings, doomed)
+    assert failed.status == "failed"
+    assert failed.error and "audio" in failed.error.lower()
+    assert not failed.stems
+    assert load(settings, fine).status == "completed"
+
+
+def test_models_stay_loaded_across_jobs(settings: Settings, shared_audio: Path) -> None:
+    song = shared_audio / "Music_Delta__80s_Rock" / "mixture.wav"
+    first, second = queued_job(settings, song), queued_job(settings, song, "harmonic-percussive")
+    worker = build_worker(settings, name="warm-worker")
+    cache = runtime.current().models
+    worker.work(burst=True)
+    assert load(settings, first).status == load(settings, second).status == "completed"
+    # Every model both strategies use was loaded once and is still held.
+    assert set(cache.loaded) == {"builtin:crossover", "builtin:hpss", "builtin:center"}
+
+
+def test_progress_only_moves_forward_and_is_throttled(
+    settings: Settings, shared_audio: Path
+) -> None:
+    job_id = queued_job(settings, shared_audio / "Music_Delta__80s_Rock" / "mixture.wav")
+    with session_scope(settings.effective_database_url) as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        job.status = "running"
+    now = [0.0]
+    progress = JobProgress(settings.effective_database_url, job_id, clock=lambda: now[0])
+    progress.update("separating: builtin:hpss", 0.5)
+    assert load(settings, job_id).progress == 0.5
+    progress.update("separating: builtin:hpss", 0.3)  # backwards: ignored
+    now[0] += 0.1
+    progress.update("separating: builtin:hpss", 0.6)  # too soon: not written yet
+    assert load(settings, job_id).progress == 0.5
+    now[0] += 1.0
+    progress.update("separating: builtin:hpss", 0.55)
+    assert load(settings, job_id).progress == 0.6
+    assert progress.scaled(0.0, 0.5)  # a sub-range adapter exists for the executor
+
+
+def test_a_deleted_job_stops_at_its_next_progress_point(
+    settings: Settings, shared_audio: Path
+) -> None:
+    job_id = queued_job(settings, shared_audio / "Music_Delta__80s_Rock" / "mixture.wav")
+    with session_scope(settings.effective_database_url) as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        job.status = "running"
+    progress = JobProgress(settings.effective_database_url, job_id)
+    progress.update("decoding", 0.1)
+    with session_scope(settings.effective_database_url) as session:
+        session.delete(session.get(Job, job_id))
+    with pytest.raises(JobCancelled):
+        progress.update("encoding", 0.9, force=True)
+
+
+def test_loud_input_is_turned_down_not_clipped(settings: Settings, shared_audio: Path) -> None:
+    song = shared_audio / "The_Easton_Ellises__Falcon_69" / "mixture.wav"
+    assert np.max(np.abs(sf.read(song)[0])) > 1.0
+    job_id = queued_job(settings, song, "center-sides", ("wav24",))
+    work(settings)
+    job = load(settings, job_id)
+    assert job.status == "completed", job.error
+    assert any("turned down" in note for note in job.notes)
+    assert all(stem.peak_dbfs is not None and stem.peak_dbfs <= 0.0 for stem in job.stems)
