@@ -24,8 +24,11 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _shared_audio() -> Path:
     """The songs with ground-truth stems, kept beside the checkout (never copied into it)."""
-    candidates = [os.environ.get("STEMDECK_TEST_AUDIO_DIR"), REPO.parent / "shared" / "audio",
-                  "/work/shared/audio"]
+    candidates = [
+        os.environ.get("STEMDECK_TEST_AUDIO_DIR"),
+        REPO.parent / "shared" / "audio",
+        "/work/shared/audio",
+    ]
     for candidate in candidates:
         if candidate and Path(candidate).is_dir():
             return Path(candidate)
@@ -86,9 +89,7 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
 
 
 @pytest.fixture
-def make_settings(
-    clean_database: str, redis_url: str, tmp_path: Path
-) -> Callable[..., Settings]:
+def make_settings(clean_database: str, redis_url: str, tmp_path: Path) -> Callable[..., Settings]:
     def build(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
             "data_dir": tmp_path / "data",

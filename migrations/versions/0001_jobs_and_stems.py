@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
@@ -44,12 +43,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("jobs", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_jobs_created_at"), ["created_at"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_jobs_source_sha256"), ["source_sha256"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_jobs_created_at"), ["created_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_jobs_source_sha256"), ["source_sha256"], unique=False)
         batch_op.create_index(batch_op.f("ix_jobs_status"), ["status"], unique=False)
 
     op.create_table(
@@ -72,7 +67,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("stems", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_stems_job_id"), ["job_id"], unique=False)
-
 
 
 def downgrade() -> None:

@@ -1,0 +1,192 @@
+"""Stemdeck benchmarks (`make bench`): prints a table and writes bench/RESULTS.md.
+
+Measured side by side in one run, on real Postgres and Redis:
+1. a 3-minute track, DSP strategy: API + queue + worker end to end vs the same
+   executor called directly in this process (target ratio <= 1.15);
+2. a warm worker's pick-up latency for a second job;
+3. a 500 MB upload: the API's peak RSS growth (target < 64 MB) and MB/s.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import soundfile as sf
+from redis import Redis
+from rq.job import Job as RqJob
+from rq.serializers import JSONSerializer
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from stemdeck.core import migrate  # noqa: E402
+from stemdeck.core.probe import probe  # noqa: E402
+from stemdeck.core.settings import Settings  # noqa: E402
+from stemdeck.core.strategies import load_strategies_file  # noqa: E402
+from stemdeck.worker.executor import separate_file  # noqa: E402
+from stemdeck.worker.models.cache import ModelCache  # noqa: E402
+from tests.conftest import SHARED_AUDIO, recreate_postgres_database  # noqa: E402
+from tests.integration.stack import running_stack  # noqa: E402
+
+DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/stemdeck_bench"
+REDIS_URL = "redis://127.0.0.1:6379/14"
+STRATEGY = "four-stems-dsp"
+FORMATS = ["flac"]
+TRACK_S = 180
+UPLOAD_MB = 500
+
+
+def tiled_track(path: Path, seconds: float) -> Path:
+    audio, rate = sf.read(SHARED_AUDIO / "Music_Delta__80s_Rock" / "mixture.wav", dtype="float32")
+    reps = int(np.ceil(seconds * rate / len(audio)))
+    sf.write(path, np.tile(audio, (reps, 1))[: int(seconds * rate)], rate, subtype="PCM_16")
+    return path
+
+
+def big_wav(path: Path, megabytes: int) -> Path:
+    """A valid 16-bit stereo WAV of about ``megabytes``, written block by block."""
+    audio, rate = sf.read(SHARED_AUDIO / "Music_Delta__80s_Rock" / "mixture.wav", dtype="int16")
+    frames = megabytes * 1024 * 1024 // 4
+    with sf.SoundFile(path, "w", rate, 2, "PCM_16") as out:
+        written = 0
+        while written < frames:
+            block = audio[: frames - written]
+            out.write(block)
+            written += len(block)
+    return path
+
+
+def rss_kb(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+def settings_for(data_dir: Path, **overrides: object) -> Settings:
+    return Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        data_dir=data_dir,
+        database_url=DATABASE_URL,
+        redis_url=REDIS_URL,
+        **overrides,
+    )
+
+
+def fresh_services() -> None:
+    recreate_postgres_database(DATABASE_URL)
+    migrate.upgrade(DATABASE_URL)
+    Redis.from_url(REDIS_URL).flushdb()
+
+
+def submit(client: httpx.Client, path: Path) -> str:
+    with path.open("rb") as handle:
+        response = client.post(
+            "/api/jobs",
+            files={"file": (path.name, handle, "audio/wav")},
+            data={"strategy": STRATEGY, "formats": ",".join(FORMATS)},
+        )
+    response.raise_for_status()
+    return str(response.json()["id"])
+
+
+def main() -> None:
+    rows: list[tuple[str, str, str]] = []
+    with tempfile.TemporaryDirectory(prefix="stemdeck-bench-") as scratch_name:
+        scratch = Path(scratch_name)
+        track = tiled_track(scratch / "track-3min.wav", TRACK_S)
+        strategy = load_strategies_file(None)[STRATEGY]
+
+        # 1. Direct executor, warm models (as a worker keeps them).
+        models = ModelCache(device="cpu")
+        info = probe(track)
+        separate_file(track, info, strategy, FORMATS, scratch / "warmup", models, lambda s, f: None)
+        started = time.perf_counter()
+        separate_file(track, info, strategy, FORMATS, scratch / "direct", models, lambda s, f: None)
+        direct_s = time.perf_counter() - started
+
+        # 1 + 2. Through the API, the queue and one worker process.
+        fresh_services()
+        with running_stack(settings_for(scratch / "stack")) as stack, stack.client() as client:
+            warmup = submit(client, track)  # first job: imports, first model loads
+            stack.wait_for(warmup)
+            started = time.perf_counter()
+            job_id = submit(client, track)
+            job = stack.wait_for(job_id)
+            e2e_s = time.perf_counter() - started
+            assert job["status"] == "completed", job
+            rq_job = RqJob.fetch(
+                job_id, connection=Redis.from_url(REDIS_URL), serializer=JSONSerializer
+            )
+            assert rq_job.enqueued_at and rq_job.started_at
+            pickup_s = (rq_job.started_at - rq_job.enqueued_at).total_seconds()
+            running_at = dt.datetime.fromisoformat(job["started_at"]).replace(tzinfo=None)
+            to_running_s = (running_at - rq_job.started_at.replace(tzinfo=None)).total_seconds()
+
+        ratio = e2e_s / direct_s
+        rows += [
+            (f"{TRACK_S} s track, {STRATEGY}: executor called directly", f"{direct_s:.2f} s", ""),
+            (
+                f"{TRACK_S} s track, {STRATEGY}: API + queue + worker",
+                f"{e2e_s:.2f} s",
+                f"ratio {ratio:.3f} (target <= 1.15) {'PASS' if ratio <= 1.15 else 'FAIL'}",
+            ),
+            ("warm worker, 2nd job: enqueue -> dequeue", f"{pickup_s * 1000:.0f} ms", ""),
+            (
+                "warm worker, 2nd job: dequeue -> job running",
+                f"{to_running_s * 1000:.0f} ms",
+                "no model load: models stay in the SimpleWorker process",
+            ),
+        ]
+
+        # 3. A 500 MB upload against a lone API process.
+        upload = big_wav(scratch / "big.wav", UPLOAD_MB)
+        size_mb = upload.stat().st_size / 1024 / 1024
+        fresh_services()
+        big = settings_for(
+            scratch / "upload", max_upload_mb=UPLOAD_MB + 50, max_duration_s=4 * 3600
+        )
+        with running_stack(big, workers=0) as stack, stack.client(timeout=600) as client:
+            client.get("/ready").raise_for_status()
+            before = rss_kb(stack.api.pid, "VmRSS")
+            started = time.perf_counter()
+            submit(client, upload)
+            upload_s = time.perf_counter() - started
+            peak = rss_kb(stack.api.pid, "VmHWM")
+        growth_mb = (peak - before) / 1024
+        rows += [
+            (
+                f"{size_mb:.0f} MB upload: API peak RSS growth",
+                f"{growth_mb:.1f} MB",
+                f"target < 64 MB {'PASS' if growth_mb < 64 else 'FAIL'}",
+            ),
+            (
+                f"{size_mb:.0f} MB upload: throughput (stream, hash, probe, full decode check)",
+                f"{size_mb / upload_s:.0f} MB/s",
+                f"{upload_s:.1f} s",
+            ),
+        ]
+
+    width = max(len(r[0]) for r in rows)
+    lines = [f"| {'measure':<{width}} | value | note |", f"|{'-' * (width + 2)}|---|---|"]
+    lines += [f"| {name:<{width}} | {value} | {note} |" for name, value, note in rows]
+    table = "\n".join(lines)
+    print(table)
+    header = (
+        "# Benchmark results\n\n"
+        f"`make bench` on {dt.date.today()}, {platform.node()} "
+        f"({platform.machine()}, {platform.python_version()}); figures from one run, "
+        "compared side by side.\n\n"
+    )
+    (REPO / "bench" / "RESULTS.md").write_text(header + table + "\n")
+
+
+if __name__ == "__main__":
+    main()
