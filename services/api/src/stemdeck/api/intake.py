@@ -23,6 +23,7 @@ from stemdeck.core.formats import FORMATS
 from stemdeck.core.models import Job, new_job_id
 from stemdeck.core.probe import AudioError, AudioInfo, probe, verify_decodes
 from stemdeck.core.queue import enqueue_separation, separate_queue
+from stemdeck.core.readiness import default_strategy, missing_weights_message
 from stemdeck.core.settings import Settings
 from stemdeck.core.states import JobStatus, Stage
 from stemdeck.core.storage import Storage, keys
@@ -152,8 +153,12 @@ async def create_job_from_upload(request: Request, context: AppContext) -> Job:
         form = await receive_form(request, storage, job_id, settings.max_upload_bytes)
         # Cheap checks first: a bad choice is refused before the file is decoded.
         strategy = choose_strategy(
-            form.fields.get("strategy", []), context.strategies, settings.default_strategy
+            form.fields.get("strategy", []),
+            context.strategies,
+            default_strategy(context.strategies, settings),
         )
+        if lacking := missing_weights_message(strategy, settings):
+            raise ApiError(422, "weights_missing", lacking)
         formats = choose_formats(form.fields.get("formats", []), settings.default_formats)
         if form.file is None:
             raise ApiError(

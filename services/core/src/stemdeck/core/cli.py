@@ -102,6 +102,7 @@ def separate(
 
     from stemdeck.core.formats import FORMATS, download_filename
     from stemdeck.core.probe import AudioError, probe, verify_decodes
+    from stemdeck.core.readiness import default_strategy
     from stemdeck.core.strategies import StrategyFileError, cached_strategies
     from stemdeck.worker.executor import separate_file
     from stemdeck.worker.models.base import ModelError
@@ -112,7 +113,7 @@ def separate(
         strategies = cached_strategies(settings.strategies_file)
     except StrategyFileError as error:
         _die(str(error))
-    chosen = strategy or settings.default_strategy
+    chosen = strategy or default_strategy(strategies, settings)
     if chosen not in strategies:
         _die(f"unknown strategy {chosen!r}; choose one of: {', '.join(strategies)}")
     formats = format or settings.default_formats
@@ -161,7 +162,8 @@ def separate(
 
 @app.command()
 def strategies() -> None:
-    """List the strategies and the stems each gives."""
+    """List the strategies and the stems each gives (* marks the default)."""
+    from stemdeck.core.readiness import default_strategy
     from stemdeck.core.strategies import StrategyFileError, cached_strategies
 
     settings = _settings()
@@ -169,8 +171,9 @@ def strategies() -> None:
         found = cached_strategies(settings.strategies_file)
     except StrategyFileError as error:
         _die(str(error))
+    default = default_strategy(found, settings)
     for name, item in found.items():
-        marker = "*" if name == settings.default_strategy else " "
+        marker = "*" if name == default else " "
         typer.echo(f"{marker} {name:<22} {', '.join(item.stems):<36} {item.label}")
 
 

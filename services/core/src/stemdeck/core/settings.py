@@ -43,12 +43,15 @@ class Settings(BaseSettings):
     storage: StorageKind = StorageKind.local
     models_dir: Path | None = None
     device: Device = Device.auto
+    # Download missing model weights on first use (where the network allows).
+    model_downloads: bool = True
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     max_upload_mb: int = Field(500, ge=1)
     max_duration_s: float = Field(1800.0, gt=0)
-    default_strategy: str = "four-stems-dsp"
+    # Empty: the first strategy in the strategies file whose weights are present.
+    default_strategy: str | None = None
     default_formats: Annotated[list[str], NoDecode] = ["flac"]
     strategies_file: Path | None = None
 
