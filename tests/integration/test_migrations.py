@@ -53,3 +53,33 @@ def test_migrated_schema_matches_the_models(empty_database: str) -> None:
     assert differences == [], (
         "models changed without a migration: run alembic revision --autogenerate"
     )
+
+
+def test_timestamps_come_back_in_utc(empty_database: str) -> None:
+    from datetime import UTC
+
+    from stemdeck.core.db import session_scope
+    from stemdeck.core.models import Job
+
+    migrate.upgrade(empty_database)
+    with session_scope(empty_database) as session:
+        session.add(
+            Job(
+                id="a" * 32,
+                strategy="s",
+                formats=["flac"],
+                source_name="n",
+                source_key="k",
+                source_sha256="0" * 64,
+                source_size_bytes=1,
+                source_format="wav",
+                source_duration_s=1.0,
+                source_sample_rate=44100,
+                source_channels=2,
+            )
+        )
+    with session_scope(empty_database) as session:
+        job = session.get(Job, "a" * 32)
+        assert job is not None
+        assert job.created_at.tzinfo is not None
+        assert job.created_at.utcoffset() == UTC.utcoffset(None)

@@ -14,11 +14,6 @@ from stemdeck.core.states import JobStatus
 ETA_MIN_PROGRESS = 0.02
 
 
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; they were written as UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def eta_seconds(job: Job, now: datetime | None = None) -> float | None:
     """Seconds left, extrapolated from the time spent so far; only while running."""
     if job.status != JobStatus.running or job.started_at is None:
@@ -26,7 +21,7 @@ def eta_seconds(job: Job, now: datetime | None = None) -> float | None:
     progress = job.progress or 0.0
     if progress < ETA_MIN_PROGRESS:
         return None
-    elapsed = ((now or datetime.now(UTC)) - _aware(job.started_at)).total_seconds()
+    elapsed = ((now or datetime.now(UTC)) - job.started_at).total_seconds()
     return round(max(0.0, elapsed * (1.0 - progress) / progress), 1)
 
 
