@@ -4,7 +4,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTHON ?= python3
 
-.PHONY: run install test lint format bench clean
+.PHONY: run install test lint format bench models clean
 
 run: install
 	$(BIN)/stemdeck migrate
@@ -35,6 +35,10 @@ format: $(STAMP)
 bench: install
 	@bash scripts/services.sh
 	$(BIN)/python bench/run.py
+
+# Weights of every strategy in strategies.yaml, on a machine that can reach them.
+models: install
+	$(BIN)/stemdeck models
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -147,3 +147,38 @@ def test_loud_input_is_turned_down_not_clipped(settings: Settings, shared_audio:
     assert job.status == "completed", job.error
     assert any("turned down" in note for note in job.notes)
     assert all(stem.peak_dbfs is not None and stem.peak_dbfs <= 0.0 for stem in job.stems)
+
+
+def test_a_corrupt_weight_file_fails_that_job_naming_the_file(
+    settings: Settings, shared_audio: Path
+) -> None:
+    """GIVEN a damaged Spleeter weight file, WHEN a `vocals` job and then a DSP job run,
+    THEN the first fails naming the file and the second still completes."""
+    weights = settings.effective_models_dir / "spleeter" / "2stems.safetensors"
+    weights.parent.mkdir(parents=True)
+    weights.write_bytes(b"\x00" * 1000)
+    song = shared_audio / "Music_Delta__80s_Rock" / "mixture.wav"
+    broken = queued_job(settings, song, "vocals")
+    fine = queued_job(settings, song, "four-stems-dsp")
+
+    work(settings)
+
+    failed = load(settings, broken)
+    assert failed.status == "failed"
+    assert failed.error is not None and str(weights) in failed.error
+    assert load(settings, fine).status == "completed"
+    assert "spleeter:2stems" not in runtime.current().models.loaded
+
+
+def test_a_spleeter_job_runs_end_to_end_on_a_warm_worker(
+    settings: Settings, shared_audio: Path
+) -> None:
+    song = shared_audio / "Music_Delta__80s_Rock" / "mixture.wav"
+    first, second = (queued_job(settings, song, "four-stems-lite") for _ in range(2))
+    work(settings)
+    for job_id in (first, second):
+        job = load(settings, job_id)
+        assert job.status == "completed", job.error
+        assert [stem.name for stem in job.stems] == ["vocals", "drums", "bass", "other"]
+    assert (settings.effective_models_dir / "spleeter" / "2stems.safetensors").is_file()
+    assert "spleeter:2stems" in runtime.current().models.loaded

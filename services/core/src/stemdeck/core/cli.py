@@ -106,7 +106,7 @@ def separate(
     from stemdeck.core.strategies import StrategyFileError, cached_strategies
     from stemdeck.worker.executor import separate_file
     from stemdeck.worker.models.base import ModelError
-    from stemdeck.worker.models.cache import ModelCache
+    from stemdeck.worker.runtime import limit_torch_threads, model_cache
 
     settings = _settings()
     try:
@@ -122,6 +122,7 @@ def separate(
         _die(f"unknown format(s) {unknown}; choose from: {', '.join(FORMATS)}")
 
     out.mkdir(parents=True, exist_ok=True)
+    limit_torch_threads(settings)
     try:
         info = probe(song)
         verify_decodes(song, info)
@@ -145,7 +146,7 @@ def separate(
                 strategies[chosen],
                 formats,
                 Path(scratch),
-                ModelCache(settings.device.value, models_dir=settings.effective_models_dir),
+                model_cache(settings),
                 report,
             )
             for stem in result.stems:
@@ -175,6 +176,42 @@ def strategies() -> None:
     for name, item in found.items():
         marker = "*" if name == default else " "
         typer.echo(f"{marker} {name:<22} {', '.join(item.stems):<36} {item.label}")
+
+
+@app.command()
+def models(
+    strategy: Annotated[
+        list[str] | None, typer.Option(help="Only these strategies' models; repeatable.")
+    ] = None,
+) -> None:
+    """Fetch (or convert) and test-load the weights strategies need, into the models dir."""
+    from stemdeck.core.strategies import StrategyFileError, cached_strategies
+    from stemdeck.worker.models.base import ModelError
+    from stemdeck.worker.runtime import model_cache
+
+    settings = _settings()
+    try:
+        found = cached_strategies(settings.strategies_file)
+    except StrategyFileError as error:
+        _die(str(error))
+    unknown = [name for name in strategy or [] if name not in found]
+    if unknown:
+        _die(f"unknown strategy {unknown}; choose from: {', '.join(found)}")
+    wanted = [found[name] for name in strategy] if strategy else list(found.values())
+    model_ids = list(dict.fromkeys(m for s in wanted for m in s.models))
+    cache = model_cache(settings.model_copy(update={"model_downloads": True}))
+    failed = 0
+    for model_id in model_ids:
+        try:
+            cache.get(model_id)
+            typer.echo(f"ready    {model_id}")
+        except ModelError as error:
+            failed += 1
+            typer.secho(f"missing  {model_id}: {error}", fg=typer.colors.RED, err=True)
+        cache.release()
+    typer.echo(f"weights in {settings.effective_models_dir}")
+    if failed:
+        raise typer.Exit(1)
 
 
 @app.command()

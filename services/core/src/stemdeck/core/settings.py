@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     device: Device = Device.auto
     # Download missing model weights on first use (where the network allows).
     model_downloads: bool = True
+    # Loaded models are kept across jobs up to this much memory, least recently used out first.
+    model_memory_mb: int = Field(6144, ge=0)
+    # Threads torch may use per worker (0: torch's own choice, one per core).
+    torch_threads: int = Field(0, ge=0)
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)

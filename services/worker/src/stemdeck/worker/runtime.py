@@ -10,6 +10,22 @@ from stemdeck.core.strategies import Strategy, cached_strategies
 from stemdeck.worker.models.cache import ModelCache
 
 
+def limit_torch_threads(settings: Settings) -> None:
+    if settings.torch_threads:
+        import torch
+
+        torch.set_num_threads(settings.torch_threads)
+
+
+def model_cache(settings: Settings) -> ModelCache:
+    return ModelCache(
+        settings.device.value,
+        models_dir=settings.effective_models_dir,
+        downloads=settings.model_downloads,
+        memory_budget_bytes=settings.model_memory_mb * 1024 * 1024,
+    )
+
+
 @dataclass
 class WorkerRuntime:
     settings: Settings
@@ -19,10 +35,11 @@ class WorkerRuntime:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WorkerRuntime:
+        limit_torch_threads(settings)
         return cls(
             settings=settings,
             storage=make_storage(settings),
-            models=ModelCache(settings.device.value, models_dir=settings.effective_models_dir),
+            models=model_cache(settings),
             strategies=cached_strategies(settings.strategies_file),
         )
 

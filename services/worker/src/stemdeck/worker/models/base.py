@@ -46,3 +46,8 @@ class SeparationModel(ABC):
 
     def release(self) -> None:  # noqa: B027 - weight-free models hold nothing
         """Free what ``load`` took (GPU memory, large arrays)."""
+
+    @property
+    def memory_bytes(self) -> int:
+        """What the loaded model holds (weights), for the cache's memory budget."""
+        return 0

@@ -1,14 +1,23 @@
-"""Models kept warm for the life of a worker process: each is created and loaded once."""
+"""Models kept warm for the life of a worker process.
+
+Each model is created and loaded at most once, then kept across jobs; when the
+loaded models outgrow the memory budget, the least recently used go first.
+"""
 
 from __future__ import annotations
 
 import importlib.util
+import logging
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from stemdeck.core.catalog import ModelSpec, model_spec
+from stemdeck.core.weights import WeightsUnavailable, fetch_missing, missing_files
 from stemdeck.worker.models import builtin
 from stemdeck.worker.models.base import ModelError, SeparationModel
+
+log = logging.getLogger(__name__)
 
 ModelFactory = Callable[[ModelSpec], SeparationModel]
 
@@ -47,21 +56,35 @@ class ModelCache:
         factories: Mapping[str, ModelFactory] | None = None,
         *,
         models_dir: Path = Path("data/models"),
+        downloads: bool = True,
+        memory_budget_bytes: int | None = None,
     ) -> None:
         self.device = resolve_device(device)
+        self.models_dir = models_dir
         self._factories = default_factories(models_dir) if factories is None else factories
-        self._models: dict[str, SeparationModel] = {}
+        self._downloads = downloads
+        self._budget = memory_budget_bytes
+        self._models: OrderedDict[str, SeparationModel] = OrderedDict()
 
     @property
     def loaded(self) -> list[str]:
+        """Loaded model ids, least recently used first."""
         return list(self._models)
+
+    @property
+    def memory_bytes(self) -> int:
+        return sum(model.memory_bytes for model in self._models.values())
 
     def get(self, model_id: str) -> SeparationModel:
         model = self._models.get(model_id)
-        if model is None:
-            model = self._create(model_id)
-            model.load(self.device)
-            self._models[model_id] = model
+        if model is not None:
+            self._models.move_to_end(model_id)
+            return model
+        model = self._create(model_id)
+        # A model that fails to load is not kept: the next job tries again from scratch.
+        model.load(self.device)
+        self._models[model_id] = model
+        self._evict_beyond_budget(keep=model_id)
         return model
 
     def _create(self, model_id: str) -> SeparationModel:
@@ -74,7 +97,34 @@ class ModelCache:
                 f"Model {model_id!r} needs the {spec.family!r} model family, which this worker "
                 "does not have installed."
             )
+        if not spec.bundled_in:
+            self._ensure_weights(spec)
         return factory(spec)
+
+    def _ensure_weights(self, spec: ModelSpec) -> None:
+        absent = missing_files(spec, self.models_dir)
+        if not absent:
+            return
+        if not self._downloads:
+            raise ModelError(
+                f"{spec.id} needs {', '.join(str(p) for p in absent)}; put the files there "
+                "(STEMDECK_MODEL_DOWNLOADS is off, so they are not downloaded)."
+            )
+        try:
+            for path in fetch_missing(spec, self.models_dir):
+                log.info("downloaded %s", path)
+        except WeightsUnavailable as error:
+            raise ModelError(str(error)) from None
+
+    def _evict_beyond_budget(self, keep: str) -> None:
+        if self._budget is None:
+            return
+        while self.memory_bytes > self._budget and len(self._models) > 1:
+            oldest = next(iter(self._models))
+            if oldest == keep:
+                break
+            log.info("releasing %s to stay within the model memory budget", oldest)
+            self._models.pop(oldest).release()
 
     def release(self) -> None:
         """Free every loaded model (at worker shutdown)."""

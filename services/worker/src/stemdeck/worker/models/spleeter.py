@@ -254,6 +254,10 @@ class SpleeterModel(SeparationModel):
         stems = separate_tensor(self.unets, tensor, progress)
         return dict(zip(self.slots, stems, strict=True))
 
+    @property
+    def memory_bytes(self) -> int:
+        return sum(p.numel() * p.element_size() for unet in self.unets for p in unet.parameters())
+
     def release(self) -> None:
         self.unets = []
         if torch.cuda.is_available():
