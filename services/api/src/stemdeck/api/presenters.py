@@ -57,6 +57,7 @@ def job_public(request: Request, job: Job) -> JobPublic:
         eta_seconds=eta_seconds(job),
         error=job.error,
         notes=list(job.notes or []),
+        gain_db=job.output_gain_db,
         strategy=job.strategy,
         formats=list(job.formats),
         attempts=job.attempts,

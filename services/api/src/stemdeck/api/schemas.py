@@ -50,7 +50,10 @@ class JobPublic(BaseModel):
     progress: float = Field(ge=0.0, le=1.0)
     eta_seconds: float | None = Field(description="Estimated seconds left while running")
     error: str | None
-    notes: list[str]
+    notes: list[str] = Field(description="What the service did to the audio, for the user")
+    gain_db: float = Field(
+        description="Gain applied to every stem; below 0 when loud input was turned down"
+    )
     strategy: str
     formats: list[str]
     attempts: int

@@ -60,6 +60,8 @@ class Job(Base):
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     error: Mapped[str | None] = mapped_column(Text, default=None)
     notes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Gain applied to every stem (dB; below 0 when loud input was turned down).
+    output_gain_db: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     strategy: Mapped[str] = mapped_column(String(100))
     formats: Mapped[list[str]] = mapped_column(JSON)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -54,6 +54,7 @@ class SeparationResult:
     stems: list[RenderedStem]  # in strategy.stems order
     notes: list[str]  # for the user, e.g. the headroom gain applied
     duration_s: float
+    gain_db: float = 0.0  # applied to every stem (negative: turned down so nothing clips)
 
 
 def separate_file(
@@ -85,23 +86,25 @@ def separate_file(
 
     stems = run_tree(strategy, audio, models, tree_progress)
     del audio  # the stems are all that is needed from here on
-    headroom_note = _apply_headroom(stems, input_peak)
+    gain_db, headroom_note = _apply_headroom(stems, input_peak)
     if headroom_note:
         notes.append(headroom_note)
 
     rendered = _render(stems, strategy.stems, formats, out_dir, progress)
-    return SeparationResult(stems=rendered, notes=notes, duration_s=frames / SAMPLE_RATE)
+    return SeparationResult(
+        stems=rendered, notes=notes, duration_s=frames / SAMPLE_RATE, gain_db=gain_db
+    )
 
 
 def _peak(audio: Audio) -> float:
     return float(max(audio.max(), -audio.min()))
 
 
-def _apply_headroom(stems: dict[str, Audio], input_peak: float) -> str | None:
+def _apply_headroom(stems: dict[str, Audio], input_peak: float) -> tuple[float, str | None]:
     """Turn every stem down by one gain if any exceeds full scale; the note says so."""
     peak = max(_peak(stem) for stem in stems.values())
     if peak <= 1.0:
-        return None
+        return 0.0, None
     gain = 10 ** (HEADROOM_PEAK_DBFS / 20) / peak
     for name, stem in stems.items():
         stems[name] = stem * np.float32(gain)  # a copy: a model may hand back shared arrays
@@ -110,7 +113,7 @@ def _apply_headroom(stems: dict[str, Audio], input_peak: float) -> str | None:
         cause = f"The input peaked at {20 * math.log10(input_peak):+.1f} dBFS"
     else:
         cause = f"Separation pushed a stem to {20 * math.log10(peak):+.1f} dBFS"
-    return f"{cause}; every stem was turned down by {cut_db:.1f} dB so nothing clips."
+    return -cut_db, f"{cause}; every stem was turned down by {cut_db:.1f} dB so nothing clips."
 
 
 def _render(

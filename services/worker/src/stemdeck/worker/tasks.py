@@ -125,6 +125,7 @@ def _store_outputs(job_id: str, result: SeparationResult, progress: JobProgress)
         "job_id": job_id,
         "duration_s": result.duration_s,
         "notes": result.notes,
+        "gain_db": result.gain_db,
         "stems": [
             {"name": r.name, "lufs": r.lufs, "peak_dbfs": r.peak_dbfs, "keys": r.keys} for r in rows
         ],
@@ -142,6 +143,7 @@ def _store_outputs(job_id: str, result: SeparationResult, progress: JobProgress)
         job.stage = Stage.done
         job.progress = 1.0
         job.notes = result.notes
+        job.output_gain_db = result.gain_db
         job.finished_at = utcnow()
 
 
