@@ -11,7 +11,6 @@ Measured side by side in one run, on real Postgres and Redis:
 from __future__ import annotations
 
 import datetime as dt
-import platform
 import sys
 import tempfile
 import time
@@ -28,6 +27,7 @@ from rq.serializers import JSONSerializer
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.results import record, table  # noqa: E402
 from stemdeck.core import migrate  # noqa: E402
 from stemdeck.core.probe import probe  # noqa: E402
 from stemdeck.core.settings import Settings  # noqa: E402
@@ -204,18 +204,7 @@ def main() -> None:
             ),
         ]
 
-    width = max(len(r[0]) for r in rows)
-    lines = [f"| {'measure':<{width}} | value | note |", f"|{'-' * (width + 2)}|---|---|"]
-    lines += [f"| {name:<{width}} | {value} | {note} |" for name, value, note in rows]
-    table = "\n".join(lines)
-    print(table)
-    header = (
-        "# Benchmark results\n\n"
-        f"`make bench` on {dt.date.today()}, {platform.node()} "
-        f"({platform.machine()}, {platform.python_version()}); figures from one run, "
-        "compared side by side.\n\n"
-    )
-    (REPO / "bench" / "RESULTS.md").write_text(header + table + "\n")
+    record("Speed and memory", table(rows, ("measure", "value", "note")))
 
 
 if __name__ == "__main__":
