@@ -124,3 +124,12 @@ def test_unknown_models_and_families() -> None:
         ModelCache("cpu").get("nope:x")
     with pytest.raises(ModelError, match="'builtin' model family"):
         ModelCache("cpu", factories={}).get("builtin:hpss")
+
+
+def test_devices_resolve_or_stop_start_up() -> None:
+    from stemdeck.core.settings import SettingsError
+    from stemdeck.worker.models.cache import resolve_device
+
+    assert resolve_device("cpu") == "cpu"
+    with pytest.raises(SettingsError, match="STEMDECK_DEVICE=cuda, but torch sees no cuda"):
+        resolve_device("cuda")
