@@ -101,7 +101,160 @@ SPLEETER_MODELS: tuple[ModelSpec, ...] = (
     ),
 )
 
-CATALOG: dict[str, ModelSpec] = {spec.id: spec for spec in (*BUILTIN_MODELS, *SPLEETER_MODELS)}
+# Where demucs's own remote loading fetches its weights (its remote/files.txt); the
+# worker's tests check this table against the installed demucs package.
+_DEMUCS_URL = "https://dl.fbaipublicfiles.com/demucs/"
+
+
+def _demucs_files(folder: str, *names: str) -> tuple[WeightFile, ...]:
+    return tuple(WeightFile(f"demucs/{name}", f"{_DEMUCS_URL}{folder}/{name}") for name in names)
+
+
+# Shifts average that many passes over randomly shifted input (each costs a full pass);
+# overlap is the fraction of each segment shared with the next.
+_DEMUCS_PARAMS = (
+    ParamSpec("shifts", int, 0, 10, 0),
+    ParamSpec("overlap", float, 0.0, 0.75, 0.25),
+)
+_FOUR = ("drums", "bass", "other", "vocals")
+
+# Costs, measured on 2 cores with full-size models: HTDemucs separates 30 s in 17 s
+# (3.4-3.7 s per 7.8 s segment at 25% overlap), HDemucs takes 15.5 s per 44 s segment;
+# a bag of four costs four times one.
+DEMUCS_MODELS: tuple[ModelSpec, ...] = (
+    ModelSpec(
+        id="demucs:htdemucs",
+        label="Demucs v4 hybrid transformer: drums, bass, other, vocals",
+        slots=_FOUR,
+        cost=0.6,
+        params=_DEMUCS_PARAMS,
+        weights=_demucs_files("hybrid_transformer", "955717e8-8726e21a.th"),
+    ),
+    ModelSpec(
+        id="demucs:htdemucs_ft",
+        label="Demucs v4 fine-tuned, one model per stem (best quality, 4x slower)",
+        slots=_FOUR,
+        cost=2.4,
+        params=_DEMUCS_PARAMS,
+        weights=_demucs_files(
+            "hybrid_transformer",
+            "f7e0c4bc-ba3fe64a.th",
+            "d12395a8-e57c48e6.th",
+            "92cfc3b6-ef3bcb9c.th",
+            "04573f0d-f3cf25b2.th",
+        ),
+    ),
+    ModelSpec(
+        id="demucs:htdemucs_6s",
+        label="Demucs v4 six stems: adds guitar and piano (piano is weak)",
+        slots=(*_FOUR, "guitar", "piano"),
+        cost=0.6,
+        params=_DEMUCS_PARAMS,
+        weights=_demucs_files("hybrid_transformer", "5c90dfd2-34c22ccb.th"),
+    ),
+    ModelSpec(
+        id="demucs:hdemucs_mmi",
+        label="Demucs v3 hybrid, trained on MusDB and 800 extra songs",
+        slots=_FOUR,
+        cost=0.5,
+        params=_DEMUCS_PARAMS,
+        weights=_demucs_files("hybrid_transformer", "75fc33f5-1941ce65.th"),
+    ),
+    ModelSpec(
+        id="demucs:mdx_extra",
+        label="Demucs v3 bag of four (MDX 2021 challenge, extra training data)",
+        slots=_FOUR,
+        cost=2.0,
+        params=_DEMUCS_PARAMS,
+        weights=_demucs_files(
+            "mdx_final",
+            "e51eebcc-c1b80bdd.th",
+            "a1d90b5c-ae9d2452.th",
+            "5d2d6c55-db83574e.th",
+            "cfa93e08-61801ae1.th",
+        ),
+    ),
+)
+
+# Where audio-separator 0.47.1 downloads these files from: UVR's model release, its
+# own release of configs (and of models UVR does not carry), UVR's application data.
+_UVR_RELEASE = "https://github.com/TRvlvr/model_repo/releases/download/all_public_uvr_models"
+_SEPARATOR_RELEASE = (
+    "https://github.com/nomadkaraoke/python-audio-separator/releases/download/model-configs"
+)
+_UVR_MDX_DATA = "https://raw.githubusercontent.com/TRvlvr/application_data/main/mdx_model_data"
+
+# The id is `uvr:<checkpoint file>`, the name audio-separator knows it by. RoFormer and
+# MDX23C models list their YAML config; MDX-Net ones UVR's parameter table (by hash).
+# Costs: one chunk through a random network of the model's size, timed on the 2-core
+# CPU, times the overlap its config asks for (each sample is run that many times);
+# MDX-Net's is an estimate. RoFormers run at tens of times real time on a CPU: GPU models.
+UVR_MODELS: tuple[ModelSpec, ...] = (
+    ModelSpec(
+        id="uvr:model_bs_roformer_ep_317_sdr_12.9755.ckpt",
+        label="BS-RoFormer vocals / instrumental (viperx; SDR 11.8 / 16.5)",
+        slots=("vocals", "instrumental"),
+        cost=39.0,
+        weights=(
+            WeightFile(
+                "uvr/model_bs_roformer_ep_317_sdr_12.9755.ckpt",
+                f"{_UVR_RELEASE}/model_bs_roformer_ep_317_sdr_12.9755.ckpt",
+            ),
+            WeightFile(
+                "uvr/model_bs_roformer_ep_317_sdr_12.9755.yaml",
+                f"{_SEPARATOR_RELEASE}/model_bs_roformer_ep_317_sdr_12.9755.yaml",
+            ),
+        ),
+    ),
+    ModelSpec(
+        id="uvr:mel_band_roformer_kim_ft_unwa.ckpt",
+        label="Mel-RoFormer vocals / instrumental (Kim, fine-tuned by unwa; vocals SDR 12.4)",
+        slots=("vocals", "instrumental"),
+        cost=15.0,
+        weights=(
+            WeightFile(
+                "uvr/mel_band_roformer_kim_ft_unwa.ckpt",
+                f"{_SEPARATOR_RELEASE}/mel_band_roformer_kim_ft_unwa.ckpt",
+            ),
+            WeightFile(
+                "uvr/config_mel_band_roformer_kim_ft_unwa.yaml",
+                f"{_SEPARATOR_RELEASE}/config_mel_band_roformer_kim_ft_unwa.yaml",
+            ),
+        ),
+    ),
+    ModelSpec(
+        id="uvr:MDX23C-8KFFT-InstVoc_HQ.ckpt",
+        label="MDX23C vocals / instrumental (UVR InstVoc HQ; SDR 10.6 / 15.8)",
+        slots=("vocals", "instrumental"),
+        cost=40.0,
+        weights=(
+            WeightFile(
+                "uvr/MDX23C-8KFFT-InstVoc_HQ.ckpt", f"{_UVR_RELEASE}/MDX23C-8KFFT-InstVoc_HQ.ckpt"
+            ),
+            WeightFile(
+                "uvr/model_2_stem_full_band_8k.yaml",
+                f"{_UVR_MDX_DATA}/mdx_c_configs/model_2_stem_full_band_8k.yaml",
+            ),
+        ),
+    ),
+    ModelSpec(
+        id="uvr:UVR-MDX-NET-Inst_HQ_3.onnx",
+        label="MDX-Net instrumental / vocals (UVR Inst HQ 3; SDR 15.4 / 8.8)",
+        slots=("vocals", "instrumental"),
+        cost=0.5,
+        weights=(
+            WeightFile(
+                "uvr/UVR-MDX-NET-Inst_HQ_3.onnx", f"{_UVR_RELEASE}/UVR-MDX-NET-Inst_HQ_3.onnx"
+            ),
+            # UVR's MDX-Net parameters by checkpoint hash, shared by every MDX-Net model.
+            WeightFile("uvr/mdx_model_data.json", f"{_UVR_MDX_DATA}/model_data_new.json"),
+        ),
+    ),
+)
+
+CATALOG: dict[str, ModelSpec] = {
+    spec.id: spec for spec in (*BUILTIN_MODELS, *SPLEETER_MODELS, *DEMUCS_MODELS, *UVR_MODELS)
+}
 
 
 def model_spec(model_id: str) -> ModelSpec | None:

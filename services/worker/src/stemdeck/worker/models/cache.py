@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from stemdeck.core.catalog import ModelSpec, model_spec
+from stemdeck.core.settings import SettingsError
 from stemdeck.core.weights import WeightsUnavailable, fetch_missing, missing_files
 from stemdeck.worker.models import builtin
 from stemdeck.worker.models.base import ModelError, SeparationModel
@@ -31,22 +32,43 @@ def default_factories(models_dir: Path) -> dict[str, ModelFactory]:
 
         return spleeter.create(spec, models_dir)
 
-    return {"builtin": builtin.create, "spleeter": spleeter_factory}
+    def demucs_factory(spec: ModelSpec) -> SeparationModel:
+        from stemdeck.worker.models import demucs
+
+        return demucs.create(spec, models_dir)
+
+    def uvr_factory(spec: ModelSpec) -> SeparationModel:
+        from stemdeck.worker.models import uvr
+
+        return uvr.create(spec, models_dir)
+
+    return {
+        "builtin": builtin.create,
+        "spleeter": spleeter_factory,
+        "demucs": demucs_factory,
+        "uvr": uvr_factory,
+    }
 
 
 def resolve_device(requested: str) -> str:
-    """``auto`` becomes the best accelerator torch can see, or ``cpu`` without torch."""
-    if requested != "auto":
-        return requested
-    if importlib.util.find_spec("torch") is None:
+    """``auto`` becomes the best accelerator torch can see; an absent one stops start-up."""
+    if requested == "cpu":
         return "cpu"
+    if importlib.util.find_spec("torch") is None:
+        if requested == "auto":
+            return "cpu"
+        raise SettingsError(f"STEMDECK_DEVICE={requested} needs torch, which is not installed")
     import torch  # type: ignore[import-not-found, unused-ignore]  # only with weight-based families
 
-    if torch.cuda.is_available():
-        return "cuda"
-    if torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
+    available = {"cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
+    if requested == "auto":
+        return next((name for name, ok in available.items() if ok), "cpu")
+    if not available.get(requested, False):
+        raise SettingsError(
+            f"STEMDECK_DEVICE={requested}, but torch sees no {requested} device here; "
+            "use auto or cpu, or check the GPU driver and the CUDA build of torch"
+        )
+    return requested
 
 
 class ModelCache:
