@@ -38,6 +38,10 @@ class SeparationModel(ABC):
     def load(self, device: str) -> None:  # noqa: B027 - weight-free models need no loading
         """Load weights onto ``device``; called once per worker process."""
 
+    def require_stereo(self, audio: Audio) -> None:
+        if audio.ndim != 2 or audio.shape[0] != 2:
+            raise ModelError(f"{self.spec.id} takes stereo audio (2, samples), got {audio.shape}")
+
     @abstractmethod
     def separate(
         self, audio: Audio, params: dict[str, float], progress: Progress

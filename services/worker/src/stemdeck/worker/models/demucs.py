@@ -172,8 +172,7 @@ class DemucsModel(SeparationModel):
         model = self._model
         if model is None:
             raise ModelError(f"{self.spec.id} was not loaded")
-        if audio.ndim != 2 or audio.shape[0] != 2:
-            raise ModelError(f"{self.spec.id} takes stereo audio (2, samples), got {audio.shape}")
+        self.require_stereo(audio)
         try:
             settings = self.spec.resolve_params(params)
         except ValueError as error:

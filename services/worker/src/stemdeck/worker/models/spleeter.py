@@ -247,8 +247,7 @@ class SpleeterModel(SeparationModel):
     ) -> dict[str, Audio]:
         if not self.unets:
             raise ModelError(f"{self.spec.id} was not loaded")
-        if audio.ndim != 2 or audio.shape[0] != 2:
-            raise ModelError(f"{self.spec.id} takes stereo audio (2, samples), got {audio.shape}")
+        self.require_stereo(audio)
         device = next(self.unets[0].parameters()).device
         tensor = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)).to(device)
         stems = separate_tensor(self.unets, tensor, progress)
