@@ -186,3 +186,28 @@ def test_a_spleeter_job_runs_end_to_end_on_a_warm_worker(
         assert [stem.name for stem in job.stems] == ["vocals", "drums", "bass", "other"]
     assert (settings.effective_models_dir / "spleeter" / "2stems.safetensors").is_file()
     assert "spleeter:2stems" in runtime.current().models.loaded
+
+
+def test_a_job_deleted_mid_run_leaves_no_files(
+    settings: Settings, shared_audio: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN a job deleted while the worker separates it, THEN the worker stops at its
+    next progress point and nothing of the job stays in storage."""
+    from stemdeck.worker import tasks
+
+    job_id = queued_job(settings, shared_audio / "Music_Delta__80s_Rock" / "mixture.wav")
+    separate = tasks.separate_file
+
+    def separate_then_delete(*args: object, **kwargs: object) -> object:
+        result = separate(*args, **kwargs)  # type: ignore[arg-type]
+        with session_scope(settings.effective_database_url) as session:
+            session.delete(session.get(Job, job_id))
+        return result
+
+    monkeypatch.setattr(tasks, "separate_file", separate_then_delete)
+    work(settings)
+
+    storage = make_storage(settings)
+    assert not (storage.root / keys.job_prefix(job_id)).exists()  # type: ignore[attr-defined]
+    with session_scope(settings.effective_database_url) as session:
+        assert session.get(Job, job_id) is None

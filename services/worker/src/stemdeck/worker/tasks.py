@@ -66,9 +66,10 @@ def separate_job(job_id: str) -> str:
             progress.update(Stage.uploading, EXECUTOR_END, force=True)
             _store_outputs(job_id, result, progress)
     except JobCancelled:
-        log.info("job %s was cancelled; dropping its outputs", job_id)
-        rt.storage.delete_prefix(f"{keys.job_prefix(job_id)}stems/")
-        rt.storage.delete_prefix(f"{keys.job_prefix(job_id)}waveforms/")
+        # Cancelling deletes the row; the API removed the files it knew of, but this
+        # attempt may have written more since (stems, metadata.json): remove them all.
+        log.info("job %s was cancelled; removing its files", job_id)
+        rt.storage.delete_prefix(keys.job_prefix(job_id))
         return JobStatus.cancelled
     except (AudioError, ModelError) as error:
         _fail(url, job_id, str(error))
