@@ -28,8 +28,10 @@ from stemdeck.worker.models.spleeter import (
     EPSILON,
     HOP,
     N_FFT,
+    RETRY_SEGMENT,
     SEGMENT,
     SpleeterModel,
+    UNet,
     _extend,
     create,
     segment_starts,
@@ -381,3 +383,71 @@ def test_separate_refuses_mono_and_an_unloaded_model(model: SpleeterModel) -> No
         SpleeterModel(spec, Path("unused")).separate(
             np.zeros((2, 100), np.float32), {}, lambda fraction: None
         )
+
+
+# --- running out of GPU memory --------------------------------------------------------
+
+
+class GpuPasses:
+    """Every U-Net pass's segment length. A pass runs out of GPU memory when its segment
+    length is first in ``fail``, and takes it off the list."""
+
+    def __init__(self) -> None:
+        self.segments: list[int] = []
+        self.fail: list[int] = []
+
+
+@pytest.fixture
+def passes(monkeypatch: pytest.MonkeyPatch) -> GpuPasses:
+    record = GpuPasses()
+    forward = UNet.forward
+
+    def tracked(self: UNet, x: torch.Tensor) -> torch.Tensor:
+        record.segments.append(x.shape[2])
+        if record.fail and record.fail[0] == x.shape[2]:
+            record.fail.pop(0)
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 1.50 GiB")
+        return forward(self, x)
+
+    monkeypatch.setattr(UNet, "forward", tracked)
+    return record
+
+
+def test_out_of_gpu_memory_retries_once_with_half_length_segments(
+    model: SpleeterModel, passes: GpuPasses
+) -> None:
+    """GIVEN a GPU that runs out of memory on the first full-length segment WHEN separating
+    THEN the model retries once with 256-frame segments, the stems are that run's, and the
+    progress bar never moves back."""
+    passes.fail = [SEGMENT]
+    audio = tiled(30 * 44_100)
+    reported: list[float] = []
+
+    stems = model.separate(audio, {}, reported.append)
+
+    assert passes.segments[0] == SEGMENT and set(passes.segments[1:]) == {RETRY_SEGMENT}
+    expected = separate_tensor(
+        model.unets,
+        torch.from_numpy(audio),
+        lambda fraction: None,
+        segment=RETRY_SEGMENT,
+        overlap=RETRY_SEGMENT // 2,
+    )
+    np.testing.assert_array_equal(np.stack([stems["vocals"], stems["accompaniment"]]), expected)
+    assert reported == sorted(reported) and reported[-1] == pytest.approx(1.0)
+    # The shorter segments were for the retry only, and cost little: its vocals agree
+    # with a normal run's.
+    passes.segments.clear()
+    normal = model.separate(audio, {}, lambda fraction: None)
+    assert set(passes.segments) == {SEGMENT}
+    assert sdr(normal["vocals"], stems["vocals"]) > 15
+
+
+def test_out_of_gpu_memory_twice_is_a_model_error_that_says_what_to_do(
+    model: SpleeterModel, passes: GpuPasses
+) -> None:
+    passes.fail = [SEGMENT, RETRY_SEGMENT]
+    with pytest.raises(ModelError, match=r"ran out of GPU memory.*STEMDECK_DEVICE=cpu"):
+        model.separate(tiled(10 * 44_100), {}, lambda fraction: None)
+    assert passes.segments == [SEGMENT, RETRY_SEGMENT]  # one retry, no third attempt
+    assert model.unets  # still loaded: the next job can run

@@ -30,6 +30,9 @@ HOP = 1024
 BINS = 1024  # the U-Nets see 0-11 kHz; the mask is extended over the bins above
 SEGMENT = 512  # frames per U-Net pass, as trained
 OVERLAP = 256  # half a segment: each frame is judged mostly where it sits mid-segment
+# On running out of GPU memory, the one retry runs the nets on half-length segments
+# (any multiple of 64 frames passes the six stride-2 layers).
+RETRY_SEGMENT = SEGMENT // 2
 EPSILON = 1e-10
 
 Extension = Literal["average", "zeros"]
@@ -124,10 +127,10 @@ def _frames(audio: Tensor, start: int, stop: int, window: Tensor) -> Tensor:
     )  # (2, N_FFT // 2 + 1, stop - start)
 
 
-def _ratio_masks(unets: Sequence[UNet], magnitude: Tensor) -> Tensor:
+def _ratio_masks(unets: Sequence[UNet], magnitude: Tensor, segment: int) -> Tensor:
     """Spleeter's ratio masks (stems, 2, BINS, frames) for (2, BINS, frames) magnitudes."""
     frames = magnitude.shape[-1]
-    batch = nnf.pad(magnitude, (0, SEGMENT - frames)).transpose(1, 2).unsqueeze(0)
+    batch = nnf.pad(magnitude, (0, segment - frames)).transpose(1, 2).unsqueeze(0)
     powers = torch.stack([unet(batch)[0] ** 2 for unet in unets])  # (stems, 2, T, BINS)
     masks = (powers + EPSILON / len(unets)) / (powers.sum(dim=0) + EPSILON)
     return masks[:, :, :frames].transpose(2, 3)
@@ -159,6 +162,7 @@ def separate_tensor(
     audio: Tensor,
     progress: Progress,
     *,
+    segment: int = SEGMENT,
     overlap: int = OVERLAP,
     extension: Extension = DEFAULT_EXTENSION,
 ) -> Audio:
@@ -167,20 +171,20 @@ def separate_tensor(
     n_frames = samples // HOP + 1  # as torch.stft(center=True) frames it
     device = audio.device
     window = torch.hann_window(N_FFT, device=device)
-    fade = _crossfade(SEGMENT, overlap, device)
+    fade = _crossfade(segment, overlap, device)
     out = np.zeros((len(unets), 2, samples), np.float32)
-    starts = segment_starts(n_frames, SEGMENT, overlap)
+    starts = segment_starts(n_frames, segment, overlap)
     weighted = torch.zeros(len(unets), 2, BINS, 0, device=device)
     weights = torch.zeros(0, device=device)
     tail = torch.zeros(len(unets) * 2, N_FFT - HOP, device=device)
     for k, start in enumerate(starts):
-        stop = min(start + SEGMENT, n_frames)
+        stop = min(start + segment, n_frames)
         spectrum = _frames(audio, start, stop, window)
         # Input above full scale goes in as it is, as Spleeter takes it: the masks lie in
         # [0, 1] and scale the original STFT, so nothing wraps or clips. Peak-normalising
         # would judge a track by its loudest transient: Falcon 69 (peak 3.7, yet RMS
         # -15.6 dBFS like any master) loses 1.3 dB vocal SDR when turned down to peak 1.
-        masks = _ratio_masks(unets, spectrum[:, :BINS].abs())
+        masks = _ratio_masks(unets, spectrum[:, :BINS].abs(), segment)
         # Blend into what earlier segments left for these frames (their overlap).
         grow = stop - start - weights.shape[0]
         weighted = nnf.pad(weighted, (0, grow)) + masks * fade[: stop - start]
@@ -250,7 +254,26 @@ class SpleeterModel(SeparationModel):
         self.require_stereo(audio)
         device = next(self.unets[0].parameters()).device
         tensor = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)).to(device)
-        stems = separate_tensor(self.unets, tensor, progress)
+        meter = _RestartableProgress(progress)
+        try:
+            stems = separate_tensor(self.unets, tensor, meter)
+        except torch.cuda.OutOfMemoryError:
+            stems = None  # retried outside this block, so the failed pass's tensors are freed
+        if stems is None:
+            self._empty_cache()
+            meter.restart()
+            try:
+                stems = separate_tensor(
+                    self.unets, tensor, meter, segment=RETRY_SEGMENT, overlap=RETRY_SEGMENT // 2
+                )
+            except torch.cuda.OutOfMemoryError as error:
+                self._empty_cache()
+                raise ModelError(
+                    f"{self.spec.id} ran out of GPU memory, even on a retry with half-length "
+                    "segments. Free GPU memory (fewer workers or models per GPU, a smaller "
+                    "STEMDECK_MODEL_MEMORY_MB) or run this worker on the CPU "
+                    "(STEMDECK_DEVICE=cpu)."
+                ) from error
         return dict(zip(self.slots, stems, strict=True))
 
     @property
@@ -259,8 +282,28 @@ class SpleeterModel(SeparationModel):
 
     def release(self) -> None:
         self.unets = []
+        self._empty_cache()
+
+    def _empty_cache(self) -> None:
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
+
+
+class _RestartableProgress:
+    """A pass's 0-1 progress; after ``restart`` a new pass fills what is left of the bar,
+    so a retry moves it on from where the failed pass stopped."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._base = 0.0
+        self._last = 0.0
+
+    def restart(self) -> None:
+        self._base = self._last
+
+    def __call__(self, fraction: float) -> None:
+        self._last = self._base + (1 - self._base) * fraction
+        self._progress(self._last)
 
 
 def _unet(tensors: dict[str, Tensor], stem: str, device: torch.device) -> UNet:
