@@ -334,6 +334,72 @@ def test_mdx_net_goes_through_uvrs_hash_table(tmp_path: Path) -> None:
     assert model.memory_bytes > 0
 
 
+def out_of_gpu_memory_on(instance: Any, method: str, lengths: list[int | None]) -> list[int]:
+    """Patches ``instance.<method>`` (the per-chunk network call) to run out of GPU memory
+    on a chunk whose length is first in ``lengths`` (None: any length), taking it off;
+    returns every chunk's length as it is called."""
+    seen: list[int] = []
+    original = getattr(instance, method)
+
+    def call(part: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(int(part.shape[-1]))
+        if lengths and lengths[0] in (None, part.shape[-1]):
+            lengths.pop(0)
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 3.00 GiB")
+        return original(part, *args, **kwargs)
+
+    setattr(instance, method, call)
+    return seen
+
+
+def test_out_of_gpu_memory_retries_a_roformer_once_with_half_length_chunks(
+    tmp_path: Path,
+) -> None:
+    """GIVEN a RoFormer whose first full-length chunk runs out of GPU memory WHEN it
+    separates THEN it retries once with chunks of half the STFT frames, the stems are that
+    run's, and the progress bar never moves back."""
+    write_roformer(tmp_path, BS_ROFORMER, BS_CONFIG, BSRoformer)
+    model = loaded(tmp_path, BS_ROFORMER)
+    instance = model._instance
+    audio = noise(44_101)
+    half = 64 * (256 // 2 - 1)
+    seen = out_of_gpu_memory_on(instance, "_run_roformer_model", [CHUNK])
+
+    stems, reported = run(model, audio)
+
+    assert seen[0] == CHUNK and set(seen[1:]) <= {half} and len(seen) > 2
+    check_stems(stems, audio)
+    expected = uvr.demix_mdxc(instance, audio, 256 // 2)
+    np.testing.assert_allclose(stems["vocals"], expected["vocals"][:, : audio.shape[1]], atol=1e-6)
+    assert reported == sorted(reported) and reported[-1] == 1.0
+    # The shorter chunks were for the retry only.
+    seen.clear()
+    run(model, audio)
+    assert set(seen) == {CHUNK}
+
+
+def test_out_of_gpu_memory_twice_is_a_model_error_that_says_what_to_do(tmp_path: Path) -> None:
+    write_roformer(tmp_path, BS_ROFORMER, BS_CONFIG, BSRoformer)
+    model = loaded(tmp_path, BS_ROFORMER)
+    half = 64 * (256 // 2 - 1)
+    seen = out_of_gpu_memory_on(model._instance, "_run_roformer_model", [CHUNK, half])
+    with pytest.raises(ModelError, match=r"even on a retry with half-length.*STEMDECK_DEVICE"):
+        model.separate(noise(44_101), {}, lambda fraction: None)
+    assert seen == [CHUNK, half]
+    stems, _ = run(model, noise(2_000))  # still loaded and usable
+    assert stems["vocals"].shape == (2, 2_000)
+
+
+def test_an_mdx_net_out_of_gpu_memory_fails_at_once_saying_what_to_do(tmp_path: Path) -> None:
+    """MDX-Net's ONNX graph has its chunk length built in: no shorter retry is possible."""
+    write_mdx_net(tmp_path)
+    model = loaded(tmp_path, MDX_NET)
+    chunks = out_of_gpu_memory_on(model._instance, "run_model", [None])
+    with pytest.raises(ModelError, match=r"ran out of GPU memory\. Free GPU memory"):
+        model.separate(noise(44_100), {}, lambda fraction: None)
+    assert len(chunks) == 1
+
+
 def test_without_onnx2torch_a_stand_in_explains_what_is_missing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -23,6 +23,24 @@ Progress = Callable[[float], None]
 """Called with the fraction (0–1) of this model's work done; only moves forward."""
 
 
+class RestartableProgress:
+    """A pass's 0-1 progress; after ``restart`` a new pass fills what is left of the bar,
+    so a retry (a smaller segment after running out of GPU memory) moves it on from where
+    the failed pass stopped."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._base = 0.0
+        self._last = 0.0
+
+    def restart(self) -> None:
+        self._base = self._last
+
+    def __call__(self, fraction: float) -> None:
+        self._last = self._base + (1 - self._base) * fraction
+        self._progress(self._last)
+
+
 class ModelError(Exception):
     """A model that cannot load or run; the message is shown to the user."""
 

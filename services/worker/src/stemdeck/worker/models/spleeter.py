@@ -22,7 +22,13 @@ from safetensors.torch import load_file
 from torch import Tensor, nn
 
 from stemdeck.core.catalog import ModelSpec
-from stemdeck.worker.models.base import Audio, ModelError, Progress, SeparationModel
+from stemdeck.worker.models.base import (
+    Audio,
+    ModelError,
+    Progress,
+    RestartableProgress,
+    SeparationModel,
+)
 from stemdeck.worker.models.spleeter_weights import STEMS, ensure_weights
 
 N_FFT = 4096
@@ -254,7 +260,7 @@ class SpleeterModel(SeparationModel):
         self.require_stereo(audio)
         device = next(self.unets[0].parameters()).device
         tensor = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)).to(device)
-        meter = _RestartableProgress(progress)
+        meter = RestartableProgress(progress)
         try:
             stems = separate_tensor(self.unets, tensor, meter)
         except torch.cuda.OutOfMemoryError:
@@ -287,23 +293,6 @@ class SpleeterModel(SeparationModel):
     def _empty_cache(self) -> None:
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
-
-
-class _RestartableProgress:
-    """A pass's 0-1 progress; after ``restart`` a new pass fills what is left of the bar,
-    so a retry moves it on from where the failed pass stopped."""
-
-    def __init__(self, progress: Progress) -> None:
-        self._progress = progress
-        self._base = 0.0
-        self._last = 0.0
-
-    def restart(self) -> None:
-        self._base = self._last
-
-    def __call__(self, fraction: float) -> None:
-        self._last = self._base + (1 - self._base) * fraction
-        self._progress(self._last)
 
 
 def _unet(tensors: dict[str, Tensor], stem: str, device: torch.device) -> UNet:

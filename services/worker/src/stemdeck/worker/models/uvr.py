@@ -29,6 +29,7 @@ from stemdeck.worker.models.base import (
     Audio,
     ModelError,
     Progress,
+    RestartableProgress,
     SeparationModel,
 )
 from stemdeck.worker.models.uvr_loader import config_file, folder, load_architecture, model_file
@@ -89,13 +90,25 @@ def chunk_progress(instance: Any, progress: Progress) -> Iterator[None]:
             setattr(module, "tqdm", original)  # noqa: B010
 
 
-def demix_mdxc(instance: Any, mix: Audio) -> Stems:
-    """A RoFormer or MDX23C model's stems, at the level of ``mix``."""
+def mdxc_segment(instance: Any, samples: int) -> int:
+    """The STFT frames per chunk a RoFormer or MDX23C model runs on for this length."""
+    # Under 10 s, audio-separator switches to its configured (shorter) segment size.
+    if instance._use_model_segment_override(samples / SAMPLE_RATE):
+        return int(instance.segment_size)
+    return int(instance.model_data_cfgdict.inference.dim_t)
+
+
+def demix_mdxc(instance: Any, mix: Audio, segment: int | None = None) -> Stems:
+    """A RoFormer or MDX23C model's stems, at the level of ``mix``, in chunks of
+    ``segment`` STFT frames (by default the ones audio-separator picks)."""
     peak = float(np.abs(mix).max())
     gain = MDXC_PEAK / peak if peak > MDXC_PEAK else 1.0
-    # Under 10 s, audio-separator switches to its configured (shorter) segment size.
-    override = instance._use_model_segment_override(mix.shape[1] / SAMPLE_RATE)
-    sources = instance.demix(mix * gain, override_model_segment_size=override)
+    configured = instance.segment_size
+    instance.segment_size = segment or mdxc_segment(instance, mix.shape[1])
+    try:
+        sources = instance.demix(mix * gain, override_model_segment_size=True)
+    finally:
+        instance.segment_size = configured
     if not isinstance(sources, dict):  # a single-instrument model without a target
         sources = {instance.primary_stem_name: sources}
     return {name: np.asarray(source) / gain for name, source in sources.items()}
@@ -179,18 +192,10 @@ class UVRModel(SeparationModel):
         if samples == 0:
             return {slot: audio.copy() for slot in self.slots}
         mix = np.ascontiguousarray(audio, dtype=np.float32)
-        demix = demix_mdx if config_file(self.spec) is None else demix_mdxc
         progress(0.0)
+        meter = RestartableProgress(progress)
         try:
-            with chunk_progress(instance, progress):
-                stems = demix(instance, mix)
-        except torch.cuda.OutOfMemoryError as error:
-            torch.cuda.empty_cache()
-            raise ModelError(
-                f"{self.spec.id} ran out of GPU memory. Free GPU memory (fewer workers or "
-                "models per GPU, a smaller STEMDECK_MODEL_MEMORY_MB) or run this worker on "
-                "the CPU (STEMDECK_DEVICE=cpu)."
-            ) from error
+            stems = self._demix(instance, mix, meter)
         finally:
             instance.clear_gpu_cache()
         by_slot = {self._slots[stem]: fit(source, samples) for stem, source in stems.items()}
@@ -198,6 +203,33 @@ class UVRModel(SeparationModel):
             raise ModelError(f"{self.spec.id} produced non-finite samples for this input")
         progress(1.0)
         return {slot: by_slot[slot] for slot in self.slots}
+
+    def _demix(self, instance: Any, mix: Audio, meter: RestartableProgress) -> Stems:
+        """The model's demix, retried once with half-length chunks on running out of GPU
+        memory. MDX-Net's ONNX graph has its chunk length built in, so it cannot retry."""
+        mdxc = config_file(self.spec) is not None
+        try:
+            with chunk_progress(instance, meter):
+                return demix_mdxc(instance, mix) if mdxc else demix_mdx(instance, mix)
+        except torch.cuda.OutOfMemoryError:
+            pass  # retried outside this block, so the failed pass's tensors can be freed
+        instance.clear_gpu_cache()
+        advice = (
+            "Free GPU memory (fewer workers or models per GPU, a smaller "
+            "STEMDECK_MODEL_MEMORY_MB) or run this worker on the CPU (STEMDECK_DEVICE=cpu)."
+        )
+        if not mdxc:
+            raise ModelError(f"{self.spec.id} ran out of GPU memory. {advice}")
+        meter.restart()
+        try:
+            with chunk_progress(instance, meter):
+                return demix_mdxc(instance, mix, mdxc_segment(instance, mix.shape[1]) // 2)
+        except torch.cuda.OutOfMemoryError as error:
+            instance.clear_gpu_cache()
+            raise ModelError(
+                f"{self.spec.id} ran out of GPU memory, even on a retry with half-length "
+                f"segments. {advice}"
+            ) from error
 
     def release(self) -> None:
         self._instance = None
