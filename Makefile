@@ -35,6 +35,7 @@ format: $(STAMP)
 bench: install
 	@bash scripts/services.sh
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/models.py
 	$(BIN)/python bench/quality.py
 
 # Weights of every strategy in strategies.yaml, on a machine that can reach them.

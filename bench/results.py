@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import platform
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -14,7 +15,7 @@ HEADER = (
 )
 
 
-def table(rows: list[tuple[str, ...]], headers: tuple[str, ...]) -> str:
+def table(rows: Sequence[tuple[str, ...]], headers: tuple[str, ...]) -> str:
     widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
 
     def line(cells: tuple[str, ...]) -> str:

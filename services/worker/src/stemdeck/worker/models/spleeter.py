@@ -211,12 +211,13 @@ def _overlap_add(
     stems, channels, _, count = spectra.shape
     frames = torch.fft.irfft(spectra, n=N_FFT, dim=2) * window[:, None]
     length = (count - 1) * HOP + N_FFT
-    summed = nnf.fold(
-        frames.reshape(stems * channels, N_FFT, count),
-        output_size=(1, length),
-        kernel_size=(1, N_FFT),
-        stride=(1, HOP),
-    ).reshape(stems * channels, length)
+    # Each frame spans N_FFT // HOP hops: add its q-th hop-long quarter q hops later.
+    # (Four strided adds; nnf.fold does the same in col2im at several times the cost.)
+    quarters = frames.reshape(stems * channels, N_FFT // HOP, HOP, count)
+    blocks = torch.zeros(stems * channels, HOP, length // HOP, device=frames.device)
+    for q in range(N_FFT // HOP):
+        blocks[:, :, q : q + count] += quarters[:, q]
+    summed = blocks.transpose(1, 2).reshape(stems * channels, length)
     summed[:, : tail.shape[1]] += tail
     # Padded samples before the next frame's start are final; at the end, all of them are.
     first = start * HOP
