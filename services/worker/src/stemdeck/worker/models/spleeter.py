@@ -153,6 +153,18 @@ def _extend(masks: Tensor, extension: Extension) -> Tensor:
 
 def _window_envelope(first: int, stop: int, n_frames: int, window: Tensor) -> Tensor:
     """Sum of squared windows over padded samples [first, stop), as torch.istft divides by."""
+    # Where every one of the N_FFT // HOP frames over a sample exists, the sum repeats
+    # every hop; only the first and last frames' samples need the sum worked out.
+    lo, hi = max(first, N_FFT - HOP), min(stop, n_frames * HOP)
+    if hi <= lo:
+        return _edge_envelope(first, stop, n_frames, window)
+    periodic = (window.reshape(N_FFT // HOP, HOP) ** 2).sum(dim=0)
+    middle = periodic[torch.arange(lo, hi, device=window.device) % HOP]
+    edges = _edge_envelope(first, lo, n_frames, window), _edge_envelope(hi, stop, n_frames, window)
+    return torch.cat([edges[0], middle, edges[1]])
+
+
+def _edge_envelope(first: int, stop: int, n_frames: int, window: Tensor) -> Tensor:
     u = torch.arange(first, stop, device=window.device)
     envelope = torch.zeros(stop - first, device=window.device)
     for q in range(N_FFT // HOP):
