@@ -86,15 +86,3 @@ def test_env_file_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> 
     with open(".env", "w") as env_file:
         env_file.write("STEMDECK_PORT=9123\n")
     assert load_settings().port == 9123
-
-
-def test_env_example_lists_every_setting_and_nothing_else() -> None:
-    from tests.conftest import REPO
-
-    listed = {
-        line.split("=", 1)[0]
-        for line in (REPO / ".env.example").read_text().splitlines()
-        if line and not line.startswith("#")
-    }
-    expected = {f"STEMDECK_{name.upper()}" for name in Settings.model_fields}
-    assert listed == expected
