@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import typer.main
+import yaml
 from packaging.requirements import Requirement
 from typer.testing import CliRunner
 
@@ -315,3 +316,29 @@ def test_the_frontend_image_builds_with_node_and_serves_with_nginx() -> None:
     assert stages[0][0].startswith("FROM node:")
     assert "RUN npm ci" in stages[0] and "RUN npm run build" in stages[0]
     assert "COPY --from=build /app/dist /usr/share/nginx/html" in stages[-1]
+
+
+def test_the_readmes_r2_override_points_api_and_worker_at_r2(
+    env_example: dict[str, str],
+) -> None:
+    readme = (REPO / "README.md").read_text()
+    (block,) = [b for b in re.findall(r"```yaml\n(.*?)```", readme, re.DOTALL) if "&r2" in b]
+    block = block.replace("<account id>", "abc123").replace("<R2 token's access key id>", "id")
+    override = yaml.safe_load(block.replace("<R2 token's secret>", "secret"))
+    both = merged(interpolate(raw(COMPOSE_FILE), env_example), override)
+    for name in ("api", "worker"):
+        environment = service_environment(both["services"][name], env_example)
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            **{
+                k.removeprefix(ENV_PREFIX).lower(): v
+                for k, v in environment.items()
+                if k.startswith(ENV_PREFIX) and v != ""
+            },
+        )
+        assert settings.s3_endpoint == "https://abc123.r2.cloudflarestorage.com"
+        assert (settings.s3_region, settings.s3_access_key, settings.s3_public_url) == (
+            "auto",
+            "id",
+            "",
+        )
