@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
-from tests.integration.stack import free_port
+from tests.integration.stack import free_port, wait_for_http
 
 ACCESS_KEY = "stemdeck-test"
 SECRET_KEY = "stemdeck-test-secret"
@@ -37,27 +34,37 @@ class S3Server:
 
 
 @contextmanager
-def running_s3_server(log: Path) -> Iterator[S3Server]:
-    port = free_port()
-    moto = Path(sys.executable).with_name("moto_server")
+def _serving(command: list[str], port: int, log: Path) -> Iterator[S3Server]:
     with log.open("wb") as handle:
-        process = subprocess.Popen(
-            [str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=handle, stderr=handle
-        )
+        process = subprocess.Popen(command, stdout=handle, stderr=handle)
     server = S3Server(f"http://127.0.0.1:{port}", process)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(f"moto_server exited: {log.read_text()}")
-            try:
-                if httpx.get(f"{server.endpoint}/moto-api/", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"moto_server did not start in 60 s: {log.read_text()}")
-            time.sleep(0.1)
+        wait_for_http(server.endpoint, process, log)
         yield server
     finally:
         server.stop()
+
+
+@contextmanager
+def running_s3_server(log: Path) -> Iterator[S3Server]:
+    port = free_port()
+    moto = Path(sys.executable).with_name("moto_server")
+    with _serving([str(moto), "-H", "127.0.0.1", "-p", str(port)], port, log) as server:
+        yield server
+
+
+# s3rver (npm, tests/s3rver) enforces X-Amz-Expires, which moto does not; it is
+# used only where a test needs a presigned URL to really run out.
+S3RVER_KEY = "S3RVER"
+
+
+@contextmanager
+def running_s3rver(workdir: Path) -> Iterator[str]:
+    binary = Path(__file__).parent / "s3rver" / "node_modules" / ".bin" / "s3rver"
+    assert binary.exists(), "s3rver is missing: run `make test` (scripts/services.sh installs it)"
+    port = free_port()
+    data = workdir / "s3rver-data"
+    data.mkdir(parents=True, exist_ok=True)
+    command = [str(binary), "-d", str(data), "-a", "127.0.0.1", "-p", str(port)]
+    with _serving([*command, "--no-vhost-buckets"], port, workdir / "s3rver.log") as server:
+        yield server.endpoint

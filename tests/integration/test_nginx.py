@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +23,7 @@ import soundfile as sf
 
 from stemdeck.core.settings import Settings
 from tests.conftest import REPO
-from tests.integration.stack import Stack, free_port, running_stack
+from tests.integration.stack import Stack, free_port, running_stack, wait_for_http
 
 NGINX_DIR = REPO / "deploy" / "nginx"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -131,19 +130,10 @@ def web(s3_settings: Settings, s3_endpoint: str, tmp_path: Path) -> Iterator[tup
     ) as stack:
         site = render(nginx_env(stack, s3_endpoint, 1, s3_settings.s3_bucket))
         config = main_config(site, tmp_path / "nginx", port)
-        process = subprocess.Popen([NGINX, "-c", str(config)], stderr=subprocess.PIPE)
+        error_log = tmp_path / "nginx" / "error.log"
+        process = subprocess.Popen([NGINX, "-c", str(config)], stderr=subprocess.DEVNULL)
         try:
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    httpx.get(f"{public}/nginx-health", timeout=1)
-                    break
-                except httpx.TransportError:
-                    if process.poll() is not None or time.monotonic() > deadline:
-                        raise AssertionError(
-                            (tmp_path / "nginx" / "error.log").read_text()
-                        ) from None
-                    time.sleep(0.1)
+            wait_for_http(f"{public}/nginx-health", process, error_log, timeout_s=20)
             yield public, stack
         finally:
             process.terminate()

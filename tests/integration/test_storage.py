@@ -7,6 +7,7 @@ plain HTTP client can fetch, and says clearly when the server is down.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -19,6 +20,7 @@ from stemdeck.core.storage import LocalStorage, NotFound, Storage, StorageError,
 from stemdeck.core.storage.s3 import PART_SIZE, S3Storage
 from tests.conftest import s3_values
 from tests.integration.stack import free_port
+from tests.s3server import S3RVER_KEY, running_s3rver
 
 
 def s3_store(endpoint: str, **overrides: object) -> S3Storage:
@@ -143,7 +145,7 @@ def test_presigned_urls_fetch_the_object_with_the_asked_headers(store: Storage) 
     assert part.content == data[100:200]
 
 
-def test_presigned_urls_expire_after_the_configured_ttl(s3_endpoint: str) -> None:
+def test_presigned_urls_carry_the_configured_ttl(s3_endpoint: str) -> None:
     store = s3_store(s3_endpoint, s3_presign_ttl_s=90)
     store.check()
     store.put_bytes("jobs/j/x", b"x")
@@ -153,6 +155,25 @@ def test_presigned_urls_expire_after_the_configured_ttl(s3_endpoint: str) -> Non
     assert query["X-Amz-Expires"] == ["90"]
     assert query["response-content-disposition"] == ["inline"]
     assert "X-Amz-Signature" in query
+
+
+def test_a_presigned_url_that_expired_is_refused(tmp_path: Path) -> None:
+    """GIVEN a URL presigned for 1 s, WHEN it is fetched in time and again after, THEN the
+    store serves it, then refuses it (s3rver: moto does not enforce expiry)."""
+    with running_s3rver(tmp_path) as endpoint:
+        base = s3_store(endpoint, s3_access_key=S3RVER_KEY, s3_secret_key=S3RVER_KEY)
+        store = S3Storage(base.client, base.bucket, endpoint=endpoint, presign_ttl_s=1)
+        store.check()
+        store.put_bytes("jobs/j/x.flac", b"fLaC-data")
+        url = store.presigned_url("jobs/j/x.flac", media_type="audio/flac", disposition="inline")
+        assert url is not None
+        fresh = httpx.get(url)
+        time.sleep(2.5)  # past the URL's lifetime
+        stale = httpx.get(url)
+
+    assert fresh.status_code == 200 and fresh.content == b"fLaC-data"
+    assert stale.status_code == 403
+    assert "Request has expired" in stale.text
 
 
 def test_presigned_urls_are_signed_for_the_public_url(s3_endpoint: str) -> None:
