@@ -8,6 +8,7 @@ settings, waits for what it needs to be healthy, and the worker can scale.
 
 from __future__ import annotations
 
+import os
 import re
 from importlib.metadata import distribution
 from pathlib import Path
@@ -316,6 +317,9 @@ def test_the_frontend_image_builds_with_node_and_serves_with_nginx() -> None:
     assert stages[0][0].startswith("FROM node:")
     assert "RUN npm ci" in stages[0] and "RUN npm run build" in stages[0]
     assert "COPY --from=build /app/dist /usr/share/nginx/html" in stages[-1]
+    # The image's entrypoint sources *.envsh and runs *.sh only when they are executable.
+    assert os.access(REPO / "deploy/nginx/15-stemdeck-limits.envsh", os.X_OK)
+    assert os.access(REPO / "services/worker/docker-entrypoint.sh", os.X_OK)
 
 
 def test_the_readmes_r2_override_points_api_and_worker_at_r2(
