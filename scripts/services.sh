@@ -10,8 +10,19 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
 }
 
+# The compose parity test makes its own Postgres (initdb) and the nginx test runs
+# nginx, so both are needed even where a Postgres already listens.
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_install postgresql
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt_install nginx-light
+# s3rver (npm): the S3 server the presigned-URL expiry test needs.
+command -v npm >/dev/null || apt_install nodejs npm
+s3rver=tests/s3rver
+if [ ! -f "$s3rver/node_modules/.package-lock.json" ] \
+    || [ "$s3rver/package-lock.json" -nt "$s3rver/node_modules/.package-lock.json" ]; then
+  npm ci --prefix "$s3rver" --no-audit --no-fund --silent
+fi
+
 if ! port_open 5432; then
-  command -v pg_ctlcluster >/dev/null || apt_install postgresql
   version=$(ls /etc/postgresql | sort -V | tail -n 1)
   # Tests connect as the postgres superuser over TCP without a password.
   hba=/etc/postgresql/$version/main/pg_hba.conf

@@ -7,6 +7,7 @@ and points these at them; override with STEMDECK_TEST_DATABASE_URL / _REDIS_URL.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,33 @@ def make_settings(clean_database: str, redis_url: str, tmp_path: Path) -> Callab
 @pytest.fixture
 def settings(make_settings: Callable[..., Settings]) -> Settings:
     return make_settings()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One S3-compatible server for the session; each test gets its own bucket."""
+    from tests.s3server import running_s3_server
+
+    with running_s3_server(tmp_path_factory.mktemp("s3") / "moto.log") as server:
+        yield server.endpoint
+
+
+def s3_values(endpoint: str, bucket: str | None = None) -> dict[str, Any]:
+    """Settings for an S3 store at ``endpoint`` with a fresh bucket (not created yet)."""
+    from tests.s3server import ACCESS_KEY, SECRET_KEY
+
+    return {
+        "storage": "s3",
+        "s3_endpoint": endpoint,
+        "s3_bucket": bucket or f"stemdeck-{uuid.uuid4().hex[:12]}",
+        "s3_access_key": ACCESS_KEY,
+        "s3_secret_key": SECRET_KEY,
+    }
+
+
+@pytest.fixture
+def s3_settings(make_settings: Callable[..., Settings], s3_endpoint: str) -> Settings:
+    return make_settings(**s3_values(s3_endpoint))
 
 
 @pytest.fixture(scope="session")

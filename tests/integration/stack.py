@@ -38,6 +38,24 @@ def settings_env(settings: Settings, **extra: str) -> dict[str, str]:
     return env
 
 
+def wait_for_http(
+    url: str, process: subprocess.Popen[bytes], log: Path, timeout_s: float = 60
+) -> None:
+    """Until ``url`` answers at all; the process's log if it exits or never answers."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if process.poll() is not None:
+            raise AssertionError(f"{process.args} exited: {log.read_text()}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{url} did not answer in {timeout_s} s: {log.read_text()}")
+        time.sleep(0.1)
+
+
 @dataclass
 class Stack:
     base_url: str
@@ -82,18 +100,7 @@ def running_stack(settings: Settings, *, workers: int = 1, **extra_env: str) -> 
     procs = [_spawn(["worker"], env, log_dir / f"worker-{i}.log") for i in range(workers)]
     stack = Stack(f"http://127.0.0.1:{port}", api, procs, env, log_dir)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if api.poll() is not None:
-                raise AssertionError((log_dir / "api.log").read_text())
-            try:
-                if httpx.get(f"{stack.base_url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("the API did not start in 30 s")
-            time.sleep(0.1)
+        wait_for_http(f"{stack.base_url}/health", api, log_dir / "api.log", timeout_s=30)
         yield stack
     finally:
         for proc in [api, *procs]:

@@ -1,4 +1,6 @@
-"""Stem audio with HTTP Range, downloads, presigned redirects, the zip and waveforms.
+"""Stem audio with HTTP Range, downloads, the zip and waveforms, from local storage.
+
+Presigned redirects from an S3 store are in test_api_s3.py.
 
 Jobs are written straight to the database and storage (`make_stored_job`), as
 the worker would leave them.
@@ -12,7 +14,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from stemdeck.api.zipstream import ZipEntry, zip_chunks
@@ -100,23 +101,6 @@ def test_download_sends_an_attachment_with_a_useful_name(
     assert flac.headers["content-disposition"] == 'attachment; filename="vocals.flac"'
     assert wav24.headers["content-disposition"] == 'attachment; filename="drums.24bit.wav"'
     assert wav24.content == _content(job, "drums", "wav24")
-
-
-def test_a_store_with_presigned_urls_gets_a_redirect(
-    app: FastAPI, client: TestClient, job: StoredJob, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    storage: Storage = app.state.context.storage
-
-    def presign(key: str, *, download_name: str | None = None) -> str:
-        return f"https://bucket.example/{key}?name={download_name}"
-
-    monkeypatch.setattr(storage, "presigned_url", presign)
-
-    response = client.get(_url(job) + "?download=1", follow_redirects=False)
-
-    assert response.status_code == 307
-    key = keys.stem(job.id, "vocals", "flac")
-    assert response.headers["location"] == f"https://bucket.example/{key}?name=vocals.flac"
 
 
 @pytest.mark.parametrize(

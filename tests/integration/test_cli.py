@@ -156,3 +156,21 @@ def test_up_runs_the_all_in_one_stack_and_stops_cleanly(shared_audio: Path, tmp_
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_healthcheck_fails_saying_why_when_nothing_answers(redis_url: str) -> None:
+    api = stemdeck(
+        "healthcheck", "api", env=clean_env(STEMDECK_PORT=str(free_port()), STEMDECK_HOST="0.0.0.0")
+    )
+    worker = stemdeck("healthcheck", "worker", env=clean_env(STEMDECK_REDIS_URL=redis_url))
+    down = stemdeck(
+        "healthcheck",
+        "worker",
+        env=clean_env(STEMDECK_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0"),
+    )
+    unknown = stemdeck("healthcheck", "db", env=clean_env())
+
+    assert api.returncode == 1 and "the API does not answer on 127.0.0.1:" in api.stderr
+    assert worker.returncode == 1 and "no worker of host" in worker.stderr
+    assert down.returncode == 1 and "Redis cannot be reached" in down.stderr
+    assert unknown.returncode == 2 and "choose api or worker" in unknown.stderr

@@ -19,7 +19,7 @@ from stemdeck.api.routes import root_router
 from stemdeck.core.queue import redis_connection
 from stemdeck.core.readiness import default_strategy
 from stemdeck.core.settings import ENV_PREFIX, Settings, SettingsError, get_settings
-from stemdeck.core.storage import make_storage
+from stemdeck.core.storage import prepared_storage
 from stemdeck.core.strategies import cached_strategies
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def build_context(settings: Settings) -> AppContext:
     return AppContext(
         settings=settings,
         strategies=strategies,
-        storage=make_storage(settings),
+        storage=prepared_storage(settings),
         redis=redis_connection(redis_url),
     )
 

@@ -27,13 +27,14 @@ def serve_object(
     download_name: str | None = None,
 ) -> Response:
     """The object at ``key``, honouring a single Range; a redirect if the store can serve it."""
-    presigned = storage.presigned_url(key, download_name=download_name)
+    disposition = content_disposition(download_name) if download_name is not None else "inline"
+    presigned = storage.presigned_url(key, media_type=media_type, disposition=disposition)
     if presigned is not None:
         return RedirectResponse(presigned, status_code=307)
     size = storage.size(key)
     headers = {"Accept-Ranges": "bytes"}
     if download_name is not None:
-        headers["Content-Disposition"] = content_disposition(download_name)
+        headers["Content-Disposition"] = disposition
     try:
         wanted = parse_range(request_headers.get("range"), size)
     except RangeNotSatisfiableError:

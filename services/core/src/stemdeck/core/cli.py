@@ -87,6 +87,45 @@ def worker(
 
 
 @app.command()
+def healthcheck(
+    service: Annotated[str, typer.Argument(help="api or worker")],
+) -> None:
+    """Exit 0 when this container's api answers /health, or its worker is registered in Redis.
+
+    Container healthchecks call this; it is quick and prints why when it fails.
+    """
+    import socket
+
+    settings = _settings()
+    if service == "api":
+        import urllib.request
+
+        host = "127.0.0.1" if settings.host in {"0.0.0.0", "::"} else settings.host
+        try:
+            with urllib.request.urlopen(f"http://{host}:{settings.port}/health", timeout=5):
+                return
+        except OSError as error:
+            _die(f"the API does not answer on {host}:{settings.port}: {error}", code=1)
+    if service == "worker":
+        from rq import Worker
+
+        from stemdeck.core.queue import redis_connection
+
+        prefix = f"{socket.gethostname()}."
+        try:
+            connection = redis_connection(settings.require_redis_url())
+            names = [w.name for w in Worker.all(connection=connection)]
+        except SettingsError as error:
+            _die(str(error))
+        except Exception as error:
+            _die(f"Redis cannot be reached: {error}", code=1)
+        if not any(name.startswith(prefix) for name in names):
+            _die(f"no worker of host {socket.gethostname()} is registered in Redis", code=1)
+        return
+    _die(f"unknown service {service!r}; choose api or worker")
+
+
+@app.command()
 def separate(
     song: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
     strategy: Annotated[

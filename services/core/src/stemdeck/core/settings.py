@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "STEMDECK_"
@@ -15,6 +17,7 @@ ENV_PREFIX = "STEMDECK_"
 
 class StorageKind(StrEnum):
     local = "local"
+    s3 = "s3"
 
 
 class Device(StrEnum):
@@ -41,6 +44,15 @@ class Settings(BaseSettings):
     database_url: str = ""
     redis_url: str = ""
     storage: StorageKind = StorageKind.local
+    # S3-compatible object store (MinIO, Cloudflare R2, AWS S3) when storage is "s3".
+    s3_endpoint: str = ""
+    s3_region: str = "us-east-1"
+    s3_bucket: str = "stemdeck"
+    s3_access_key: str = ""
+    s3_secret_key: SecretStr = SecretStr("")
+    # Where browsers reach the store, when not at s3_endpoint (e.g. through the web port).
+    s3_public_url: str = ""
+    s3_presign_ttl_s: int = Field(3600, ge=60, le=7 * 24 * 3600)
     models_dir: Path | None = None
     device: Device = Device.auto
     # Download missing model weights on first use (where the network allows).
@@ -89,6 +101,27 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
 
+    @field_validator("s3_endpoint", "s3_public_url")
+    @classmethod
+    def _check_store_url(cls, value: str) -> str:
+        if not value:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ValueError("must be a URL like https://host or http://host:9000")
+        if parts.path.strip("/") or parts.query:
+            raise ValueError(
+                "must be scheme://host[:port] with no path; the bucket goes in STEMDECK_S3_BUCKET"
+            )
+        return value.rstrip("/")
+
+    @field_validator("s3_bucket")
+    @classmethod
+    def _check_bucket(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", value):
+            raise ValueError("must be 3-63 lowercase letters, digits, dots or hyphens")
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _check_log_level(cls, value: str) -> str:
@@ -106,6 +139,27 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"STEMDECK_DEFAULT_FORMATS: unknown format(s) {unknown}; "
                 f"choose from {', '.join(FORMATS)}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _check_s3(self) -> Settings:
+        if self.storage is not StorageKind.s3:
+            return self
+        missing = [
+            f"{ENV_PREFIX}{name.upper()}"
+            for name, value in (
+                ("s3_endpoint", self.s3_endpoint),
+                ("s3_bucket", self.s3_bucket),
+                ("s3_access_key", self.s3_access_key),
+                ("s3_secret_key", self.s3_secret_key.get_secret_value()),
+            )
+            if not value
+        ]
+        if missing:
+            raise ValueError(
+                f"{missing[0]}: STEMDECK_STORAGE=s3 also needs {', '.join(missing)} "
+                "(the store's URL, bucket and access keys)"
             )
         return self
 

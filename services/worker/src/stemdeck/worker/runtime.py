@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from stemdeck.core.settings import Settings, get_settings
-from stemdeck.core.storage import Storage, make_storage
+from stemdeck.core.storage import Storage, prepared_storage
 from stemdeck.core.strategies import Strategy, cached_strategies
 from stemdeck.worker.models.cache import ModelCache
 
@@ -38,7 +38,7 @@ class WorkerRuntime:
         limit_torch_threads(settings)
         return cls(
             settings=settings,
-            storage=make_storage(settings),
+            storage=prepared_storage(settings),
             models=model_cache(settings),
             strategies=cached_strategies(settings.strategies_file),
         )

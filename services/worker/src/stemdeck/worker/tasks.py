@@ -17,7 +17,7 @@ from stemdeck.core.db import session_scope
 from stemdeck.core.models import Job, Stem, utcnow
 from stemdeck.core.probe import AudioError, probe
 from stemdeck.core.states import JobStatus, Stage
-from stemdeck.core.storage import keys
+from stemdeck.core.storage import NotFound, StorageError, keys
 from stemdeck.worker import runtime
 from stemdeck.worker.executor import SeparationResult, separate_file
 from stemdeck.worker.models.base import ModelError
@@ -73,6 +73,18 @@ def separate_job(job_id: str) -> str:
         return JobStatus.cancelled
     except (AudioError, ModelError) as error:
         _fail(url, job_id, str(error))
+        return JobStatus.failed
+    except NotFound as error:
+        _fail(url, job_id, f"The job's file {error} is no longer stored; upload the song again.")
+        return JobStatus.failed
+    except StorageError as error:
+        log.error("job %s: storage failed: %s", job_id, error)
+        _fail(
+            url,
+            job_id,
+            f"The file store could not be used ({error}). Check that it is running and "
+            "reachable (GET /ready), then submit the song again.",
+        )
         return JobStatus.failed
     except Exception:
         log.exception("job %s failed unexpectedly", job_id)

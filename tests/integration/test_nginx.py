@@ -1,0 +1,196 @@
+"""The web port's nginx config, run by a real nginx in front of the real API and store.
+
+GIVEN deploy/nginx rendered the way the nginx image does it (the .envsh script,
+then ${VAR} filled in from the environment), WHEN nginx runs in front of the
+API and an S3-compatible server, THEN the app, the API and the bucket are all
+on one port, uploads stream through up to the API's own limit, and a body past
+nginx's limit gets the API's JSON error shape.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import soundfile as sf
+
+from stemdeck.core.settings import Settings
+from tests.conftest import REPO
+from tests.integration.stack import Stack, free_port, running_stack, wait_for_http
+
+NGINX_DIR = REPO / "deploy" / "nginx"
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def render(env: dict[str, str]) -> str:
+    """What /docker-entrypoint.d does: source the .envsh, then envsubst defined variables."""
+    script = NGINX_DIR / "15-stemdeck-limits.envsh"
+    shell = f'. "{script}"; echo "$NGINX_BODY_LIMIT_MB"'
+    computed = subprocess.run(
+        ["sh", "-c", shell], env=env, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    defined = {**env, "NGINX_BODY_LIMIT_MB": computed}
+    template = (NGINX_DIR / "templates" / "default.conf.template").read_text()
+    # envsubst replaces $NAME and ${NAME} of defined variables only; nginx's own stay.
+    return re.sub(
+        r"\$\{(\w+)\}|\$(\w+)",
+        lambda m: defined.get(m[1] or m[2], m[0]),
+        template,
+    )
+
+
+def main_config(site: str, workdir: Path, port: int) -> Path:
+    temp = workdir / "temp"
+    temp.mkdir(parents=True, exist_ok=True)
+    html = workdir / "html"
+    html.mkdir(exist_ok=True)
+    (html / "index.html").write_text("<!doctype html><title>Stemdeck</title>")
+    site = site.replace("listen 8080;", f"listen 127.0.0.1:{port};")
+    site = site.replace("root /usr/share/nginx/html;", f"root {html};")
+    config = workdir / "nginx.conf"
+    # As root, nginx's workers would drop to nobody, who cannot read pytest's tmp dirs.
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    config.write_text(
+        f"""{user}daemon off;
+pid {workdir}/nginx.pid;
+error_log {workdir}/error.log info;
+events {{ worker_connections 64; }}
+http {{
+    include /etc/nginx/mime.types;
+    access_log {workdir}/access.log;
+    client_body_temp_path {temp}/body;
+    proxy_temp_path {temp}/proxy;
+    fastcgi_temp_path {temp}/fastcgi;
+    uwsgi_temp_path {temp}/uwsgi;
+    scgi_temp_path {temp}/scgi;
+{site}
+}}
+"""
+    )
+    return config
+
+
+def short_wav(song: Path, seconds: float) -> bytes:
+    audio, rate = sf.read(song, frames=int(seconds * 44100), dtype="int16")
+    out = io.BytesIO()
+    sf.write(out, audio, rate, format="WAV", subtype="PCM_16")
+    return out.getvalue()
+
+
+def nginx_env(stack: Stack, s3: str, max_upload_mb: int, bucket: str) -> dict[str, str]:
+    return {
+        "PATH": os.environ["PATH"],
+        "STEMDECK_MAX_UPLOAD_MB": str(max_upload_mb),
+        "STEMDECK_S3_BUCKET": bucket,
+        "NGINX_API_UPSTREAM": stack.base_url.removeprefix("http://"),
+        "NGINX_S3_UPSTREAM": s3.removeprefix("http://"),
+        "NGINX_RESOLVER": "127.0.0.1",
+    }
+
+
+def test_the_rendered_config_is_valid_nginx(tmp_path: Path) -> None:
+    env = {
+        "PATH": os.environ["PATH"],
+        "STEMDECK_MAX_UPLOAD_MB": "500",
+        "STEMDECK_S3_BUCKET": "stemdeck",
+        "NGINX_API_UPSTREAM": "api:8000",
+        "NGINX_S3_UPSTREAM": "minio:9000",
+        "NGINX_RESOLVER": "127.0.0.11",
+    }
+    site = render(env)
+    assert "client_max_body_size 501m;" in site
+    assert "location /stemdeck/ {" in site
+    assert "${" not in site
+    config = main_config(site, tmp_path, free_port())
+    checked = subprocess.run([NGINX, "-t", "-c", str(config)], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+
+
+@pytest.fixture
+def web(s3_settings: Settings, s3_endpoint: str, tmp_path: Path) -> Iterator[tuple[str, Stack]]:
+    """The API (on S3, presigning for the web port) behind nginx, like the Compose stack."""
+    port = free_port()
+    public = f"http://127.0.0.1:{port}"
+    with running_stack(
+        s3_settings.model_copy(update={"max_upload_mb": 1}),
+        workers=0,
+        STEMDECK_STORAGE="s3",
+        STEMDECK_S3_ENDPOINT=s3_endpoint,
+        STEMDECK_S3_BUCKET=s3_settings.s3_bucket,
+        STEMDECK_S3_ACCESS_KEY=s3_settings.s3_access_key,
+        STEMDECK_S3_SECRET_KEY=s3_settings.s3_secret_key.get_secret_value(),
+        STEMDECK_S3_PUBLIC_URL=public,
+    ) as stack:
+        site = render(nginx_env(stack, s3_endpoint, 1, s3_settings.s3_bucket))
+        config = main_config(site, tmp_path / "nginx", port)
+        error_log = tmp_path / "nginx" / "error.log"
+        process = subprocess.Popen([NGINX, "-c", str(config)], stderr=subprocess.DEVNULL)
+        try:
+            wait_for_http(f"{public}/nginx-health", process, error_log, timeout_s=20)
+            yield public, stack
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def test_one_port_serves_the_app_the_api_and_presigned_stems(
+    web: tuple[str, Stack], mixture: Path, s3_settings: Settings
+) -> None:
+    public, _ = web
+    with httpx.Client(base_url=public, timeout=30) as client:
+        assert client.get("/").text.startswith("<!doctype html>")
+        assert client.get("/player/some-job").text.startswith("<!doctype html>")  # app routes
+        assert client.get("/health").json() == {"status": "ok"}
+        assert client.get("/ready").json()["checks"]["storage"] == "ok"
+        assert client.get("/api/strategies").status_code == 200
+        assert client.get("/docs").status_code == 200
+
+        small = short_wav(mixture, seconds=2.0)  # under the 1 MB limit
+        created = client.post(
+            "/api/jobs",
+            files={"file": ("song.wav", small, "audio/wav")},
+            data={"strategy": "four-stems-dsp"},
+        )
+        assert created.status_code == 202, created.text
+        job_id = created.json()["id"]
+
+        # The bucket is on the same port: a URL presigned for it fetches through nginx.
+        from stemdeck.core.storage import keys, make_storage
+
+        store = make_storage(s3_settings.model_copy(update={"s3_public_url": public}))
+        url = store.presigned_url(
+            keys.source(job_id, "wav"), media_type="audio/wav", disposition="inline"
+        )
+        assert url is not None and url.startswith(f"{public}/{s3_settings.s3_bucket}/")
+        fetched = httpx.get(url, timeout=30)
+        assert fetched.status_code == 200
+        assert fetched.content == small
+
+
+def test_an_upload_past_the_limit_is_refused_as_json_at_either_layer(
+    web: tuple[str, Stack], mixture: Path
+) -> None:
+    public, _ = web
+    song = short_wav(mixture, seconds=7.0)  # 1.2 MB
+    with httpx.Client(base_url=public, timeout=30) as client:
+        # Past the API's 1 MB but inside nginx's 2 MB: the API refuses it as it streams.
+        over_api = client.post("/api/jobs", files={"file": ("a.wav", song, "audio/wav")})
+        # Past nginx's own limit: nginx answers, in the API's error shape.
+        over_nginx = client.post(
+            "/api/jobs", files={"file": ("a.wav", b"RIFF" + bytes(3 * 1024 * 1024), "audio/wav")}
+        )
+        still = client.get("/health")
+
+    assert over_api.status_code == 413
+    assert over_api.json()["error"]["code"] == "file_too_large"
+    assert over_nginx.status_code == 413
+    assert over_nginx.json()["error"]["code"] == "file_too_large"
+    assert "STEMDECK_MAX_UPLOAD_MB" in over_nginx.json()["error"]["message"]
+    assert still.status_code == 200

@@ -1,0 +1,91 @@
+"""The Kubernetes manifests, read as kustomize would: every file named exists, every pod
+runs a real `stemdeck` command with real settings, and KEDA watches the real RQ queue."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer.main
+import yaml
+
+from stemdeck.core.cli import app as cli_app
+from stemdeck.core.queue import SEPARATE_QUEUE
+from stemdeck.core.settings import ENV_PREFIX, Settings
+from tests.compose import read_env_file
+from tests.conftest import REPO
+
+KUSTOMIZE = REPO / "deploy" / "kubernetes"
+SETTINGS = {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields}
+
+
+def documents(folder: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    kustomization = yaml.safe_load((folder / "kustomization.yaml").read_text())
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for resource in kustomization["resources"]:
+        path = folder / resource
+        assert path.exists(), f"{folder.name}/kustomization.yaml names {resource}, which is missing"
+        if path.is_dir():
+            found.update(documents(path))
+            continue
+        for document in yaml.safe_load_all(path.read_text()):
+            found[(document["kind"], document["metadata"]["name"])] = document
+    for generator in kustomization.get("configMapGenerator", []) + kustomization.get(
+        "secretGenerator", []
+    ):
+        for env_file in generator["envs"]:
+            example = folder / f"{env_file}.example"
+            assert example.is_file(), f"{example} should show what {env_file} holds"
+            names = set(read_env_file(example))
+            assert {n for n in names if n.startswith(ENV_PREFIX)} <= SETTINGS, example
+    return found
+
+
+def containers(document: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = document["spec"]["template"]["spec"]
+    found: list[dict[str, Any]] = spec["containers"]
+    return found
+
+
+def test_every_pod_runs_a_real_stemdeck_command_with_real_settings() -> None:
+    found = documents(KUSTOMIZE / "base")
+    commands = typer.main.get_command(cli_app).commands  # type: ignore[attr-defined]
+    expected = {
+        ("Job", "stemdeck-migrate"): "migrate",
+        ("Deployment", "stemdeck-api"): "api",
+        ("Deployment", "stemdeck-worker"): "worker",
+    }
+    for key, command in expected.items():
+        (container,) = containers(found[key])
+        argv = container.get("command") or container["args"]
+        assert argv[:2] == ["stemdeck", command] and argv[1] in commands, key
+        for variable in container.get("env", []):
+            assert variable["name"] in SETTINGS, (key, variable["name"])
+    worker = containers(found[("Deployment", "stemdeck-worker")])[0]
+    probe = worker["livenessProbe"]["exec"]["command"]
+    assert probe[:2] == ["stemdeck", "healthcheck"] and probe[2] == "worker"
+
+
+def test_keda_scales_the_worker_on_the_rq_queue_length() -> None:
+    found = documents(KUSTOMIZE / "base")
+    scaled = found[("ScaledObject", "stemdeck-worker")]
+    assert scaled["spec"]["scaleTargetRef"]["name"] == "stemdeck-worker"
+    (trigger,) = scaled["spec"]["triggers"]
+    assert trigger["type"] == "redis"
+    assert trigger["metadata"]["listName"] == f"rq:queue:{SEPARATE_QUEUE}"
+    auth = found[("TriggerAuthentication", trigger["authenticationRef"]["name"])]
+    secret_keys = read_env_file(KUSTOMIZE / "base" / "secrets.env.example")
+    for reference in auth["spec"]["secretTargetRef"]:
+        assert reference["name"] == "stemdeck-secrets" and reference["key"] in secret_keys
+
+
+def test_the_gpu_variant_only_changes_the_worker() -> None:
+    kustomization = yaml.safe_load((KUSTOMIZE / "gpu" / "kustomization.yaml").read_text())
+    assert kustomization["resources"] == ["../base"]
+    assert [image["name"] for image in kustomization["images"]] == ["stemdeck-worker"]
+    assert kustomization["images"][0]["newTag"] == "cuda"
+    patch = yaml.safe_load((KUSTOMIZE / "gpu" / "worker-gpu.yaml").read_text())
+    assert (patch["kind"], patch["metadata"]["name"]) == ("Deployment", "stemdeck-worker")
+    (container,) = patch["spec"]["template"]["spec"]["containers"]
+    assert container["resources"]["limits"] == {"nvidia.com/gpu": 1}
+    assert container["env"] == [{"name": "STEMDECK_DEVICE", "value": "cuda"}]
