@@ -19,9 +19,10 @@ from stemdeck.api.context import AppContext
 from stemdeck.api.errors import ApiError, queue_unavailable
 from stemdeck.api.upload import ReceivedFile, receive_form
 from stemdeck.core.db import session_scope
+from stemdeck.core.dedup import complete_from_twin, find_twin
 from stemdeck.core.formats import FORMATS
 from stemdeck.core.models import Job, new_job_id
-from stemdeck.core.probe import AudioError, AudioInfo, probe, verify_decodes
+from stemdeck.core.probe import AudioError, AudioInfo, check_duration, probe, verify_decodes
 from stemdeck.core.queue import enqueue_separation, separate_queue
 from stemdeck.core.readiness import default_strategy, missing_weights_message
 from stemdeck.core.settings import Settings
@@ -80,23 +81,17 @@ def _check_audio(storage: Storage, source: ReceivedFile, settings: Settings) -> 
         try:
             info = probe(path)
             verify_decodes(path, info)
+            check_duration(info, settings.max_duration_s)
         except AudioError as error:
             raise ApiError(
                 AUDIO_ERROR_STATUS.get(error.code, 422), error.code, error.message
             ) from None
-    if info.duration_s > settings.max_duration_s:
-        raise ApiError(
-            422,
-            "audio_too_long",
-            f"The audio is {info.duration_s:.1f} s long; this server accepts at most "
-            f"{settings.max_duration_s:g} s. Trim it and upload again, or ask the admin "
-            "to raise STEMDECK_MAX_DURATION_S.",
-        )
     return info
 
 
 def _insert_job(
     settings: Settings,
+    storage: Storage,
     job_id: str,
     source: ReceivedFile,
     info: AudioInfo,
@@ -122,12 +117,18 @@ def _insert_job(
         source_channels=info.channels,
         stems=[],  # loaded now: the instance is used after its session closes
     )
+    unused_source = None
     with session_scope(settings.effective_database_url) as session:
+        # Same audio, strategy and formats as a completed job: done at once from its stems.
+        if twin := find_twin(session, job):
+            unused_source = complete_from_twin(job, twin)
         session.add(job)
+    if unused_source:
+        storage.delete_prefix(unused_source)
     return job
 
 
-def _forget(settings: Settings, storage: Storage, job_id: str, row_written: bool) -> None:
+def forget(settings: Settings, storage: Storage, job_id: str, row_written: bool) -> None:
     """Remove every trace of a job that was not accepted: its row, if any, and its files.
 
     Best effort and never raising, so the error that made us give up is the one
@@ -170,20 +171,21 @@ async def create_job_from_upload(request: Request, context: AppContext) -> Job:
         info = await run_in_threadpool(_check_audio, storage, source, settings)
         row_written = True  # set first: a commit can succeed and still raise on the way back
         job = await run_in_threadpool(
-            _insert_job, settings, job_id, source, info, strategy, formats
+            _insert_job, settings, storage, job_id, source, info, strategy, formats
         )
-        await run_in_threadpool(
-            enqueue_separation,
-            separate_queue(context.redis),
-            settings,
-            job_id,
-            info.duration_s,
-            strategy.cost,
-        )
+        if job.status == JobStatus.queued:
+            await run_in_threadpool(
+                enqueue_separation,
+                separate_queue(context.redis),
+                settings,
+                job_id,
+                info.duration_s,
+                strategy.cost,
+            )
     except BaseException as error:
         # Shielded so a client that hangs up mid-upload still leaves nothing behind.
         with anyio.CancelScope(shield=True):
-            await run_in_threadpool(_forget, settings, storage, job_id, row_written)
+            await run_in_threadpool(forget, settings, storage, job_id, row_written)
         if isinstance(error, RedisError):
             log.error("could not enqueue job %s: %s", job_id, error)
             raise queue_unavailable() from error

@@ -56,6 +56,7 @@ def job_public(request: Request, job: Job) -> JobPublic:
         progress=min(1.0, max(0.0, job.progress or 0.0)),
         eta_seconds=eta_seconds(job),
         error=job.error,
+        error_code=job.error_code,
         notes=list(job.notes or []),
         gain_db=job.output_gain_db,
         strategy=job.strategy,
@@ -67,6 +68,8 @@ def job_public(request: Request, job: Job) -> JobPublic:
         finished_at=job.finished_at,
         source=SourcePublic(
             name=job.source_name,
+            url=job.source_url,
+            title=job.source_title,
             sha256=job.source_sha256,
             size_bytes=job.source_size_bytes,
             duration_s=job.source_duration_s,
