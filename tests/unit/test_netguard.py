@@ -135,9 +135,8 @@ def test_the_socket_guard_checks_the_address_actually_connected(listener: int) -
                 socket.create_connection((host, listener), timeout=2)
         with socket.socket() as raw, pytest.raises(GuardedConnectionRefused):
             raw.connect(("127.0.0.1", listener))
-        with socket.socket() as raw:
-            with pytest.raises(GuardedConnectionRefused):
-                raw.connect_ex(("127.0.0.1", listener))
+        with socket.socket() as raw, pytest.raises(GuardedConnectionRefused):
+            raw.connect_ex(("127.0.0.1", listener))
         assert len(guard.refusals) == 5
         assert all("loopback" in reason for reason in guard.refusals)
     finally:
