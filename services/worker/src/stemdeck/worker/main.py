@@ -11,7 +11,10 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
@@ -26,6 +29,9 @@ from stemdeck.core.settings import Settings
 from stemdeck.worker import runtime, shutdown
 
 QUEUES = (SEPARATE_QUEUE, INGEST_QUEUE)
+REDIS_RETRY_S = 2.0
+
+log = logging.getLogger(__name__)
 
 
 class StemdeckWorker(SimpleWorker):
@@ -66,5 +72,13 @@ def run_worker(
     queues: tuple[str, ...] = QUEUES,
 ) -> bool:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(message)s")
-    worker = build_worker(settings, name, queues)
-    return worker.work(burst=burst, logging_level=settings.log_level, with_scheduler=False)
+    while True:
+        try:
+            worker = build_worker(settings, name, queues)
+            return worker.work(burst=burst, logging_level=settings.log_level, with_scheduler=False)
+        except (RedisConnectionError, RedisTimeoutError) as error:
+            # Redis restarting is an outage to wait out, not a reason for the worker to exit.
+            if burst:
+                raise
+            log.warning("Redis is unreachable (%s); trying again in %s s", error, REDIS_RETRY_S)
+            time.sleep(REDIS_RETRY_S)
