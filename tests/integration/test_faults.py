@@ -284,3 +284,44 @@ def test_the_api_answers_while_a_url_download_hangs(
         silent.close()
     assert (job["status"], job["error_code"]) == ("failed", "download_timeout")
     assert after["status"] == "completed"
+
+
+def test_postgres_down_for_20_s_is_503_then_recovers(
+    make_settings: Callable[..., Settings], long_song: Path, short_song: Path
+) -> None:
+    """PROVES: with the database stopped the API answers 503 (not a hang or a 500), the worker
+    keeps its job and retries its writes, and everything recovers when the database is back."""
+    from stemdeck.core import migrate
+    from tests.integration.own_postgres import own_postgres
+
+    with own_postgres() as postgres:
+        migrate.upgrade(postgres.url)
+        settings = make_settings(database_url=postgres.url)
+        # Heartbeats may lapse for the outage without the job being taken for lost.
+        with running_stack(
+            settings,
+            reconciler=True,
+            STEMDECK_HEARTBEAT_INTERVAL_S="1",
+            STEMDECK_HEARTBEAT_TIMEOUT_S="90",
+            STEMDECK_RECONCILE_INTERVAL_S="1",
+        ) as stack:
+            job_id = submit(stack, long_song)
+            wait_until(separating(stack, job_id, 1), "separating", stack)
+            postgres.stop()
+            with stack.client(timeout=10) as client:
+                down = [client.get(f"/api/jobs/{job_id}"), client.get("/api/jobs")]
+                upload = client.post(
+                    "/api/jobs", files={"file": ("a.wav", short_song.read_bytes())}
+                )
+                ready = client.get("/ready")
+            time.sleep(20)
+            postgres.start()
+            job = stack.wait_for(job_id)
+            after = stack.wait_for(submit(stack, short_song, "four-stems-dsp"))
+
+    assert [r.status_code for r in down] == [503, 503]
+    assert down[0].json()["error"]["code"] == "database_unavailable"
+    assert upload.status_code == 503
+    assert ready.status_code == 503
+    assert (job["status"], job["attempts"]) == ("completed", 1), job["error"]
+    assert after["status"] == "completed"
