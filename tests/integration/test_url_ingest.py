@@ -184,3 +184,43 @@ def test_redis_down_at_url_submission_is_503_and_keeps_nothing(
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "queue_unavailable"
     assert leftovers().rows == 0
+
+
+def test_deleting_a_job_mid_download_stops_the_download(
+    make_settings: Callable[..., Settings], server: str
+) -> None:
+    """GIVEN a download that would take minutes WHEN its job is deleted THEN the download
+    process is stopped (the task ends as cancelled, not at the time cap) and nothing is kept."""
+    import threading
+    import time
+
+    from rq.job import Job as RqJob
+    from rq.serializers import JSONSerializer
+
+    from stemdeck.core.queue import ingest_entry_id, redis_connection
+
+    settings = make_settings(ingest_allow_loopback=True, ingest_timeout_s=300)
+    with TestClient(create_app(settings)) as client:
+        response = client.post("/api/jobs", json={"url": f"{server}/trickle.mp3"})
+        job_id = response.json()["id"]
+
+        def delete_once_fetching() -> None:
+            for _ in range(600):
+                if client.get(f"/api/jobs/{job_id}").json().get("status") == "fetching":
+                    client.delete(f"/api/jobs/{job_id}")
+                    return
+                time.sleep(0.1)
+
+        deleter = threading.Thread(target=delete_once_fetching)
+        deleter.start()
+        build_worker(settings, name="ingest-cancel").work(burst=True)
+        deleter.join()
+        assert client.get(f"/api/jobs/{job_id}").status_code == 404
+
+    entry = RqJob.fetch(
+        ingest_entry_id(job_id),
+        connection=redis_connection(settings.redis_url),
+        serializer=JSONSerializer,
+    )
+    assert entry.return_value() == "cancelled"
+    assert [p for p in settings.storage_root.rglob("*") if p.is_file()] == []
