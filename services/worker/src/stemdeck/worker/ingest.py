@@ -21,6 +21,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from redis.exceptions import RedisError
 from sqlalchemy import update
 
 from stemdeck.core.db import session_scope
@@ -94,8 +95,11 @@ def ingest_job(job_id: str) -> str:
         return JobStatus.completed
     strategy = rt.strategies[_strategy_of(url, job_id)]
     queue = separate_queue(redis_connection(settings.require_redis_url()))
-    # If Redis is away now, the row is queued and the reconciler enqueues it later.
-    enqueue_separation(queue, settings, job_id, info.duration_s, strategy.cost)
+    try:
+        enqueue_separation(queue, settings, job_id, info.duration_s, strategy.cost)
+    except RedisError as error:
+        # The row is queued: the reconciler hands it on once Redis is back.
+        log.warning("could not queue the separation of job %s yet: %s", job_id, error)
     return JobStatus.queued
 
 
