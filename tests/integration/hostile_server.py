@@ -46,6 +46,14 @@ class _Handler(BaseHTTPRequestHandler):
             elif path == "/page-private.html":
                 page = f'<html><body><video src="{self.private_target}"></video></body></html>'
                 self._send(200, "text/html", page.encode())
+            elif path == "/page-other-loopback.html":
+                # 127.0.0.2 is loopback too, and outside the test allowance (127.0.0.1, ::1).
+                page = f'<html><body><video src="http://127.0.0.2:{port}/song.mp3"></video>'
+                self._send(200, "text/html", page.encode() + b"</body></html>")
+            elif path == "/redirect-to-hex-loopback":
+                self.send_response(302)
+                self.send_header("Location", f"http://0x7f000002:{port}/song.mp3")
+                self.end_headers()
             elif path == "/page-loopback.html":
                 page = f'<html><body><video src="http://127.0.0.1:{port}/song.mp3"></video>'
                 self._send(200, "text/html", page.encode() + b"</body></html>")

@@ -81,6 +81,8 @@ def test_a_direct_link_is_downloaded_and_separated(
     [
         ("/redirect-to-private", "url_forbidden", "10.255.255.1 is a private address"),
         ("/page-private.html", "url_forbidden", "10.255.255.1 is a private address"),
+        ("/page-other-loopback.html", "url_forbidden", "127.0.0.2 is a loopback address"),
+        ("/redirect-to-hex-loopback", "url_forbidden", "127.0.0.2 is a loopback address"),
         ("/trickle.mp3", "download_timeout", "longer than 4 s"),
         ("/endless.mp3", "source_too_large", "1 MB"),
         ("/missing.mp3", "source_unavailable", "404"),

@@ -55,10 +55,10 @@ def test_public_addresses_pass(address: str) -> None:
     assert address_refusal(ipaddress.ip_address(address)) is None
 
 
-def test_loopback_allowance_admits_loopback_only() -> None:
+def test_the_test_allowance_admits_the_two_loopback_addresses_only() -> None:
     for address in ("127.0.0.1", "::1", "::ffff:127.0.0.1"):
         assert address_refusal(ipaddress.ip_address(address), allow_loopback=True) is None
-    for address in ("10.0.0.1", "169.254.169.254", "192.168.0.1"):
+    for address in ("127.0.0.2", "10.0.0.1", "169.254.169.254", "192.168.0.1"):
         assert address_refusal(ipaddress.ip_address(address), allow_loopback=True) is not None
 
 
@@ -155,3 +155,24 @@ def test_the_socket_guard_with_loopback_allowed_still_refuses_private(listener: 
         assert len(guard.refusals) == 2
     finally:
         remove_socket_guard()
+
+
+def test_the_download_refuses_live_streams_and_counts_real_bytes() -> None:
+    """yt-dlp's max_filesize trusts Content-Length; the hook counts what arrives."""
+    from stemdeck.worker.fetch import FetchRequest, Refusal, _options, _QuietLogger
+
+    state: dict[str, object] = {}
+    request = FetchRequest("http://example.com/a", "/tmp", 1000, 60.0, False)
+    options = _options(request, _QuietLogger(), state)
+    check = options["match_filter"]
+    assert check({"is_live": True}, incomplete=False) == "live stream"
+    assert check({"live_status": "is_upcoming"}, incomplete=False) == "live stream"
+    assert check({"duration": 61}, incomplete=False) == "too long"
+    assert check({"duration": 59}, incomplete=False) is None
+    hook = options["progress_hooks"][0]
+    hook({"downloaded_bytes": 1000})
+    with pytest.raises(Refusal):
+        hook({"downloaded_bytes": 1001})
+    assert state == {"live": True, "too_long": 61.0, "too_large": True}
+    assert options["noplaylist"] and options["proxy"] == "" and options["cookiefile"] is None
+    assert options["postprocessors"] == []
