@@ -176,3 +176,27 @@ def test_the_download_refuses_live_streams_and_counts_real_bytes() -> None:
     assert state == {"live": True, "too_long": 61.0, "too_large": True}
     assert options["noplaylist"] and options["proxy"] == "" and options["cookiefile"] is None
     assert options["postprocessors"] == []
+
+
+def test_dns_rebinding_gains_nothing(monkeypatch: pytest.MonkeyPatch, listener: int) -> None:
+    """GIVEN a name that resolves to a public address when the URL is checked and to
+    127.0.0.1 when the download connects WHEN it connects THEN the guard refuses it."""
+    from stemdeck.core import netguard
+
+    answers = iter(["93.184.215.14", "127.0.0.1"])
+
+    def rebinding(host: str, port: object, *args: object, **kwargs: object) -> list[object]:
+        address = next(answers) if host == "rebind.example" else host
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    monkeypatch.setattr(netguard, "_original_getaddrinfo", rebinding)
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    assert check_url(f"http://rebind.example:{listener}/a.mp3")  # looked public when checked
+
+    guard = install_socket_guard(allow_loopback=False)
+    try:
+        with pytest.raises(GuardedConnectionRefused):
+            socket.create_connection(("rebind.example", listener), timeout=2)
+    finally:
+        remove_socket_guard()
+    assert guard.refusals == ["127.0.0.1 is a loopback address"]
