@@ -325,3 +325,21 @@ def test_postgres_down_for_20_s_is_503_then_recovers(
     assert ready.status_code == 503
     assert (job["status"], job["attempts"]) == ("completed", 1), job["error"]
     assert after["status"] == "completed"
+
+
+def test_two_submissions_of_the_same_file_run_one_separation(
+    settings: Settings, short_song: Path
+) -> None:
+    """PROVES: the same bytes, strategy and formats are separated once, through the real
+    processes, whether the second arrives while the first waits or after it completed."""
+    with running_stack(settings) as stack:
+        first = submit(stack, short_song, "four-stems-dsp")
+        second = submit(stack, short_song, "four-stems-dsp")
+        jobs = [stack.wait_for(first), stack.wait_for(second)]
+        third = stack.wait_for(submit(stack, short_song, "four-stems-dsp"))
+
+    assert [job["status"] for job in [*jobs, third]] == ["completed"] * 3
+    assert [job["attempts"] for job in [*jobs, third]] == [1, 0, 0]
+    assert any(first in note for note in jobs[1]["notes"])
+    assert stems_on_disk(settings, second) == stems_on_disk(settings, third["id"]) == []
+    assert len(stems_on_disk(settings, first)) == 4

@@ -25,6 +25,11 @@ def test_defaults_give_an_all_in_one_setup(tmp_path: object) -> None:
         ("STEMDECK_STORAGE", "ftp", "STEMDECK_STORAGE"),
         ("STEMDECK_DEFAULT_FORMATS", "flac,aiff", "STEMDECK_DEFAULT_FORMATS"),
         ("STEMDECK_LOG_LEVEL", "chatty", "STEMDECK_LOG_LEVEL"),
+        ("STEMDECK_MAX_ATTEMPTS", "0", "STEMDECK_MAX_ATTEMPTS"),
+        ("STEMDECK_RETENTION_DAYS", "-1", "STEMDECK_RETENTION_DAYS"),
+        ("STEMDECK_INGEST_TIMEOUT_S", "0", "STEMDECK_INGEST_TIMEOUT_S"),
+        ("STEMDECK_INGEST_ALLOW_LOOPBACK", "maybe", "STEMDECK_INGEST_ALLOW_LOOPBACK"),
+        ("STEMDECK_HEARTBEAT_TIMEOUT_S", "8", "STEMDECK_HEARTBEAT_TIMEOUT_S"),
     ],
 )
 def test_a_bad_value_stops_start_up_naming_the_variable(
