@@ -77,16 +77,16 @@ def test_a_direct_link_is_downloaded_and_separated(
 
 
 @pytest.mark.parametrize(
-    ("path", "code", "words"),
+    ("path", "code", "status", "words"),
     [
-        ("/redirect-to-private", "url_forbidden", "10.255.255.1 is a private address"),
-        ("/page-private.html", "url_forbidden", "10.255.255.1 is a private address"),
-        ("/page-other-loopback.html", "url_forbidden", "127.0.0.2 is a loopback address"),
-        ("/redirect-to-hex-loopback", "url_forbidden", "127.0.0.2 is a loopback address"),
-        ("/trickle.mp3", "download_timeout", "longer than 4 s"),
-        ("/endless.mp3", "source_too_large", "1 MB"),
-        ("/missing.mp3", "source_unavailable", "404"),
-        ("/notes.txt", "not_audio", "not audio"),
+        ("/redirect-to-private", "url_forbidden", 422, "10.255.255.1 is a private address"),
+        ("/page-private.html", "url_forbidden", 422, "10.255.255.1 is a private address"),
+        ("/page-other-loopback.html", "url_forbidden", 422, "127.0.0.2 is a loopback address"),
+        ("/redirect-to-hex-loopback", "url_forbidden", 422, "127.0.0.2 is a loopback address"),
+        ("/trickle.mp3", "download_timeout", 408, "longer than 4 s"),
+        ("/endless.mp3", "source_too_large", 413, "1 MB"),
+        ("/missing.mp3", "source_unavailable", 422, "404"),
+        ("/notes.txt", "not_audio", 415, "not audio"),
     ],
 )
 def test_hostile_and_broken_sources_fail_the_job_with_the_reason(
@@ -95,6 +95,7 @@ def test_hostile_and_broken_sources_fail_the_job_with_the_reason(
     server: str,
     path: str,
     code: str,
+    status: int,
     words: str,
 ) -> None:
     """GIVEN a server that redirects inward, hides an inward media URL in HTML, trickles,
@@ -103,7 +104,7 @@ def test_hostile_and_broken_sources_fail_the_job_with_the_reason(
     job = run_job(ingest_client, ingest_settings, f"{server}{path}")
 
     assert job["status"] == "failed"
-    assert job["error_code"] == code, job["error"]
+    assert (job["error_code"], job["error_status"]) == (code, status), job["error"]
     assert words in job["error"]
     assert job["stems"] == []
     stored = sorted(p.name for p in ingest_settings.storage_root.rglob("*") if p.is_file())

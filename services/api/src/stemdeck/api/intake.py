@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from stemdeck.api.context import AppContext
-from stemdeck.api.errors import ApiError, queue_unavailable
+from stemdeck.api.errors import ApiError, queue_unavailable, refusal_status
 from stemdeck.api.upload import ReceivedFile, receive_form
 from stemdeck.core.db import session_scope
 from stemdeck.core.dedup import complete_from_twin, find_twin
@@ -31,16 +31,6 @@ from stemdeck.core.storage import Storage, keys
 from stemdeck.core.strategies import Strategy
 
 log = logging.getLogger(__name__)
-
-# empty → 400; not audio at all → 415; audio that is damaged → 422.
-AUDIO_ERROR_STATUS = {
-    "empty_file": 400,
-    "unsupported_media": 415,
-    "no_audio": 415,
-    "corrupt_audio": 422,
-    "truncated_audio": 422,
-    "ffmpeg_missing": 503,
-}
 
 
 def choose_strategy(values: list[str], strategies: dict[str, Strategy], default: str) -> Strategy:
@@ -83,9 +73,7 @@ def _check_audio(storage: Storage, source: ReceivedFile, settings: Settings) -> 
             verify_decodes(path, info)
             check_duration(info, settings.max_duration_s)
         except AudioError as error:
-            raise ApiError(
-                AUDIO_ERROR_STATUS.get(error.code, 422), error.code, error.message
-            ) from None
+            raise ApiError(refusal_status(error.code), error.code, error.message) from None
     return info
 
 

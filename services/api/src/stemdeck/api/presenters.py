@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from starlette.requests import Request
 
+from stemdeck.api.errors import REFUSAL_STATUS
 from stemdeck.api.schemas import JobPublic, SourcePublic, StemPublic
 from stemdeck.core.models import Job, Stem
 from stemdeck.core.states import JobStatus
@@ -57,6 +58,7 @@ def job_public(request: Request, job: Job) -> JobPublic:
         eta_seconds=eta_seconds(job),
         error=job.error,
         error_code=job.error_code,
+        error_status=REFUSAL_STATUS.get(job.error_code) if job.error_code else None,
         notes=list(job.notes or []),
         gain_db=job.output_gain_db,
         strategy=job.strategy,

@@ -56,6 +56,9 @@ class JobPublic(BaseModel):
     error_code: str | None = Field(
         description="Why it failed, stable: url_forbidden, timeout, worker_lost, …"
     )
+    error_status: int | None = Field(
+        description="For a source refused while it was fetched, the 4xx it stands for"
+    )
     notes: list[str] = Field(description="What the service did to the audio, for the user")
     gain_db: float = Field(
         description="Gain applied to every stem; below 0 when loud input was turned down"

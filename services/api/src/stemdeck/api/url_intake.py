@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from stemdeck.api.context import AppContext
-from stemdeck.api.errors import ApiError, queue_unavailable
+from stemdeck.api.errors import ApiError, queue_unavailable, refusal_status
 from stemdeck.api.intake import choose_formats, choose_strategy, forget
 from stemdeck.core.db import session_scope
 from stemdeck.core.models import Job, new_job_id
@@ -32,7 +32,6 @@ from stemdeck.core.states import JobStatus, Stage
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 16 * 1024
-URL_ERROR_STATUS = {"invalid_url": 400, "url_unresolvable": 422, "url_forbidden": 422}
 
 
 class JobCreateFromUrl(BaseModel):
@@ -114,7 +113,7 @@ async def create_job_from_url(request: Request, context: AppContext) -> Job:
             check_url, body.url, allow_loopback=settings.ingest_allow_loopback
         )
     except UrlRefused as error:
-        raise ApiError(URL_ERROR_STATUS.get(error.code, 422), error.code, error.message) from None
+        raise ApiError(refusal_status(error.code), error.code, error.message) from None
 
     job_id = new_job_id()
     row_written = False
