@@ -343,3 +343,39 @@ def test_two_submissions_of_the_same_file_run_one_separation(
     assert any(first in note for note in jobs[1]["notes"])
     assert stems_on_disk(settings, second) == stems_on_disk(settings, third["id"]) == []
     assert len(stems_on_disk(settings, first)) == 4
+
+
+def test_sigterm_mid_download_hands_the_url_job_back(
+    settings: Settings, short_song: Path, tmp_path: Path
+) -> None:
+    """PROVES: a worker stopped while downloading kills the download process, puts the job
+    back on the queue uncounted, and leaves no file; the next worker takes it up again."""
+    from tests.integration.hostile_server import hostile_server
+
+    scratch = tmp_path / "worker-tmp"
+    scratch.mkdir()
+    with (
+        hostile_server(short_song) as server,
+        running_stack(
+            settings,
+            reconciler=True,
+            TMPDIR=str(scratch),
+            STEMDECK_INGEST_ALLOW_LOOPBACK="true",
+            STEMDECK_INGEST_TIMEOUT_S="5",
+            **FAST_RECOVERY,
+        ) as stack,
+    ):
+        with stack.client() as client:
+            response = client.post("/api/jobs", json={"url": f"{server}/trickle.mp3"})
+        job_id = response.json()["id"]
+        wait_until(lambda: job_of(stack, job_id)["status"] == "fetching", "fetching", stack)
+        assert kill(stack.workers[0], signal.SIGTERM) == 0
+        handed_back = job_of(stack, job_id)
+        leftovers = list(scratch.iterdir())
+        stack.start_worker()
+        job = stack.wait_for(job_id)
+
+    assert (handed_back["status"], handed_back["attempts"]) == ("queued", 0)
+    assert leftovers == []
+    assert (job["status"], job["error_code"], job["attempts"]) == ("failed", "download_timeout", 1)
+    assert not (settings.storage_root / "jobs" / job_id).exists()
