@@ -27,26 +27,13 @@ from stemdeck.core.settings import Settings
 from stemdeck.core.states import JobStatus
 from stemdeck.core.storage import keys, make_storage
 from stemdeck.worker import attempt as attempts
-from stemdeck.worker.main import build_worker
 from stemdeck.worker.progress import JobCancelled, JobProgress
-from tests.integration.factories import queued_job
+from tests.integration.factories import load, queued_job, work
 
 
 @pytest.fixture
 def song(shared_audio: Path) -> Path:
     return shared_audio / "Music_Delta__80s_Rock" / "mixture.wav"
-
-
-def work(settings: Settings) -> None:
-    build_worker(settings, name="durable-test").work(burst=True)
-
-
-def load(settings: Settings, job_id: str) -> Job:
-    with session_scope(settings.effective_database_url) as session:
-        job = session.get(Job, job_id)
-        assert job is not None
-        session.expunge(job)
-        return job
 
 
 def reconciler(settings: Settings) -> Reconciler:

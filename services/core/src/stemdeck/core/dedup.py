@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from stemdeck.core.models import Job, Stem, utcnow
+from stemdeck.core.models import Job, copy_stem, utcnow
 from stemdeck.core.states import JobStatus, Stage
 
 
@@ -36,21 +36,7 @@ def complete_from_twin(job: Job, twin: Job) -> str | None:
     """Complete ``job`` with ``twin``'s stems; returns the job's own source key, now unused."""
     own_source = job.source_key if job.source_key != twin.source_key else None
     job.source_key = twin.source_key
-    job.stems = [
-        Stem(
-            name=stem.name,
-            position=stem.position,
-            duration_s=stem.duration_s,
-            lufs=stem.lufs,
-            peak_dbfs=stem.peak_dbfs,
-            formats=list(stem.formats),
-            keys=dict(stem.keys),
-            sizes=dict(stem.sizes),
-            waveform_key=stem.waveform_key,
-            waveform_png_key=stem.waveform_png_key,
-        )
-        for stem in twin.stems
-    ]
+    job.stems = [copy_stem(stem) for stem in twin.stems]
     now = utcnow()
     job.status = JobStatus.completed
     job.stage = Stage.done

@@ -114,3 +114,17 @@ class Stem(Base):
     waveform_png_key: Mapped[str] = mapped_column(String(255))
 
     job: Mapped[Job] = relationship(back_populates="stems")
+
+
+def copy_stem(stem: Stem, job_id: str | None = None) -> Stem:
+    """A new row with the same values (and file keys), for another job or another try."""
+    copy = Stem(
+        **{
+            column.key: getattr(stem, column.key)
+            for column in Stem.__table__.columns
+            if column.key not in {"id", "job_id"}
+        }
+    )
+    if job_id is not None:
+        copy.job_id = job_id
+    return copy

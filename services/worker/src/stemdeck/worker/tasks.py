@@ -17,7 +17,7 @@ from sqlalchemy import delete, select
 
 from stemdeck.core.db import session_scope
 from stemdeck.core.dedup import complete_from_twin, find_twin
-from stemdeck.core.models import Job, Stem, utcnow
+from stemdeck.core.models import Job, Stem, copy_stem, utcnow
 from stemdeck.core.probe import AudioError, probe
 from stemdeck.core.states import JobStatus, Stage
 from stemdeck.core.storage import keys
@@ -214,7 +214,8 @@ def _store_outputs(
                 raise JobCancelled(job_id)
             # A re-run replaces the previous attempt's rows whole.
             session.execute(delete(Stem).where(Stem.job_id == job_id))
-            session.add_all([_copy(row) for row in rows])
+            # Fresh instances per try: a rolled-back session leaves the old ones unusable.
+            session.add_all([copy_stem(row, job_id) for row in rows])
             job.status = JobStatus.completed
             job.stage = Stage.done
             job.progress = 1.0
@@ -224,11 +225,6 @@ def _store_outputs(
             job.heartbeat_at = None
 
     with_retries(record, f"recording the stems of job {job_id}")
-
-
-def _copy(row: Stem) -> Stem:
-    """A fresh instance per try: a rolled-back session leaves the old ones unusable."""
-    return Stem(**{c.key: getattr(row, c.key) for c in Stem.__table__.columns if c.key != "id"})
 
 
 def _fail(url: str, job_id: str, attempt: int, code: str, message: str) -> None:
