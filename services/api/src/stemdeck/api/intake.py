@@ -8,6 +8,7 @@ sees an id without a row. Any failure removes the job's files (and row).
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import anyio
 from redis.exceptions import RedisError
@@ -77,6 +78,22 @@ def _check_audio(storage: Storage, source: ReceivedFile, settings: Settings) -> 
     return info
 
 
+def new_job_row(job_id: str, strategy: str, formats: list[str], **source: Any) -> Job:
+    """A queued job as accepted, before anything ran; ``source`` fills the source_* columns."""
+    return Job(
+        id=job_id,
+        status=JobStatus.queued,
+        stage=Stage.waiting,
+        progress=0.0,
+        notes=[],
+        strategy=strategy,
+        formats=formats,
+        attempts=0,
+        stems=[],  # loaded now: the instance is used after its session closes
+        **source,
+    )
+
+
 def _insert_job(
     settings: Settings,
     storage: Storage,
@@ -86,15 +103,10 @@ def _insert_job(
     strategy: Strategy,
     formats: list[str],
 ) -> Job:
-    job = Job(
-        id=job_id,
-        status=JobStatus.queued,
-        stage=Stage.waiting,
-        progress=0.0,
-        notes=[],
-        strategy=strategy.name,
-        formats=formats,
-        attempts=0,
+    job = new_job_row(
+        job_id,
+        strategy.name,
+        formats,
         source_name=source.display_name,
         source_key=source.key,
         source_sha256=source.sha256,
@@ -103,7 +115,6 @@ def _insert_job(
         source_duration_s=info.duration_s,
         source_sample_rate=info.sample_rate,
         source_channels=info.channels,
-        stems=[],  # loaded now: the instance is used after its session closes
     )
     unused_source = None
     with session_scope(settings.effective_database_url) as session:

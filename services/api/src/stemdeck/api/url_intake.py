@@ -21,13 +21,12 @@ from starlette.requests import Request
 
 from stemdeck.api.context import AppContext
 from stemdeck.api.errors import ApiError, queue_unavailable, refusal_status
-from stemdeck.api.intake import choose_formats, choose_strategy, forget
+from stemdeck.api.intake import choose_formats, choose_strategy, forget, new_job_row
 from stemdeck.core.db import session_scope
 from stemdeck.core.models import Job, new_job_id
 from stemdeck.core.netguard import MAX_URL_LENGTH, UrlRefused, check_url
 from stemdeck.core.queue import enqueue_ingest, ingest_queue
 from stemdeck.core.readiness import default_strategy, missing_weights_message
-from stemdeck.core.states import JobStatus, Stage
 
 log = logging.getLogger(__name__)
 
@@ -77,19 +76,8 @@ def _display_name(url: str) -> str:
 
 
 def _insert(context: AppContext, job_id: str, url: str, strategy: str, formats: list[str]) -> Job:
-    job = Job(
-        id=job_id,
-        status=JobStatus.queued,
-        stage=Stage.waiting,
-        progress=0.0,
-        notes=[],
-        strategy=strategy,
-        formats=formats,
-        attempts=0,
-        source_name=_display_name(url),
-        source_url=url,
-        source_key=None,
-        stems=[],
+    job = new_job_row(
+        job_id, strategy, formats, source_name=_display_name(url), source_url=url, source_key=None
     )
     with session_scope(context.settings.effective_database_url) as session:
         session.add(job)
