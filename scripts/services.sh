@@ -41,5 +41,8 @@ if ! port_open 6379; then
   for _ in $(seq 50); do port_open 6379 && break; sleep 0.2; done
 fi
 
+# The fault tests start a Postgres of their own (initdb + pg_ctl), even where one runs already.
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || apt_install postgresql
+
 port_open 5432 || { echo "Postgres is not reachable on 127.0.0.1:5432" >&2; exit 1; }
 port_open 6379 || { echo "Redis is not reachable on 127.0.0.1:6379" >&2; exit 1; }

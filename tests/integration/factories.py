@@ -44,3 +44,19 @@ def queued_job(
     queue = separate_queue(redis_connection(settings.require_redis_url()))
     enqueue_separation(queue, settings, job_id, info.duration_s, cost)
     return job_id
+
+
+def work(settings: Settings, name: str = "test-worker") -> None:
+    """Run every queued job in this process with a burst worker, as `stemdeck worker` would."""
+    from stemdeck.worker.main import build_worker
+
+    build_worker(settings, name=name).work(burst=True)
+
+
+def load(settings: Settings, job_id: str) -> Job:
+    """The job row as it is now, detached from its session."""
+    with session_scope(settings.effective_database_url) as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        session.expunge(job)
+        return job

@@ -64,6 +64,12 @@ class Stack:
     env: dict[str, str]
     log_dir: Path
 
+    def start_worker(self) -> subprocess.Popen[bytes]:
+        index = len(self.workers)
+        proc = _spawn(["worker"], self.env, self.log_dir / f"worker-{index}.log")
+        self.workers.append(proc)
+        return proc
+
     def client(self, timeout: float = 60) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, timeout=timeout)
 
@@ -91,7 +97,9 @@ def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[
 
 
 @contextmanager
-def running_stack(settings: Settings, *, workers: int = 1, **extra_env: str) -> Iterator[Stack]:
+def running_stack(
+    settings: Settings, *, workers: int = 1, reconciler: bool = False, **extra_env: str
+) -> Iterator[Stack]:
     port = free_port()
     env = settings_env(settings, STEMDECK_PORT=str(port), **extra_env)
     log_dir = settings.data_dir / "logs"
@@ -99,13 +107,16 @@ def running_stack(settings: Settings, *, workers: int = 1, **extra_env: str) -> 
     api = _spawn(["api"], env, log_dir / "api.log")
     procs = [_spawn(["worker"], env, log_dir / f"worker-{i}.log") for i in range(workers)]
     stack = Stack(f"http://127.0.0.1:{port}", api, procs, env, log_dir)
+    helpers = [_spawn(["reconciler"], env, log_dir / "reconciler.log")] if reconciler else []
     try:
         wait_for_http(f"{stack.base_url}/health", api, log_dir / "api.log", timeout_s=30)
         yield stack
     finally:
-        for proc in [api, *procs]:
-            proc.terminate()
-        for proc in [api, *procs]:
+        everything = [api, *stack.workers, *helpers]
+        for proc in everything:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in everything:
             try:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:

@@ -57,6 +57,8 @@ def test_upload_stores_the_file_writes_the_row_then_queues_it(
     assert body["formats"] == settings.default_formats
     assert body["source"] == {
         "name": "80s Rock.wav",
+        "url": None,
+        "title": None,
         "sha256": hashlib.sha256(content).hexdigest(),
         "size_bytes": len(content),
         "duration_s": pytest.approx(6.8, abs=0.01),

@@ -118,7 +118,7 @@ def test_a_form_without_a_file_is_422(client: TestClient, assert_refused: Refuse
 
 @pytest.mark.parametrize(
     ("content_type", "body"),
-    [("application/json", b'{"strategy": "four-stems-dsp"}'), ("audio/wav", b"RIFF....WAVE")],
+    [("text/plain", b"strategy=four-stems-dsp"), ("audio/wav", b"RIFF....WAVE")],
 )
 def test_a_body_that_is_not_multipart_is_415(
     client: TestClient, assert_refused: Refused, content_type: str, body: bytes

@@ -111,7 +111,8 @@ def test_a_bad_strategies_file_stops_the_worker_naming_the_problem(tmp_path: Pat
 
 def test_up_runs_the_all_in_one_stack_and_stops_cleanly(shared_audio: Path, tmp_path: Path) -> None:
     """GIVEN no Redis URL and no database URL, WHEN `stemdeck up` runs, THEN an embedded
-    Redis, SQLite, the API and a worker complete a job; Ctrl-C stops every process."""
+    Redis, SQLite, the API, a worker and the reconciler run, and complete a job; Ctrl-C stops
+    every process."""
     port = free_port()
     data = tmp_path / "data"
     process = subprocess.Popen(
@@ -135,6 +136,9 @@ def test_up_runs_the_all_in_one_stack_and_stops_cleanly(shared_audio: Path, tmp_
             time.sleep(0.2)
         descendants = psutil.Process(process.pid).children(recursive=True)
         assert any("redis-server" in p.name() for p in descendants)
+        commands = [" ".join(p.cmdline()) for p in descendants]
+        for name in ("api", "worker", "reconciler"):
+            assert any(c.endswith(f"stemdeck.core.cli {name}") for c in commands), commands
 
         with (shared_audio / SONG / "mixture.wav").open("rb") as song:
             job = httpx.post(

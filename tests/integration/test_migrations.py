@@ -83,3 +83,42 @@ def test_timestamps_come_back_in_utc(empty_database: str) -> None:
         assert job is not None
         assert job.created_at.tzinfo is not None
         assert job.created_at.utcoffset() == UTC.utcoffset(None)
+
+
+def test_0003_keeps_existing_jobs_and_its_downgrade_drops_only_url_jobs(
+    empty_database: str,
+) -> None:
+    """GIVEN a database at 0002 with an uploaded job WHEN upgraded to 0003 THEN the job is kept
+    and URL jobs without a source can be stored; downgrading removes just those."""
+    from sqlalchemy import text
+
+    migrate.upgrade(empty_database, "0002")
+    engine = create_engine(empty_database)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO jobs (id, status, stage, progress, notes, output_gain_db, strategy,"
+                " formats, attempts, source_name, source_key, source_sha256, source_size_bytes,"
+                " source_format, source_duration_s, source_sample_rate, source_channels,"
+                " created_at, updated_at) VALUES ('u', 'completed', 'done', 1, '[]', 0, 's',"
+                " '[\"flac\"]', 1, 'n', 'k', 'h', 1, 'wav', 1.0, 44100, 2,"
+                " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
+    migrate.upgrade(empty_database)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO jobs (id, status, stage, progress, notes, output_gain_db, strategy,"
+                " formats, attempts, source_name, source_url, created_at, updated_at) VALUES"
+                " ('v', 'queued', 'waiting', 0, '[]', 0, 's', '[\"flac\"]', 0, 'n',"
+                " 'https://example.com/a.mp3', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
+        kept = connection.execute(text("SELECT id, source_url FROM jobs ORDER BY id")).all()
+    assert [tuple(row) for row in kept] == [("u", None), ("v", "https://example.com/a.mp3")]
+
+    migrate.downgrade(empty_database, "0002")
+    with engine.begin() as connection:
+        assert connection.execute(text("SELECT id FROM jobs")).scalars().all() == ["u"]
+    engine.dispose()

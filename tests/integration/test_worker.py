@@ -18,19 +18,7 @@ from stemdeck.core.storage import keys, make_storage
 from stemdeck.worker import runtime
 from stemdeck.worker.main import build_worker
 from stemdeck.worker.progress import JobCancelled, JobProgress
-from tests.integration.factories import queued_job
-
-
-def work(settings: Settings) -> None:
-    build_worker(settings, name="test-worker").work(burst=True)
-
-
-def load(settings: Settings, job_id: str) -> Job:
-    with session_scope(settings.effective_database_url) as session:
-        job = session.get(Job, job_id)
-        assert job is not None
-        session.expunge(job)
-        return job
+from tests.integration.factories import load, queued_job, work
 
 
 def test_a_queued_job_is_separated_stored_and_recorded(

@@ -30,6 +30,11 @@ def test_defaults_give_an_all_in_one_setup(tmp_path: object) -> None:
         ("STEMDECK_S3_PUBLIC_URL", "ftp://files", "STEMDECK_S3_PUBLIC_URL"),
         ("STEMDECK_S3_BUCKET", "My_Bucket", "STEMDECK_S3_BUCKET"),
         ("STEMDECK_S3_PRESIGN_TTL_S", "5", "STEMDECK_S3_PRESIGN_TTL_S"),
+        ("STEMDECK_MAX_ATTEMPTS", "0", "STEMDECK_MAX_ATTEMPTS"),
+        ("STEMDECK_RETENTION_DAYS", "-1", "STEMDECK_RETENTION_DAYS"),
+        ("STEMDECK_INGEST_TIMEOUT_S", "0", "STEMDECK_INGEST_TIMEOUT_S"),
+        ("STEMDECK_INGEST_ALLOW_LOOPBACK", "maybe", "STEMDECK_INGEST_ALLOW_LOOPBACK"),
+        ("STEMDECK_HEARTBEAT_TIMEOUT_S", "8", "STEMDECK_HEARTBEAT_TIMEOUT_S"),
     ],
 )
 def test_a_bad_value_stops_start_up_naming_the_variable(

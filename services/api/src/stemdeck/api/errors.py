@@ -49,6 +49,34 @@ def error_response(
     )
 
 
+# The HTTP status of each refusal code, whether it answers the request (uploads, URLs
+# refused at once) or ends a URL job found bad while downloading (JobPublic.error_status).
+REFUSAL_STATUS = {
+    "empty_file": 400,
+    "invalid_url": 400,
+    "unsupported_media": 415,
+    "no_audio": 415,
+    "not_audio": 415,
+    "unsupported_url": 415,
+    "source_too_large": 413,
+    "download_timeout": 408,
+    "corrupt_audio": 422,
+    "truncated_audio": 422,
+    "audio_too_long": 422,
+    "url_forbidden": 422,
+    "url_unresolvable": 422,
+    "source_unavailable": 422,
+    "live_stream": 422,
+    "playlist": 422,
+    "download_failed": 422,
+    "ffmpeg_missing": 503,
+}
+
+
+def refusal_status(code: str) -> int:
+    return REFUSAL_STATUS.get(code, 422)
+
+
 def job_not_found(job_id: str) -> ApiError:
     return ApiError(
         404,

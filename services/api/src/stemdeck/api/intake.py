@@ -8,6 +8,7 @@ sees an id without a row. Any failure removes the job's files (and row).
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import anyio
 from redis.exceptions import RedisError
@@ -16,12 +17,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from stemdeck.api.context import AppContext
-from stemdeck.api.errors import ApiError, queue_unavailable
+from stemdeck.api.errors import ApiError, queue_unavailable, refusal_status
 from stemdeck.api.upload import ReceivedFile, receive_form
 from stemdeck.core.db import session_scope
+from stemdeck.core.dedup import complete_from_twin, find_twin
 from stemdeck.core.formats import FORMATS
 from stemdeck.core.models import Job, new_job_id
-from stemdeck.core.probe import AudioError, AudioInfo, probe, verify_decodes
+from stemdeck.core.probe import AudioError, AudioInfo, check_duration, probe, verify_decodes
 from stemdeck.core.queue import enqueue_separation, separate_queue
 from stemdeck.core.readiness import default_strategy, missing_weights_message
 from stemdeck.core.settings import Settings
@@ -30,16 +32,6 @@ from stemdeck.core.storage import Storage, keys
 from stemdeck.core.strategies import Strategy
 
 log = logging.getLogger(__name__)
-
-# empty → 400; not audio at all → 415; audio that is damaged → 422.
-AUDIO_ERROR_STATUS = {
-    "empty_file": 400,
-    "unsupported_media": 415,
-    "no_audio": 415,
-    "corrupt_audio": 422,
-    "truncated_audio": 422,
-    "ffmpeg_missing": 503,
-}
 
 
 def choose_strategy(values: list[str], strategies: dict[str, Strategy], default: str) -> Strategy:
@@ -80,38 +72,41 @@ def _check_audio(storage: Storage, source: ReceivedFile, settings: Settings) -> 
         try:
             info = probe(path)
             verify_decodes(path, info)
+            check_duration(info, settings.max_duration_s)
         except AudioError as error:
-            raise ApiError(
-                AUDIO_ERROR_STATUS.get(error.code, 422), error.code, error.message
-            ) from None
-    if info.duration_s > settings.max_duration_s:
-        raise ApiError(
-            422,
-            "audio_too_long",
-            f"The audio is {info.duration_s:.1f} s long; this server accepts at most "
-            f"{settings.max_duration_s:g} s. Trim it and upload again, or ask the admin "
-            "to raise STEMDECK_MAX_DURATION_S.",
-        )
+            raise ApiError(refusal_status(error.code), error.code, error.message) from None
     return info
+
+
+def new_job_row(job_id: str, strategy: str, formats: list[str], **source: Any) -> Job:
+    """A queued job as accepted, before anything ran; ``source`` fills the source_* columns."""
+    return Job(
+        id=job_id,
+        status=JobStatus.queued,
+        stage=Stage.waiting,
+        progress=0.0,
+        notes=[],
+        strategy=strategy,
+        formats=formats,
+        attempts=0,
+        stems=[],  # loaded now: the instance is used after its session closes
+        **source,
+    )
 
 
 def _insert_job(
     settings: Settings,
+    storage: Storage,
     job_id: str,
     source: ReceivedFile,
     info: AudioInfo,
     strategy: Strategy,
     formats: list[str],
 ) -> Job:
-    job = Job(
-        id=job_id,
-        status=JobStatus.queued,
-        stage=Stage.waiting,
-        progress=0.0,
-        notes=[],
-        strategy=strategy.name,
-        formats=formats,
-        attempts=0,
+    job = new_job_row(
+        job_id,
+        strategy.name,
+        formats,
         source_name=source.display_name,
         source_key=source.key,
         source_sha256=source.sha256,
@@ -120,14 +115,19 @@ def _insert_job(
         source_duration_s=info.duration_s,
         source_sample_rate=info.sample_rate,
         source_channels=info.channels,
-        stems=[],  # loaded now: the instance is used after its session closes
     )
+    unused_source = None
     with session_scope(settings.effective_database_url) as session:
+        # Same audio, strategy and formats as a completed job: done at once from its stems.
+        if twin := find_twin(session, job):
+            unused_source = complete_from_twin(job, twin)
         session.add(job)
+    if unused_source:
+        storage.delete_prefix(unused_source)
     return job
 
 
-def _forget(settings: Settings, storage: Storage, job_id: str, row_written: bool) -> None:
+def forget(settings: Settings, storage: Storage, job_id: str, row_written: bool) -> None:
     """Remove every trace of a job that was not accepted: its row, if any, and its files.
 
     Best effort and never raising, so the error that made us give up is the one
@@ -170,20 +170,21 @@ async def create_job_from_upload(request: Request, context: AppContext) -> Job:
         info = await run_in_threadpool(_check_audio, storage, source, settings)
         row_written = True  # set first: a commit can succeed and still raise on the way back
         job = await run_in_threadpool(
-            _insert_job, settings, job_id, source, info, strategy, formats
+            _insert_job, settings, storage, job_id, source, info, strategy, formats
         )
-        await run_in_threadpool(
-            enqueue_separation,
-            separate_queue(context.redis),
-            settings,
-            job_id,
-            info.duration_s,
-            strategy.cost,
-        )
+        if job.status == JobStatus.queued:
+            await run_in_threadpool(
+                enqueue_separation,
+                separate_queue(context.redis),
+                settings,
+                job_id,
+                info.duration_s,
+                strategy.cost,
+            )
     except BaseException as error:
         # Shielded so a client that hangs up mid-upload still leaves nothing behind.
         with anyio.CancelScope(shield=True):
-            await run_in_threadpool(_forget, settings, storage, job_id, row_written)
+            await run_in_threadpool(forget, settings, storage, job_id, row_written)
         if isinstance(error, RedisError):
             log.error("could not enqueue job %s: %s", job_id, error)
             raise queue_unavailable() from error

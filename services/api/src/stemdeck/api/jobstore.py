@@ -14,8 +14,10 @@ from rq.serializers import JSONSerializer
 from sqlalchemy.orm import Session
 
 from stemdeck.api.errors import ApiError, job_not_found
+from stemdeck.core.cleanup import release_plan
 from stemdeck.core.models import Job, Stem
-from stemdeck.core.storage import Storage, keys
+from stemdeck.core.queue import ingest_entry_id
+from stemdeck.core.storage import Storage
 
 log = logging.getLogger(__name__)
 
@@ -66,23 +68,28 @@ def cancel_queue_entry(redis: Redis, job_id: str) -> None:
     worker notices at its next progress write. Redis being down does not stop
     a deletion either, for the same reason: without a row the entry is a no-op.
     """
-    try:
-        entry = RQJob.fetch(job_id, connection=redis, serializer=JSONSerializer)
-        if entry.get_status(refresh=False) in _NOT_STARTED:
-            entry.cancel()
-        if entry.get_status(refresh=True) != RQStatus.STARTED:
-            entry.delete()
-    except (NoSuchJobError, InvalidJobOperation):
-        pass
-    except RedisError as error:
-        log.warning("could not remove job %s from the queue: %s", job_id, error)
+    for entry_id in (job_id, ingest_entry_id(job_id)):
+        try:
+            entry = RQJob.fetch(entry_id, connection=redis, serializer=JSONSerializer)
+            if entry.get_status(refresh=False) in _NOT_STARTED:
+                entry.cancel()
+            if entry.get_status(refresh=True) != RQStatus.STARTED:
+                entry.delete()
+        except (NoSuchJobError, InvalidJobOperation):
+            pass
+        except RedisError as error:
+            log.warning("could not remove job %s from the queue: %s", entry_id, error)
 
 
 def delete_job(session: Session, storage: Storage, redis: Redis, job: Job) -> None:
-    """Row first (it is the truth, and a worker without a row stops), then queue, then files."""
+    """Row first (it is the truth, and a worker without a row stops), then queue, then files.
+
+    Files another job references (dedup) stay.
+    """
     job_id = job.id
+    plan = release_plan(session, job)
     session.delete(job)
     session.commit()
     cancel_queue_entry(redis, job_id)
-    storage.delete_prefix(keys.job_prefix(job_id))
+    plan.run(storage)
     log.info("deleted job %s", job_id)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from starlette.requests import Request
 
+from stemdeck.api.errors import REFUSAL_STATUS
 from stemdeck.api.schemas import JobPublic, SourcePublic, StemPublic
 from stemdeck.core.models import Job, Stem
 from stemdeck.core.states import JobStatus
@@ -56,6 +57,8 @@ def job_public(request: Request, job: Job) -> JobPublic:
         progress=min(1.0, max(0.0, job.progress or 0.0)),
         eta_seconds=eta_seconds(job),
         error=job.error,
+        error_code=job.error_code,
+        error_status=REFUSAL_STATUS.get(job.error_code) if job.error_code else None,
         notes=list(job.notes or []),
         gain_db=job.output_gain_db,
         strategy=job.strategy,
@@ -67,6 +70,8 @@ def job_public(request: Request, job: Job) -> JobPublic:
         finished_at=job.finished_at,
         source=SourcePublic(
             name=job.source_name,
+            url=job.source_url,
+            title=job.source_title,
             sha256=job.source_sha256,
             size_bytes=job.source_size_bytes,
             duration_s=job.source_duration_s,

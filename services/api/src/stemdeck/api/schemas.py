@@ -20,13 +20,16 @@ class ErrorPublic(BaseModel):
 
 
 class SourcePublic(BaseModel):
-    name: str = Field(description="The uploaded file's name, for display only")
-    sha256: str
-    size_bytes: int
-    duration_s: float
-    format: str
-    sample_rate: int
-    channels: int
+    name: str = Field(description="The uploaded file's name or the source's title, for display")
+    url: str | None = Field(description="Where a URL job fetches its audio from")
+    title: str | None = Field(description="The title the source gave (URL jobs)")
+    # Empty until a URL job's audio has been downloaded.
+    sha256: str | None
+    size_bytes: int | None
+    duration_s: float | None
+    format: str | None
+    sample_rate: int | None
+    channels: int | None
 
 
 class StemPublic(BaseModel):
@@ -50,6 +53,12 @@ class JobPublic(BaseModel):
     progress: float = Field(ge=0.0, le=1.0)
     eta_seconds: float | None = Field(description="Estimated seconds left while running")
     error: str | None
+    error_code: str | None = Field(
+        description="Why it failed, stable: url_forbidden, timeout, worker_lost, …"
+    )
+    error_status: int | None = Field(
+        description="For a source refused while it was fetched, the 4xx it stands for"
+    )
     notes: list[str] = Field(description="What the service did to the audio, for the user")
     gain_db: float = Field(
         description="Gain applied to every stem; below 0 when loud input was turned down"

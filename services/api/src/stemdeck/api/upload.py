@@ -86,7 +86,7 @@ def multipart_boundary(request: Request) -> bytes:
             415,
             "unsupported_content_type",
             "Send the upload as multipart/form-data with the audio in a field named 'file' "
-            "(for example: curl -F file=@song.mp3 …).",
+            '(for example: curl -F file=@song.mp3 …), or JSON {"url": "…"} to fetch it.',
         )
     return boundary
 

@@ -74,15 +74,31 @@ def api() -> None:
 def worker(
     burst: Annotated[bool, typer.Option(help="Exit once the queue is empty.")] = False,
     name: Annotated[str | None, typer.Option(help="Worker name (default host.pid).")] = None,
+    queue: Annotated[
+        list[str] | None,
+        typer.Option(help="Only this queue (separate, ingest); repeatable. Default: both."),
+    ] = None,
 ) -> None:
-    """Run one worker: takes separation jobs from Redis, keeps models loaded."""
+    """Run one worker: takes separations and URL downloads from Redis, keeps models loaded."""
     from stemdeck.core.strategies import StrategyFileError
-    from stemdeck.worker.main import run_worker
+    from stemdeck.worker.main import QUEUES, run_worker
 
     settings = _settings()
     try:
-        run_worker(settings, burst=burst, name=name)
-    except (SettingsError, StrategyFileError) as error:
+        run_worker(settings, burst=burst, name=name, queues=tuple(queue or QUEUES))
+    except (SettingsError, StrategyFileError, ValueError) as error:
+        _die(str(error))
+
+
+@app.command()
+def reconciler() -> None:
+    """Re-queue jobs of dead workers and jobs Redis lost; apply retention (run one or more)."""
+    from stemdeck.core.reconciler import run_forever
+
+    settings = _settings()
+    try:
+        run_forever(settings)
+    except SettingsError as error:
         _die(str(error))
 
 
@@ -255,7 +271,7 @@ def models(
 
 @app.command()
 def up() -> None:
-    """All-in-one: Redis (embedded unless STEMDECK_REDIS_URL), SQLite, the API and one worker."""
+    """All-in-one: Redis (embedded unless STEMDECK_REDIS_URL), SQLite, API, worker, reconciler."""
     from stemdeck.core import migrate as migrations
     from stemdeck.core.embedded_redis import EmbeddedRedisError, start_redis
 
@@ -276,7 +292,7 @@ def up() -> None:
     # Own sessions: Ctrl-C reaches only this supervisor, which stops each child once.
     children = {
         name: subprocess.Popen([*command, name], env=env, start_new_session=True)
-        for name in ("api", "worker")
+        for name in ("api", "worker", "reconciler")
     }
     typer.echo(f"Stemdeck is up on http://{settings.host}:{settings.port} (Ctrl-C stops it)")
 

@@ -59,6 +59,8 @@ class Job(Base):
     stage: Mapped[str] = mapped_column(String(80), default=Stage.waiting)
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     error: Mapped[str | None] = mapped_column(Text, default=None)
+    # Stable reason of a failure (``url_forbidden``, ``timeout``, ``worker_lost`` …).
+    error_code: Mapped[str | None] = mapped_column(String(64), default=None)
     notes: Mapped[list[str]] = mapped_column(JSON, default=list)
     # Gain applied to every stem (dB; below 0 when loud input was turned down).
     output_gain_db: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
@@ -67,17 +69,23 @@ class Job(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
 
     source_name: Mapped[str] = mapped_column(String(255))
-    source_key: Mapped[str] = mapped_column(String(255))
-    source_sha256: Mapped[str] = mapped_column(String(64), index=True)
-    source_size_bytes: Mapped[int] = mapped_column(BigInteger)
-    source_format: Mapped[str] = mapped_column(String(32))
-    source_duration_s: Mapped[float] = mapped_column(Float)
-    source_sample_rate: Mapped[int] = mapped_column(Integer)
-    source_channels: Mapped[int] = mapped_column(Integer)
+    # A URL job has no stored source until the ingest task has downloaded it.
+    source_url: Mapped[str | None] = mapped_column(Text, default=None)
+    source_title: Mapped[str | None] = mapped_column(String(255), default=None)
+    source_key: Mapped[str | None] = mapped_column(String(255))
+    source_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    source_size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    source_format: Mapped[str | None] = mapped_column(String(32))
+    source_duration_s: Mapped[float | None] = mapped_column(Float)
+    source_sample_rate: Mapped[int | None] = mapped_column(Integer)
+    source_channels: Mapped[int | None] = mapped_column(Integer)
 
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Written by the worker while an attempt runs; the reconciler re-queues jobs whose
+    # heartbeat stopped (the worker died).
+    heartbeat_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
 
     stems: Mapped[list[Stem]] = relationship(
@@ -106,3 +114,17 @@ class Stem(Base):
     waveform_png_key: Mapped[str] = mapped_column(String(255))
 
     job: Mapped[Job] = relationship(back_populates="stems")
+
+
+def copy_stem(stem: Stem, job_id: str | None = None) -> Stem:
+    """A new row with the same values (and file keys), for another job or another try."""
+    copy = Stem(
+        **{
+            column.key: getattr(stem, column.key)
+            for column in Stem.__table__.columns
+            if column.key not in {"id", "job_id"}
+        }
+    )
+    if job_id is not None:
+        copy.job_id = job_id
+    return copy

@@ -248,3 +248,14 @@ def _verify_ffmpeg(path: Path) -> None:
             f"The audio is damaged and cannot be decoded ({detail[0]}). "
             "Export or download it again.",
         )
+
+
+def check_duration(info: AudioInfo, max_duration_s: float) -> None:
+    """The server's length limit, for uploads and downloads alike."""
+    if info.duration_s > max_duration_s:
+        raise AudioError(
+            "audio_too_long",
+            f"The audio is {info.duration_s:.1f} s long; this server accepts at most "
+            f"{max_duration_s:g} s. Trim it and send it again, or ask the admin "
+            "to raise STEMDECK_MAX_DURATION_S.",
+        )

@@ -14,6 +14,10 @@ from stemdeck.core.settings import Settings
 
 SEPARATE_QUEUE = "separate"
 SEPARATE_TASK = "stemdeck.worker.tasks.separate_job"
+INGEST_QUEUE = "ingest"
+INGEST_TASK = "stemdeck.worker.ingest.ingest_job"
+# Room for the download process to start, and for probing and storing what it fetched.
+INGEST_OVERHEAD_S = 120
 
 
 def redis_connection(url: str) -> Redis:
@@ -24,6 +28,15 @@ def redis_connection(url: str) -> Redis:
 
 def separate_queue(connection: Redis) -> Queue:
     return Queue(SEPARATE_QUEUE, connection=connection, serializer=JSONSerializer)
+
+
+def ingest_queue(connection: Redis) -> Queue:
+    return Queue(INGEST_QUEUE, connection=connection, serializer=JSONSerializer)
+
+
+def ingest_entry_id(job_id: str) -> str:
+    """The download's RQ id: a phase before the separation, whose RQ id is the row id."""
+    return f"{job_id}-ingest"
 
 
 def job_timeout_s(settings: Settings, duration_s: float, strategy_cost: float) -> int:
@@ -43,4 +56,16 @@ def enqueue_separation(
         result_ttl=settings.result_ttl_s,
         failure_ttl=settings.failure_ttl_s,
         description=f"separate job {job_id}",
+    )
+
+
+def enqueue_ingest(queue: Queue, settings: Settings, job_id: str) -> None:
+    queue.enqueue_call(
+        INGEST_TASK,
+        args=(job_id,),
+        job_id=ingest_entry_id(job_id),
+        timeout=int(settings.ingest_timeout_s) + INGEST_OVERHEAD_S,
+        result_ttl=settings.result_ttl_s,
+        failure_ttl=settings.failure_ttl_s,
+        description=f"download the source of job {job_id}",
     )

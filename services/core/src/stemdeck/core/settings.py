@@ -71,8 +71,22 @@ class Settings(BaseSettings):
     default_formats: Annotated[list[str], NoDecode] = ["flac"]
     strategies_file: Path | None = None
 
-    job_timeout_base_s: int = Field(300, ge=10)
+    job_timeout_base_s: int = Field(300, ge=1)
     job_timeout_per_audio_s: float = Field(4.0, gt=0)
+
+    # URL ingest: the download's wall-clock cap (bytes and duration use the upload limits).
+    ingest_timeout_s: float = Field(600.0, gt=0)
+    # Lets URL jobs fetch from 127.0.0.1/::1. For tests only: it opens the server to SSRF.
+    ingest_allow_loopback: bool = False
+
+    # Durable jobs: a job whose worker stops sending heartbeats is re-queued by the
+    # reconciler, up to max_attempts runs in all, then failed with the reason.
+    max_attempts: int = Field(3, ge=1)
+    heartbeat_interval_s: float = Field(5.0, gt=0)
+    heartbeat_timeout_s: float = Field(30.0, gt=0)
+    reconcile_interval_s: float = Field(10.0, gt=0)
+    # Jobs finished longer ago than this are deleted, files and rows (0: keep forever).
+    retention_days: float = Field(0.0, ge=0)
     result_ttl_s: int = Field(7 * 24 * 3600, ge=60)
     failure_ttl_s: int = Field(30 * 24 * 3600, ge=60)
     log_level: str = "INFO"
@@ -160,6 +174,16 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"{missing[0]}: STEMDECK_STORAGE=s3 also needs {', '.join(missing)} "
                 "(the store's URL, bucket and access keys)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _check_heartbeat(self) -> Settings:
+        if self.heartbeat_timeout_s <= 2 * self.heartbeat_interval_s:
+            raise ValueError(
+                f"{ENV_PREFIX}HEARTBEAT_TIMEOUT_S: must be more than twice "
+                f"{ENV_PREFIX}HEARTBEAT_INTERVAL_S ({self.heartbeat_interval_s:g}), or live "
+                "workers would be taken for dead"
             )
         return self
 

@@ -2,6 +2,8 @@
 
 RQ's default worker forks a work-horse per job, which would reload every model
 for every job; SimpleWorker runs jobs in this process, so the cache stays warm.
+It takes separations and URL downloads (``--queue`` narrows that). SIGTERM hands
+the current job back to the queue at its next progress point, then exits.
 """
 
 from __future__ import annotations
@@ -9,31 +11,74 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
-from stemdeck.core.queue import redis_connection, separate_queue
+from stemdeck.core.queue import (
+    INGEST_QUEUE,
+    SEPARATE_QUEUE,
+    ingest_queue,
+    redis_connection,
+    separate_queue,
+)
 from stemdeck.core.settings import Settings
-from stemdeck.worker import runtime
+from stemdeck.worker import runtime, shutdown
+
+QUEUES = (SEPARATE_QUEUE, INGEST_QUEUE)
+REDIS_RETRY_S = 2.0
+
+log = logging.getLogger(__name__)
+
+
+class StemdeckWorker(SimpleWorker):
+    def handle_warm_shutdown_request(self) -> None:
+        # RQ would let the job run to its end, which may be many minutes; the task
+        # sees this at its next progress point and re-queues the job instead.
+        shutdown.request()
+        super().handle_warm_shutdown_request()  # type: ignore[no-untyped-call]
 
 
 def worker_name() -> str:
     return f"{socket.gethostname()}.{os.getpid()}"
 
 
-def build_worker(settings: Settings, name: str | None = None) -> SimpleWorker:
+def build_worker(
+    settings: Settings, name: str | None = None, queues: tuple[str, ...] = QUEUES
+) -> SimpleWorker:
+    unknown = [queue for queue in queues if queue not in QUEUES]
+    if unknown:
+        raise ValueError(f"unknown queue(s) {unknown}; choose from {', '.join(QUEUES)}")
     runtime.configure(runtime.WorkerRuntime.from_settings(settings))
+    shutdown.reset()
     connection = redis_connection(settings.require_redis_url())
-    return SimpleWorker(
-        [separate_queue(connection)],
+    by_name = {SEPARATE_QUEUE: separate_queue, INGEST_QUEUE: ingest_queue}
+    return StemdeckWorker(
+        [by_name[queue](connection) for queue in queues],
         connection=connection,
         serializer=JSONSerializer,
         name=name or worker_name(),
     )
 
 
-def run_worker(settings: Settings, *, burst: bool = False, name: str | None = None) -> bool:
+def run_worker(
+    settings: Settings,
+    *,
+    burst: bool = False,
+    name: str | None = None,
+    queues: tuple[str, ...] = QUEUES,
+) -> bool:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(message)s")
-    worker = build_worker(settings, name)
-    return worker.work(burst=burst, logging_level=settings.log_level, with_scheduler=False)
+    while True:
+        try:
+            worker = build_worker(settings, name, queues)
+            return worker.work(burst=burst, logging_level=settings.log_level, with_scheduler=False)
+        except (RedisConnectionError, RedisTimeoutError) as error:
+            # Redis restarting is an outage to wait out, not a reason for the worker to exit.
+            if burst:
+                raise
+            log.warning("Redis is unreachable (%s); trying again in %s s", error, REDIS_RETRY_S)
+            time.sleep(REDIS_RETRY_S)

@@ -1,19 +1,26 @@
 """Adapts a model's progress callbacks to the job row: throttled, forward-only.
 
-A write that finds the row gone (deleted) or no longer running raises
-JobCancelled, so a cancelled job stops at its next progress point.
+A write that finds the row gone (deleted), no longer running or taken over by
+a newer attempt raises JobCancelled, so a cancelled job stops at its next
+progress point; a worker asked to stop raises WorkerStopping there. A write
+that finds the database away is skipped (the next one tries again).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
 from sqlalchemy import update
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from stemdeck.core.db import session_scope
 from stemdeck.core.models import Job, utcnow
 from stemdeck.core.states import JobStatus
+from stemdeck.worker import shutdown
+
+log = logging.getLogger(__name__)
 
 MIN_INTERVAL_S = 0.5
 
@@ -27,11 +34,13 @@ class JobProgress:
         self,
         database_url: str,
         job_id: str,
+        attempt: int | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._url = database_url
         self._job_id = job_id
+        self._attempt = attempt
         self._clock = clock
         self._progress = 0.0
         self._stage = ""
@@ -42,6 +51,8 @@ class JobProgress:
         return self._progress
 
     def update(self, stage: str, progress: float, *, force: bool = False) -> None:
+        if shutdown.requested():
+            raise shutdown.WorkerStopping(self._job_id)
         progress = min(1.0, max(self._progress, progress))
         stage_changed = stage != self._stage
         self._progress, self._stage = progress, stage
@@ -55,11 +66,16 @@ class JobProgress:
         return lambda stage, fraction: self.update(stage, start + (end - start) * fraction)
 
     def _write(self) -> None:
-        with session_scope(self._url) as session:
-            result = session.execute(
-                update(Job)
-                .where(Job.id == self._job_id, Job.status == JobStatus.running)
-                .values(progress=self._progress, stage=self._stage[:80], updated_at=utcnow())
-            )
-            if result.rowcount == 0:  # type: ignore[attr-defined]
-                raise JobCancelled(self._job_id)
+        this_attempt = () if self._attempt is None else (Job.attempts == self._attempt,)
+        try:
+            with session_scope(self._url) as session:
+                result = session.execute(
+                    update(Job)
+                    .where(Job.id == self._job_id, Job.status == JobStatus.running, *this_attempt)
+                    .values(progress=self._progress, stage=self._stage[:80], updated_at=utcnow())
+                )
+        except (OperationalError, InterfaceError) as error:
+            log.warning("progress of job %s not written: %s", self._job_id, error.orig)
+            return
+        if result.rowcount == 0:  # type: ignore[attr-defined]
+            raise JobCancelled(self._job_id)

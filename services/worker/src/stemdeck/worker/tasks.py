@@ -11,17 +11,22 @@ import logging
 import tempfile
 from pathlib import Path
 
+from rq import get_current_job
+from rq.timeouts import JobTimeoutException
 from sqlalchemy import delete, select
 
 from stemdeck.core.db import session_scope
-from stemdeck.core.models import Job, Stem, utcnow
+from stemdeck.core.dedup import complete_from_twin, find_twin
+from stemdeck.core.models import Job, Stem, copy_stem, utcnow
 from stemdeck.core.probe import AudioError, probe
 from stemdeck.core.states import JobStatus, Stage
 from stemdeck.core.storage import NotFound, StorageError, keys
 from stemdeck.worker import runtime
+from stemdeck.worker.attempt import Heartbeat, claim, finish, with_retries
 from stemdeck.worker.executor import SeparationResult, separate_file
 from stemdeck.worker.models.base import ModelError
 from stemdeck.worker.progress import JobCancelled, JobProgress
+from stemdeck.worker.shutdown import WorkerStopping
 
 log = logging.getLogger(__name__)
 
@@ -34,23 +39,22 @@ def separate_job(job_id: str) -> str:
     """Separate one job's source into stems; returns the final status."""
     rt = runtime.current()
     url = rt.settings.effective_database_url
+    if reused_twin(url, job_id):
+        return JobStatus.completed
+    attempt = claim(url, job_id, JobStatus.running, Stage.decoding)
+    if attempt is None:
+        return "skipped"
     with session_scope(url) as session:
         job = session.get(Job, job_id)
-        if job is None or job.status != JobStatus.queued:
-            log.info("job %s is gone or not queued (%s); skipping", job_id, job and job.status)
-            return job.status if job else "missing"
-        job.status = JobStatus.running
-        job.stage = Stage.decoding
-        job.attempts += 1
-        job.started_at = utcnow()
-        job.error = None
-        strategy_name, formats = job.strategy, list(job.formats)
-        source_key = job.source_key
+        if job is None or job.source_key is None:
+            return JobStatus.cancelled
+        strategy_name, formats, source_key = job.strategy, list(job.formats), job.source_key
 
-    progress = JobProgress(url, job_id)
+    progress = JobProgress(url, job_id, attempt)
+    heartbeat = Heartbeat(url, job_id, attempt, rt.settings.heartbeat_interval_s)
     try:
-        strategy = rt.strategies[strategy_name]
-        with tempfile.TemporaryDirectory(prefix=f"stemdeck-{job_id}-") as scratch:
+        with heartbeat, tempfile.TemporaryDirectory(prefix=f"stemdeck-{job_id}-") as scratch:
+            strategy = rt.strategies[strategy_name]
             with rt.storage.local_path(source_key) as source_path:
                 progress.update(Stage.decoding, FETCH_END, force=True)
                 info = probe(source_path)
@@ -64,15 +68,30 @@ def separate_job(job_id: str) -> str:
                     progress.scaled(FETCH_END, EXECUTOR_END),
                 )
             progress.update(Stage.uploading, EXECUTOR_END, force=True)
-            _store_outputs(job_id, result, progress)
+            _store_outputs(job_id, attempt, result, progress)
     except JobCancelled:
-        # Cancelling deletes the row; the API removed the files it knew of, but this
-        # attempt may have written more since (stems, metadata.json): remove them all.
-        log.info("job %s was cancelled; removing its files", job_id)
-        rt.storage.delete_prefix(keys.job_prefix(job_id))
-        return JobStatus.cancelled
+        return _abandon(url, job_id)
+    except WorkerStopping:
+        log.info("worker stopping: job %s goes back to the queue", job_id)
+        _remove_outputs(job_id)
+        finish(url, job_id, attempt, JobStatus.queued, code=None, message="")
+        return JobStatus.queued
+    except JobTimeoutException:
+        limit = timeout_of(job_id)
+        log.warning("job %s ran past its %s s timeout", job_id, limit)
+        _remove_outputs(job_id)
+        _fail(
+            url,
+            job_id,
+            attempt,
+            "timeout",
+            f"The separation ran longer than its time limit ({limit} s for this duration "
+            "and strategy) and was stopped. Try a lighter strategy or a shorter file, or ask "
+            "the admin to raise STEMDECK_JOB_TIMEOUT_BASE_S / _PER_AUDIO_S.",
+        )
+        return JobStatus.failed
     except (AudioError, ModelError) as error:
-        _fail(url, job_id, str(error))
+        _fail(url, job_id, attempt, "separation_failed", str(error))
         return JobStatus.failed
     except NotFound as error:
         _fail(url, job_id, f"The job's file {error} is no longer stored; upload the song again.")
@@ -91,6 +110,8 @@ def separate_job(job_id: str) -> str:
         _fail(
             url,
             job_id,
+            attempt,
+            "internal_error",
             "Separation failed because of an internal error; try again, "
             "and if it keeps failing, report it with the job id.",
         )
@@ -98,7 +119,57 @@ def separate_job(job_id: str) -> str:
     return JobStatus.completed
 
 
-def _store_outputs(job_id: str, result: SeparationResult, progress: JobProgress) -> None:
+def reused_twin(url: str, job_id: str) -> bool:
+    """Complete a queued job at once from a completed job with the same audio (dedup)."""
+
+    def run() -> str | bool | None:
+        with session_scope(url) as session:
+            job = session.get(Job, job_id, with_for_update=True)
+            if job is None or job.status != JobStatus.queued:
+                return False
+            twin = find_twin(session, job)
+            if twin is None:
+                return False
+            return complete_from_twin(job, twin) or True
+
+    unused_source = with_retries(run, f"looking for a twin of job {job_id}")
+    if isinstance(unused_source, str):
+        runtime.current().storage.delete_prefix(unused_source)
+    if unused_source:
+        log.info("job %s completed from a twin's stems", job_id)
+    return bool(unused_source)
+
+
+def timeout_of(job_id: str) -> float | str:
+    current = get_current_job()
+    return current.timeout if current is not None and current.timeout else "?"
+
+
+def _abandon(url: str, job_id: str) -> str:
+    """Stopped at a progress point: the row is gone (cancelled) or a newer attempt owns it."""
+    with session_scope(url) as session:
+        exists = session.get(Job, job_id) is not None
+    if exists:
+        log.info("job %s was taken over by a newer attempt; leaving its files alone", job_id)
+        return "superseded"
+    # Cancelling deletes the row; the API removed the files it knew of, but this
+    # attempt may have written more since (stems, metadata.json): remove them all.
+    log.info("job %s was cancelled; removing its files", job_id)
+    runtime.current().storage.delete_prefix(keys.job_prefix(job_id))
+    return JobStatus.cancelled
+
+
+def _remove_outputs(job_id: str) -> None:
+    """What an unfinished attempt may have stored; the source stays for the next one."""
+    storage = runtime.current().storage
+    for prefix in (keys.stems_prefix(job_id), keys.waveforms_prefix(job_id)):
+        storage.delete_prefix(prefix)
+    storage.delete_prefix(keys.metadata(job_id))
+
+
+def _store_outputs(
+    job_id: str, attempt: int, result: SeparationResult, progress: JobProgress
+) -> None:
     rt = runtime.current()
     storage = rt.storage
     rows: list[Stem] = []
@@ -113,7 +184,10 @@ def _store_outputs(job_id: str, result: SeparationResult, progress: JobProgress)
             stem_keys[format_id] = key
             sizes[format_id] = path.stat().st_size
             done += 1
-            progress.update(Stage.uploading, EXECUTOR_END + (1 - EXECUTOR_END) * done / files)
+            # Forced: each file is a point where a cancelled or superseded attempt stops.
+            progress.update(
+                Stage.uploading, EXECUTOR_END + (1 - EXECUTOR_END) * done / files, force=True
+            )
         waveform_key = keys.waveform(job_id, stem.name, "json")
         png_key = keys.waveform(job_id, stem.name, "png")
         storage.put_file(waveform_key, stem.waveform_json)
@@ -145,26 +219,25 @@ def _store_outputs(job_id: str, result: SeparationResult, progress: JobProgress)
     }
     storage.put_bytes(keys.metadata(job_id), json.dumps(metadata, indent=2).encode())
 
-    with session_scope(rt.settings.effective_database_url) as session:
-        job = session.execute(select(Job).where(Job.id == job_id).with_for_update()).scalar()
-        if job is None or job.status != JobStatus.running:
-            raise JobCancelled(job_id)
-        # A re-run replaces the previous attempt's rows whole.
-        session.execute(delete(Stem).where(Stem.job_id == job_id))
-        session.add_all(rows)
-        job.status = JobStatus.completed
-        job.stage = Stage.done
-        job.progress = 1.0
-        job.notes = result.notes
-        job.output_gain_db = result.gain_db
-        job.finished_at = utcnow()
+    def record() -> None:
+        with session_scope(rt.settings.effective_database_url) as session:
+            job = session.execute(select(Job).where(Job.id == job_id).with_for_update()).scalar()
+            if job is None or job.status != JobStatus.running or job.attempts != attempt:
+                raise JobCancelled(job_id)
+            # A re-run replaces the previous attempt's rows whole.
+            session.execute(delete(Stem).where(Stem.job_id == job_id))
+            # Fresh instances per try: a rolled-back session leaves the old ones unusable.
+            session.add_all([copy_stem(row, job_id) for row in rows])
+            job.status = JobStatus.completed
+            job.stage = Stage.done
+            job.progress = 1.0
+            job.notes = result.notes
+            job.output_gain_db = result.gain_db
+            job.finished_at = utcnow()
+            job.heartbeat_at = None
+
+    with_retries(record, f"recording the stems of job {job_id}")
 
 
-def _fail(url: str, job_id: str, message: str) -> None:
-    with session_scope(url) as session:
-        job = session.get(Job, job_id)
-        if job is None:
-            return
-        job.status = JobStatus.failed
-        job.error = message
-        job.finished_at = utcnow()
+def _fail(url: str, job_id: str, attempt: int, code: str, message: str) -> None:
+    finish(url, job_id, attempt, JobStatus.failed, code=code, message=message)

@@ -18,6 +18,7 @@ from stemdeck.api.schemas import (
     CompatUploadPublic,
     ErrorPublic,
 )
+from stemdeck.api.url_intake import JobCreateFromUrl, create_job_from_url
 
 router = APIRouter(tags=["compat (Stem Splitter API)"])
 
@@ -34,6 +35,28 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorPublic}}
 )
 async def upload(request: Request, response: Response, context: ContextDep) -> CompatUploadPublic:
     job = await create_job_from_upload(request, context)
+    status_url = str(request.url_for("compat_status", job_id=job.id))
+    response.headers["Location"] = str(request.url_for("read_job", job_id=job.id))
+    return CompatUploadPublic(job_id=job.id, status=job.status, status_url=status_url)
+
+
+@router.post(
+    "/submit-url",
+    status_code=202,
+    name="compat_submit_url",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": JobCreateFromUrl.model_json_schema()}},
+        }
+    },
+    responses=UPLOAD_ERRORS,
+    summary="Fetch a song from a URL (same as POST /api/jobs with a JSON body)",
+)
+async def submit_url(
+    request: Request, response: Response, context: ContextDep
+) -> CompatUploadPublic:
+    job = await create_job_from_url(request, context)
     status_url = str(request.url_for("compat_status", job_id=job.id))
     response.headers["Location"] = str(request.url_for("read_job", job_id=job.id))
     return CompatUploadPublic(job_id=job.id, status=job.status, status_url=status_url)

