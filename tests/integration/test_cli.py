@@ -14,7 +14,8 @@ import psutil
 import pytest
 import soundfile as sf
 
-from tests.integration.stack import free_port
+from stemdeck.core.settings import Settings
+from tests.integration.stack import free_port, settings_env
 
 SONG = "Music_Delta__80s_Rock"
 
@@ -177,4 +178,30 @@ def test_healthcheck_fails_saying_why_when_nothing_answers(redis_url: str) -> No
     assert api.returncode == 1 and "the API does not answer on 127.0.0.1:" in api.stderr
     assert worker.returncode == 1 and "no worker of host" in worker.stderr
     assert down.returncode == 1 and "Redis cannot be reached" in down.stderr
-    assert unknown.returncode == 2 and "choose api or worker" in unknown.stderr
+    assert unknown.returncode == 2 and "choose api, worker or reconciler" in unknown.stderr
+
+
+def test_reconciler_healthcheck_passes_once_it_has_run_a_pass(settings: Settings) -> None:
+    """GIVEN no reconciler THEN its healthcheck fails saying so; WHEN `stemdeck reconciler`
+    has finished a pass THEN the healthcheck passes on the same host."""
+    env = settings_env(settings, STEMDECK_RECONCILE_INTERVAL_S="1")
+    before = stemdeck("healthcheck", "reconciler", env=env)
+    assert before.returncode == 1 and "has not finished a pass lately" in before.stderr
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "stemdeck.core.cli", "reconciler"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(120):
+            after = stemdeck("healthcheck", "reconciler", env=env)
+            if after.returncode == 0 or process.poll() is not None:
+                break
+            time.sleep(0.5)
+        assert process.poll() is None, "the reconciler exited"
+        assert after.returncode == 0, after.stderr
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

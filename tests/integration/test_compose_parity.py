@@ -201,10 +201,22 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                 environment("worker"),
                 app_dir,
             )
+        processes.start(
+            "reconciler",
+            local(services["reconciler"]["command"]),
+            environment("reconciler"),
+            app_dir,
+        )
         health = {
-            name: local(services[name]["healthcheck"]["test"][1:]) for name in ("api", "worker")
+            name: local(services[name]["healthcheck"]["test"][1:])
+            for name in ("api", "worker", "reconciler")
         }
         wait_until(lambda: passes(health["api"], environment("api"), app_dir), "api healthy", 60)
+        wait_until(
+            lambda: passes(health["reconciler"], environment("reconciler"), app_dir),
+            "reconciler healthy",
+            60,
+        )
         redis_url = environment("worker")["STEMDECK_REDIS_URL"]
         connection = cleanup.enter_context(Redis.from_url(redis_url))
         wait_until(

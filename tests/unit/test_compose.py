@@ -36,8 +36,8 @@ from tests.compose import (
 )
 from tests.conftest import REPO
 
-LONG_RUNNING = {"postgres", "redis", "minio", "api", "worker", "frontend"}
-STEMDECK_SERVICES = {"migrate", "api", "worker"}
+LONG_RUNNING = {"postgres", "redis", "minio", "api", "worker", "reconciler", "frontend"}
+STEMDECK_SERVICES = {"migrate", "api", "worker", "reconciler"}
 SETTINGS = {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields}
 
 
@@ -115,10 +115,11 @@ def test_every_stemdeck_command_is_a_real_entry_point(services: dict[str, Any]) 
         assert command[1] in commands, f"{command} is not a `stemdeck` command"
         result = runner.invoke(cli_app, [command[1], "--help"])
         assert result.exit_code == 0, result.output
-    assert [services[n]["command"][1] for n in ("migrate", "api", "worker")] == [
+    assert [services[n]["command"][1] for n in ("migrate", "api", "worker", "reconciler")] == [
         "migrate",
         "api",
         "worker",
+        "reconciler",
     ]
 
 
@@ -158,7 +159,7 @@ def test_long_running_services_have_healthchecks_and_wait_for_health(
     assert "healthcheck" not in services["migrate"]
     assert services["migrate"]["restart"] == "no"
     assert services["migrate"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
-    for name in ("api", "worker"):
+    for name in ("api", "worker", "reconciler"):
         assert services[name]["depends_on"] == {
             "migrate": {"condition": "service_completed_successfully"},
             "redis": {"condition": "service_healthy"},

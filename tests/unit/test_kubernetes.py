@@ -10,7 +10,7 @@ import typer.main
 import yaml
 
 from stemdeck.core.cli import app as cli_app
-from stemdeck.core.queue import SEPARATE_QUEUE
+from stemdeck.core.queue import INGEST_QUEUE, SEPARATE_QUEUE
 from stemdeck.core.settings import ENV_PREFIX, Settings
 from tests.compose import read_env_file
 from tests.conftest import REPO
@@ -54,6 +54,7 @@ def test_every_pod_runs_a_real_stemdeck_command_with_real_settings() -> None:
         ("Job", "stemdeck-migrate"): "migrate",
         ("Deployment", "stemdeck-api"): "api",
         ("Deployment", "stemdeck-worker"): "worker",
+        ("Deployment", "stemdeck-reconciler"): "reconciler",
     }
     for key, command in expected.items():
         (container,) = containers(found[key])
@@ -61,22 +62,26 @@ def test_every_pod_runs_a_real_stemdeck_command_with_real_settings() -> None:
         assert argv[:2] == ["stemdeck", command] and argv[1] in commands, key
         for variable in container.get("env", []):
             assert variable["name"] in SETTINGS, (key, variable["name"])
-    worker = containers(found[("Deployment", "stemdeck-worker")])[0]
-    probe = worker["livenessProbe"]["exec"]["command"]
-    assert probe[:2] == ["stemdeck", "healthcheck"] and probe[2] == "worker"
+    for name in ("worker", "reconciler"):
+        (container,) = containers(found[("Deployment", f"stemdeck-{name}")])
+        probe = container["livenessProbe"]["exec"]["command"]
+        assert probe == ["stemdeck", "healthcheck", name]
 
 
 def test_keda_scales_the_worker_on_the_rq_queue_length() -> None:
     found = documents(KUSTOMIZE / "base")
     scaled = found[("ScaledObject", "stemdeck-worker")]
     assert scaled["spec"]["scaleTargetRef"]["name"] == "stemdeck-worker"
-    (trigger,) = scaled["spec"]["triggers"]
-    assert trigger["type"] == "redis"
-    assert trigger["metadata"]["listName"] == f"rq:queue:{SEPARATE_QUEUE}"
-    auth = found[("TriggerAuthentication", trigger["authenticationRef"]["name"])]
+    triggers = scaled["spec"]["triggers"]
+    assert {t["type"] for t in triggers} == {"redis"}
+    assert sorted(t["metadata"]["listName"] for t in triggers) == sorted(
+        f"rq:queue:{name}" for name in (SEPARATE_QUEUE, INGEST_QUEUE)
+    )
     secret_keys = read_env_file(KUSTOMIZE / "base" / "secrets.env.example")
-    for reference in auth["spec"]["secretTargetRef"]:
-        assert reference["name"] == "stemdeck-secrets" and reference["key"] in secret_keys
+    for trigger in triggers:
+        auth = found[("TriggerAuthentication", trigger["authenticationRef"]["name"])]
+        for reference in auth["spec"]["secretTargetRef"]:
+            assert reference["name"] == "stemdeck-secrets" and reference["key"] in secret_keys
 
 
 def test_the_gpu_variant_only_changes_the_worker() -> None:

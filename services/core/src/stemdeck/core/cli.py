@@ -104,9 +104,10 @@ def reconciler() -> None:
 
 @app.command()
 def healthcheck(
-    service: Annotated[str, typer.Argument(help="api or worker")],
+    service: Annotated[str, typer.Argument(help="api, worker or reconciler")],
 ) -> None:
-    """Exit 0 when this container's api answers /health, or its worker is registered in Redis.
+    """Exit 0 when this container's api answers /health, its worker is registered in Redis,
+    or its reconciler finished a pass lately.
 
     Container healthchecks call this; it is quick and prints why when it fails.
     """
@@ -122,23 +123,29 @@ def healthcheck(
                 return
         except OSError as error:
             _die(f"the API does not answer on {host}:{settings.port}: {error}", code=1)
-    if service == "worker":
-        from rq import Worker
+    if service not in {"worker", "reconciler"}:
+        _die(f"unknown service {service!r}; choose api, worker or reconciler")
 
-        from stemdeck.core.queue import redis_connection
+    from rq import Worker
 
-        prefix = f"{socket.gethostname()}."
-        try:
-            connection = redis_connection(settings.require_redis_url())
-            names = [w.name for w in Worker.all(connection=connection)]
-        except SettingsError as error:
-            _die(str(error))
-        except Exception as error:
-            _die(f"Redis cannot be reached: {error}", code=1)
-        if not any(name.startswith(prefix) for name in names):
-            _die(f"no worker of host {socket.gethostname()} is registered in Redis", code=1)
-        return
-    _die(f"unknown service {service!r}; choose api or worker")
+    from stemdeck.core.queue import redis_connection
+    from stemdeck.core.reconciler import alive_key
+
+    host = socket.gethostname()
+    try:
+        connection = redis_connection(settings.require_redis_url())
+        if service == "worker":
+            alive = any(w.name.startswith(f"{host}.") for w in Worker.all(connection=connection))
+        else:
+            alive = bool(connection.exists(alive_key(host)))
+    except SettingsError as error:
+        _die(str(error))
+    except Exception as error:
+        _die(f"Redis cannot be reached: {error}", code=1)
+    if not alive and service == "worker":
+        _die(f"no worker of host {host} is registered in Redis", code=1)
+    if not alive:
+        _die(f"the reconciler of host {host} has not finished a pass lately", code=1)
 
 
 @app.command()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import socket
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -189,16 +190,28 @@ class Reconciler:
         return report
 
 
+def alive_key(host: str) -> str:
+    """The Redis key a host's reconciler refreshes after each pass (its healthcheck reads it)."""
+    return f"stemdeck:reconciler:{host}"
+
+
+def alive_ttl_s(settings: Settings) -> int:
+    # Three missed passes (or half a minute, for short intervals) before it counts as dead.
+    return max(30, int(3 * settings.reconcile_interval_s))
+
+
 def run_forever(settings: Settings) -> None:
     """The ``stemdeck reconciler`` process: one pass per interval, surviving outages."""
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(message)s")
-    reconciler = Reconciler(
-        settings, redis_connection(settings.require_redis_url()), make_storage(settings)
-    )
+    redis = redis_connection(settings.require_redis_url())
+    reconciler = Reconciler(settings, redis, make_storage(settings))
     log.info("reconciler running every %s s", settings.reconcile_interval_s)
     while True:
         try:
             reconciler.run_once()
+            redis.set(
+                alive_key(socket.gethostname()), utcnow().isoformat(), ex=alive_ttl_s(settings)
+            )
         except (SQLAlchemyError, RedisError) as error:
             log.warning("reconcile pass skipped, a dependency is down: %s", error)
         time.sleep(settings.reconcile_interval_s)

@@ -94,13 +94,21 @@ def separate_job(job_id: str) -> str:
         _fail(url, job_id, attempt, "separation_failed", str(error))
         return JobStatus.failed
     except NotFound as error:
-        _fail(url, job_id, f"The job's file {error} is no longer stored; upload the song again.")
+        _fail(
+            url,
+            job_id,
+            attempt,
+            "source_missing",
+            f"The job's file {error} is no longer stored; upload the song again.",
+        )
         return JobStatus.failed
     except StorageError as error:
         log.error("job %s: storage failed: %s", job_id, error)
         _fail(
             url,
             job_id,
+            attempt,
+            "storage_unavailable",
             f"The file store could not be used ({error}). Check that it is running and "
             "reachable (GET /ready), then submit the song again.",
         )
