@@ -46,6 +46,12 @@ class Stack:
     env: dict[str, str]
     log_dir: Path
 
+    def start_worker(self) -> subprocess.Popen[bytes]:
+        """One more worker; the stack stops it with the others."""
+        worker = _spawn(["worker"], self.env, self.log_dir / f"worker-{len(self.workers)}.log")
+        self.workers.append(worker)
+        return worker
+
     def client(self, timeout: float = 60) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, timeout=timeout)
 
@@ -96,9 +102,9 @@ def running_stack(settings: Settings, *, workers: int = 1, **extra_env: str) -> 
             time.sleep(0.1)
         yield stack
     finally:
-        for proc in [api, *procs]:
+        for proc in [api, *stack.workers]:
             proc.terminate()
-        for proc in [api, *procs]:
+        for proc in [api, *stack.workers]:
             try:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:

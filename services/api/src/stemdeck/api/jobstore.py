@@ -14,6 +14,7 @@ from rq.serializers import JSONSerializer
 from sqlalchemy.orm import Session
 
 from stemdeck.api.errors import ApiError, job_not_found
+from stemdeck.core.events import publish_job_changed
 from stemdeck.core.models import Job, Stem
 from stemdeck.core.storage import Storage, keys
 
@@ -83,6 +84,7 @@ def delete_job(session: Session, storage: Storage, redis: Redis, job: Job) -> No
     job_id = job.id
     session.delete(job)
     session.commit()
+    publish_job_changed(redis, job_id)
     cancel_queue_entry(redis, job_id)
     storage.delete_prefix(keys.job_prefix(job_id))
     log.info("deleted job %s", job_id)

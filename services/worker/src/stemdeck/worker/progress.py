@@ -1,7 +1,8 @@
 """Adapts a model's progress callbacks to the job row: throttled, forward-only.
 
 A write that finds the row gone (deleted) or no longer running raises
-JobCancelled, so a cancelled job stops at its next progress point.
+JobCancelled, so a cancelled job stops at its next progress point. After each
+write ``on_write`` runs (the task publishes a job-changed notice there).
 """
 
 from __future__ import annotations
@@ -29,10 +30,12 @@ class JobProgress:
         job_id: str,
         *,
         clock: Callable[[], float] = time.monotonic,
+        on_write: Callable[[], None] = lambda: None,
     ) -> None:
         self._url = database_url
         self._job_id = job_id
         self._clock = clock
+        self._on_write = on_write
         self._progress = 0.0
         self._stage = ""
         self._last_write = float("-inf")
@@ -63,3 +66,4 @@ class JobProgress:
             )
             if result.rowcount == 0:  # type: ignore[attr-defined]
                 raise JobCancelled(self._job_id)
+        self._on_write()

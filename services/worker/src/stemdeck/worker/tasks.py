@@ -46,8 +46,9 @@ def separate_job(job_id: str) -> str:
         job.error = None
         strategy_name, formats = job.strategy, list(job.formats)
         source_key = job.source_key
+    rt.job_changed(job_id)
 
-    progress = JobProgress(url, job_id)
+    progress = JobProgress(url, job_id, on_write=lambda: rt.job_changed(job_id))
     try:
         strategy = rt.strategies[strategy_name]
         with tempfile.TemporaryDirectory(prefix=f"stemdeck-{job_id}-") as scratch:
@@ -65,6 +66,7 @@ def separate_job(job_id: str) -> str:
                 )
             progress.update(Stage.uploading, EXECUTOR_END, force=True)
             _store_outputs(job_id, result, progress)
+        rt.job_changed(job_id)
     except JobCancelled:
         # Cancelling deletes the row; the API removed the files it knew of, but this
         # attempt may have written more since (stems, metadata.json): remove them all.
@@ -73,6 +75,7 @@ def separate_job(job_id: str) -> str:
         return JobStatus.cancelled
     except (AudioError, ModelError) as error:
         _fail(url, job_id, str(error))
+        rt.job_changed(job_id)
         return JobStatus.failed
     except Exception:
         log.exception("job %s failed unexpectedly", job_id)
@@ -82,6 +85,7 @@ def separate_job(job_id: str) -> str:
             "Separation failed because of an internal error; try again, "
             "and if it keeps failing, report it with the job id.",
         )
+        rt.job_changed(job_id)
         raise
     return JobStatus.completed
 
