@@ -1,0 +1,265 @@
+"""The web app in a real browser against the real API and worker processes.
+
+GIVEN `stemdeck api` and `stemdeck worker` on Postgres and Redis serving the
+built web app, and Debian's chromium driven by Playwright, WHEN a musician
+uploads an excerpt of a real song, follows its progress and opens the player,
+THEN every stem plays in sync on one AudioContext, mute/solo/seek act on the
+real audio graph, downloads and the exported mix are the right files, and each
+page is saved as a screenshot (desktop and phone width) under the artifacts dir.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+import soundfile as sf
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from stemdeck.api.web import CHECKOUT_WEB_DIR
+from stemdeck.core.settings import Settings
+from tests.conftest import REPO
+from tests.integration.stack import Stack, running_stack
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--autoplay-policy=no-user-gesture-required",
+]
+ARTIFACTS = Path(os.environ.get("STEMDECK_E2E_ARTIFACTS", REPO / "tests" / "e2e" / "artifacts"))
+SONG = "Music_Delta__80s_Rock"
+STEMS = ["vocals", "drums", "bass", "other"]
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    assert Path(CHROMIUM).exists(), "chromium is missing: bash scripts/browser.sh installs it"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def stack(settings: Settings) -> Iterator[Stack]:
+    assert (CHECKOUT_WEB_DIR / "index.html").is_file(), "the web app is not built: make web"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with running_stack(settings) as running:
+        yield running
+
+
+@pytest.fixture
+def excerpt(shared_audio: Path, tmp_path: Path) -> Path:
+    """The song (a 6.8 s excerpt of it is what the shared folder holds), under a user's name."""
+    path = tmp_path / "80s Rock.wav"
+    path.write_bytes((shared_audio / SONG / "mixture.wav").read_bytes())
+    return path
+
+
+def shot(page: Page, name: str) -> None:
+    # From the top: a full-page capture of a scrolled page draws sticky bars mid-page.
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+
+
+def player(page: Page, expression: str) -> Any:
+    return page.evaluate(f"(() => {{ const p = window.stemdeckPlayer; return {expression}; }})()")
+
+
+def assert_finished_page(page: Page) -> None:
+    """Nothing a user would read as unfinished: placeholders, unnamed controls."""
+    assert page.locator("[placeholder]").count() == 0
+    text = page.locator("body").inner_text().lower()
+    for word in ("lorem", "todo", "placeholder", "undefined", "nan"):
+        assert word not in text.split(), word
+    unnamed = page.evaluate(
+        """[...document.querySelectorAll('button, a, input, [role=slider]')]
+           .filter(e => !(e.getAttribute('aria-label') || e.textContent.trim()
+                          || (e.labels && e.labels.length) || e.hidden))
+           .map(e => e.outerHTML)"""
+    )
+    assert unnamed == [], unnamed
+
+
+def upload_and_queue(page: Page, stack: Stack, excerpt: Path, tmp_path: Path) -> None:
+    page.goto(stack.base_url + "/")
+    expect(page.get_by_role("heading", name="Split a song into stems")).to_be_visible()
+    page.locator("input[name=strategy][value=four-stems-dsp]").check()
+    page.get_by_role("checkbox", name="WAV 16-bit").check()
+
+    # Bad input on purpose: a text file is refused, and the API's message shows beside it.
+    not_audio = tmp_path / "notes.txt"
+    not_audio.write_text("these are my lyrics, not audio\n" * 50)
+    page.get_by_test_id("file-input").set_input_files(not_audio)
+    refused = page.locator(".upload.failed").filter(has_text="notes.txt")
+    expect(refused.get_by_role("alert")).to_contain_text("audio", timeout=30_000)
+
+    # The URL backend is not there yet: whatever the API answers is shown at the field.
+    page.get_by_label("Song URL").fill("https://example.org/song.mp3")
+    page.get_by_role("button", name="Fetch and split").click()
+    url_error = page.locator("#url-error")
+    expect(url_error).to_be_visible(timeout=30_000)
+    assert url_error.inner_text().strip()
+
+    page.get_by_test_id("file-input").set_input_files(excerpt)
+    done = page.locator(".upload.done").filter(has_text=excerpt.name)
+    expect(done).to_contain_text("Queued", timeout=60_000)
+    assert_finished_page(page)
+    shot(page, "new-job-desktop")
+
+
+def test_upload_follow_play_mix_download_export(
+    browser: Browser, stack: Stack, excerpt: Path, tmp_path: Path
+) -> None:
+    context = browser.new_context(viewport=DESKTOP, accept_downloads=True)
+    page = context.new_page()
+    ranged: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            ranged.append(request.url)
+            if "/stems/" in request.url and "range" in request.headers
+            else None
+        ),
+    )
+    upload_and_queue(page, stack, excerpt, tmp_path)
+
+    # Jobs: live progress to 100 %.
+    page.get_by_role("link", name="Jobs", exact=True).click()
+    row = page.get_by_test_id("job-row").filter(has_text=excerpt.name)
+    expect(row).to_be_visible()
+    expect(row.get_by_test_id("job-percent")).to_have_text("100 %", timeout=180_000)
+    expect(row.locator(".status-pill")).to_have_text("Ready")
+    assert_finished_page(page)
+    shot(page, "jobs-desktop")
+
+    # Player: one drawn waveform per stem, every stem loaded.
+    row.get_by_role("link", name="Open player").click()
+    expect(page.get_by_test_id("stem-row")).to_have_count(len(STEMS))
+    expect(page.locator("[data-testid=waveform][data-drawn=yes]")).to_have_count(len(STEMS))
+    expect(page.get_by_test_id("stem-loading")).to_have_count(0, timeout=60_000)
+    assert {u.split("/stems/")[1].split(".")[0] for u in ranged} == set(STEMS)
+    for name in STEMS:
+        expect(page.locator(f"[data-stem={name}] .stem-lufs")).to_contain_text("LUFS")
+    assert_finished_page(page)
+    shot(page, "player-desktop")
+
+    # Play: the context clock and the playhead advance.
+    page.get_by_test_id("play").click()
+    expect(page.get_by_test_id("play")).to_have_text("Pause")
+    first = player(page, "[p.context.currentTime, p.position()]")
+    page.wait_for_function(
+        f"window.stemdeckPlayer.context.currentTime > {first[0] + 0.5}", timeout=10_000
+    )
+    later = player(page, "[p.context.currentTime, p.position()]")
+    assert later[1] > first[1]
+    assert player(page, "p.context.state") == "running"
+
+    # Mute drums from the keyboard (2 chooses it, M mutes): its GainNode goes to 0.
+    page.locator("body").press("2")
+    page.locator("body").press("m")
+    page.wait_for_function("window.stemdeckPlayer.gainOf('drums') === 0", timeout=5_000)
+    expect(page.get_by_role("button", name="Mute drums")).to_have_attribute("aria-pressed", "true")
+    # Solo vocals: only vocals is heard; the muted drums stay silent.
+    page.get_by_role("button", name="Solo vocals").click()
+    page.wait_for_function(
+        "['bass', 'other', 'drums'].every(n => window.stemdeckPlayer.gainOf(n) === 0)",
+        timeout=5_000,
+    )
+    assert player(page, "p.gainOf('vocals')") == pytest.approx(1.0, abs=1e-3)
+    shot(page, "player-playing-desktop")
+
+    # Seek: click the middle of the timeline; every source restarts from there.
+    timeline = page.get_by_test_id("timeline")
+    box = timeline.bounding_box()
+    assert box is not None
+    timeline.click(position={"x": box["width"] / 2, "y": box["height"] / 2})
+    position = player(page, "p.position()")
+    duration = sf.info(excerpt).duration
+    assert duration / 2 - 0.3 < position < duration / 2 + 0.3, position
+    page.locator("body").press("ArrowLeft")
+    assert player(page, "p.position()") < position - 3
+    page.locator("body").press("Space")
+    expect(page.get_by_test_id("play")).to_have_text("Play")
+    paused_at = player(page, "p.position()")
+    page.wait_for_timeout(300)
+    assert player(page, "p.position()") == pytest.approx(paused_at)
+
+    # Help overlay from the keyboard.
+    page.locator("body").press("?")
+    dialog = page.get_by_role("dialog", name="Keyboard shortcuts")
+    expect(dialog).to_be_visible()
+    shot(page, "player-help-desktop")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+
+    job = httpx.get(page.url.replace("/jobs/", "/api/jobs/")).json()
+    check_downloads(page, job)
+    check_exported_mix(page, job, tmp_path, duration)
+    context.close()
+
+    phone = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    small = phone.new_page()
+    for path, name in [("/", "new-job"), ("/jobs", "jobs"), (f"/jobs/{job['id']}", "player")]:
+        small.goto(stack.base_url + path)
+        small.wait_for_load_state("networkidle")
+        if name == "player":
+            expect(small.get_by_test_id("stem-loading")).to_have_count(0, timeout=60_000)
+        overflow = small.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{name} is wider than a phone screen by {overflow}px"
+        shot(small, f"{name}-phone")
+    phone.close()
+
+
+def check_downloads(page: Page, job: dict[str, Any]) -> None:
+    vocals = next(stem for stem in job["stems"] if stem["name"] == "vocals")
+    with page.expect_download() as stem_download:
+        page.locator("[data-stem=vocals] .download-link").filter(has_text="FLAC").click()
+    flac = Path(stem_download.value.path())
+    assert flac.stat().st_size == vocals["sizes"]["flac"]
+    assert flac.read_bytes()[:4] == b"fLaC"
+    assert stem_download.value.suggested_filename.endswith(".flac")
+
+    with page.expect_download() as zip_download:
+        page.get_by_test_id("zip").click()
+    with zipfile.ZipFile(zip_download.value.path()) as archive:
+        names = archive.namelist()
+    assert len([n for n in names if n.endswith((".flac", ".wav"))]) == len(STEMS) * 2, names
+
+
+def check_exported_mix(page: Page, job: dict[str, Any], tmp_path: Path, duration: float) -> None:
+    """Drums muted and vocals soloed: the exported mix is the vocals stem at unity."""
+    with page.expect_download(timeout=60_000) as export:
+        page.get_by_test_id("export").click()
+    mix_path = tmp_path / "mix.wav"
+    export.value.save_as(mix_path)
+    assert export.value.suggested_filename.endswith("(my mix).wav")
+    mix, rate = sf.read(mix_path, dtype="float32")
+    assert sf.info(mix_path).format == "WAV"
+    vocals_url = next(s for s in job["stems"] if s["name"] == "vocals")["urls"]["wav"]
+    vocals, vocals_rate = sf.read(io.BytesIO(httpx.get(vocals_url).content), dtype="float32")
+    assert rate == vocals_rate == 44100
+    assert mix.shape == vocals.shape, (mix.shape, vocals.shape)
+    assert mix.shape[0] / rate == pytest.approx(duration, abs=1 / rate)
+    # 16-bit rounding apart, the same signal: the other stems are not in it.
+    assert np.max(np.abs(mix - vocals)) < 2e-3
+    assert np.sqrt(np.mean(mix**2)) > 0.01
