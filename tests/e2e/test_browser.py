@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -204,6 +205,20 @@ def test_upload_follow_play_mix_download_export(
     page.wait_for_timeout(300)
     assert player(page, "p.position()") == pytest.approx(paused_at)
 
+    # Loop a region from the keyboard: [ at the playhead, ] a second later.
+    page.locator("body").press("Home")
+    page.locator("body").press("Shift+ArrowRight")
+    page.locator("body").press("[")
+    page.locator("body").press("Shift+ArrowRight")
+    page.locator("body").press("]")
+    loop = player(page, "p.loop")
+    assert loop == {"start": pytest.approx(1.0, abs=0.05), "end": pytest.approx(2.0, abs=0.05)}
+    expect(page.get_by_role("button", name="Loop", exact=False).last).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    page.locator("body").press("l")
+    assert player(page, "p.loop") is None
+
     # Help overlay from the keyboard.
     page.locator("body").press("?")
     dialog = page.get_by_role("dialog", name="Keyboard shortcuts")
@@ -263,3 +278,49 @@ def check_exported_mix(page: Page, job: dict[str, Any], tmp_path: Path, duration
     # 16-bit rounding apart, the same signal: the other stems are not in it.
     assert np.max(np.abs(mix - vocals)) < 2e-3
     assert np.sqrt(np.mean(mix**2)) > 0.01
+
+
+def test_cancel_an_upload_and_delete_a_job(
+    browser: Browser, stack: Stack, excerpt: Path, tmp_path: Path
+) -> None:
+    """A cancelled upload leaves no job behind; Delete removes a job everywhere."""
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    page.goto(stack.base_url + "/")
+    page.locator("input[name=strategy][value=four-stems-dsp]").check()
+    # A slow uplink, so the upload is still going when Cancel is pressed.
+    network = context.new_cdp_session(page)
+    network.send("Network.enable")
+    network.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 20_000},
+    )
+    page.get_by_test_id("file-input").set_input_files(excerpt)
+    uploading = page.locator(".upload.uploading")
+    expect(uploading).to_be_visible()
+    uploading.get_by_role("button", name="Cancel").click()
+    expect(page.locator(".upload.cancelled").get_by_role("alert")).to_have_text("Cancelled.")
+    with stack.client() as client:
+        assert client.get("/api/jobs").json()["count"] == 0
+        assert client.get("/health").status_code == 200
+
+    network.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
+    page.get_by_test_id("file-input").set_input_files(excerpt)
+    expect(page.locator(".upload.done")).to_contain_text("Queued", timeout=60_000)
+    page.get_by_role("link", name="Jobs", exact=True).click()
+    row = page.get_by_test_id("job-row")
+    expect(row).to_have_count(1)
+    job_id = row.get_attribute("data-job-id")
+    row.get_by_role("button", name=re.compile(r"^(Delete|Cancel and delete) ")).click()
+    expect(page.get_by_role("heading", name="No jobs yet")).to_be_visible()
+    assert_finished_page(page)
+    shot(page, "jobs-empty-desktop")
+    with stack.client() as client:
+        assert client.get(f"/api/jobs/{job_id}").status_code == 404
+    page.goto(f"{stack.base_url}/jobs/{job_id}")
+    expect(page.get_by_role("alert")).to_contain_text("No job with id")
+    shot(page, "player-missing-job-desktop")
+    context.close()
