@@ -76,10 +76,10 @@ def excerpt(shared_audio: Path, tmp_path: Path) -> Path:
     return path
 
 
-def shot(page: Page, name: str) -> None:
+def shot(page: Page, name: str, *, full_page: bool = True) -> None:
     # From the top: a full-page capture of a scrolled page draws sticky bars mid-page.
     page.evaluate("window.scrollTo(0, 0)")
-    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=full_page)
 
 
 def player(page: Page, expression: str) -> Any:
@@ -223,7 +223,7 @@ def test_upload_follow_play_mix_download_export(
     page.locator("body").press("?")
     dialog = page.get_by_role("dialog", name="Keyboard shortcuts")
     expect(dialog).to_be_visible()
-    shot(page, "player-help-desktop")
+    shot(page, "player-help-desktop", full_page=False)
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
 

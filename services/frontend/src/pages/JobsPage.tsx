@@ -6,6 +6,7 @@ import { errorText } from "../lib/errors";
 import { FINAL_STATUSES } from "../lib/feed";
 import { formatDuration, formatEta, formatPercent, formatTimestamp } from "../lib/format";
 import { useJobFeed } from "../lib/useJobFeed";
+import { useTitle } from "../lib/useTitle";
 
 /** New jobs (from another tab, or the API) show up at this pace; progress comes by SSE. */
 const LIST_REFRESH_MS = 15000;
@@ -114,6 +115,7 @@ function JobRow({ initial, onDeleted }: { initial: Job; onDeleted: (id: string) 
 }
 
 export function JobsPage() {
+  useTitle("Jobs");
   const [jobs, setJobs] = useState<Job[] | null>(null);
   const [error, setError] = useState<string | null>(null);
 

@@ -4,6 +4,7 @@ import { api, uploadFile, type Job, type Strategy, type UploadHandle } from "../
 import { ProgressBar } from "../components/ProgressBar";
 import { errorText } from "../lib/errors";
 import { formatBytes, formatLabel } from "../lib/format";
+import { useTitle } from "../lib/useTitle";
 
 const FORMATS = ["flac", "wav", "wav24", "mp3", "opus"];
 
@@ -67,6 +68,7 @@ function StrategyPicker({
 }
 
 export function NewJobPage() {
+  useTitle("New job");
   const [strategies, setStrategies] = useState<Strategy[] | null>(null);
   const [strategiesError, setStrategiesError] = useState<string | null>(null);
   const [strategy, setStrategy] = useState("");

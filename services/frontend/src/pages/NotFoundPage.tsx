@@ -1,6 +1,8 @@
 import { Link } from "react-router-dom";
+import { useTitle } from "../lib/useTitle";
 
 export function NotFoundPage() {
+  useTitle("Not found");
   return (
     <section className="panel narrow">
       <h1>Nothing here</h1>

@@ -22,6 +22,7 @@ import {
 } from "../lib/mix";
 import { normaliseLoop, type LoopRegion } from "../lib/sync";
 import { fetchRanged, MixEngine, playbackFormat } from "../player/engine";
+import { useTitle } from "../lib/useTitle";
 
 const COLOURS = ["#f5a524", "#4fd1c5", "#9f7aea", "#f56565", "#63b3ed", "#68d391", "#ed64a6", "#ecc94b"];
 const SEEK_STEP_S = 5;
@@ -500,6 +501,7 @@ function Player({ job }: { job: Job }) {
 export function PlayerPage() {
   const { jobId = "" } = useParams();
   const [job, setJob] = useState<Job | null>(null);
+  useTitle(job ? job.source.name : "Player");
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
     setJob(null);
