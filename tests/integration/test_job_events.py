@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,32 @@ def test_stream_ends_with_deleted_when_the_job_is_removed(
         # The API keeps serving after the stream ended.
         with stack.client() as client:
             assert client.get("/health").status_code == 200
+
+
+def test_a_client_that_hangs_up_releases_its_subscription(
+    settings: Settings, mixture: Path, redis_conn: Redis
+) -> None:
+    with running_stack(settings, workers=0) as stack:
+        job_id = submit(stack, excerpt(mixture, 2.0))
+        channel = job_channel(job_id)
+        with (
+            httpx.Client(base_url=stack.base_url, timeout=60) as client,
+            client.stream("GET", f"/api/jobs/{job_id}/events") as response,
+        ):
+            # Held in a name: a dropped parser would close the response early.
+            stream = read_events(response)
+            assert next(stream)[0] == "job"
+            assert subscribers(redis_conn, channel) == 1
+        deadline = time.monotonic() + 30
+        while subscribers(redis_conn, channel) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert subscribers(redis_conn, channel) == 0
+        with stack.client() as client:
+            assert client.get(f"/api/jobs/{job_id}").json()["status"] == "queued"
+
+
+def subscribers(redis: Redis, channel: str) -> int:
+    return int(dict(redis.pubsub_numsub(channel))[channel.encode()])
 
 
 def test_unknown_job_is_a_404_json_error(client: TestClient) -> None:

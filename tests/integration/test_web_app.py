@@ -84,6 +84,14 @@ def test_paths_the_api_owns_keep_their_json_errors(
     assert response.json()["error"]["code"] == code
 
 
+def test_other_methods_on_app_paths_are_json_404s(web_client: TestClient) -> None:
+    for response in (web_client.post("/jobs"), web_client.delete("/"), web_client.put("/x")):
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "not_found"
+    # A method a real route lacks still gets its 405.
+    assert web_client.put("/api/jobs").status_code == 405
+
+
 def test_the_api_routes_still_answer(web_client: TestClient) -> None:
     assert web_client.get("/health").json() == {"status": "ok"}
     assert "openapi" in web_client.get("/openapi.json").json()

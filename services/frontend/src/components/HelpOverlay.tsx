@@ -17,6 +17,7 @@ export const SHORTCUTS: [string, string][] = [
 export function HelpOverlay({ onClose }: { onClose: () => void }) {
   const closeButton = useRef<HTMLButtonElement>(null);
   useEffect(() => {
+    const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
     closeButton.current?.focus();
     const onKey = (event: KeyboardEvent) => {
       if (event.key === "Escape" || event.key === "?") {
@@ -26,7 +27,10 @@ export function HelpOverlay({ onClose }: { onClose: () => void }) {
       }
     };
     window.addEventListener("keydown", onKey, true);
-    return () => window.removeEventListener("keydown", onKey, true);
+    return () => {
+      window.removeEventListener("keydown", onKey, true);
+      opener?.focus();
+    };
   }, [onClose]);
   return (
     <div className="overlay" role="presentation" onClick={onClose}>

@@ -42,6 +42,13 @@ describe("job feed", () => {
     expect(initialFeed<J>(running(0)).mode).toBe("connecting");
   });
 
+  it("polls from the start when told not to stream", () => {
+    const state = initialFeed<J>(running(0.2), false);
+    expect(state.mode).toBe("polling");
+    expect(feedWants(state.mode)).toBe("poll");
+    expect(initialFeed<J>({ status: "completed", progress: 1 }, false).mode).toBe("done");
+  });
+
   it("reconnects after a stream error, and falls back to polling after repeated ones", () => {
     let state = run([{ type: "stream-error" }]);
     expect(state.mode).toBe("connecting");

@@ -31,9 +31,16 @@ export interface HasStatus {
   status: string;
 }
 
-/** A job already final needs no feed at all. */
-export function initialFeed<J extends HasStatus>(job: J | null = null): FeedState<J> {
-  const mode = job && FINAL_STATUSES.has(job.status) ? "done" : "connecting";
+/**
+ * Event streams one page keeps open at most. A browser holds six HTTP/1.1
+ * connections per server; streams beyond these would starve the page's other
+ * requests (uploads included), so further jobs are polled instead.
+ */
+export const MAX_LIVE_STREAMS = 4;
+
+/** A job already final needs no feed at all; `stream: false` starts by polling. */
+export function initialFeed<J extends HasStatus>(job: J | null = null, stream = true): FeedState<J> {
+  const mode = job && FINAL_STATUSES.has(job.status) ? "done" : stream ? "connecting" : "polling";
   return { mode, job, streamFailures: 0, pollFailures: 0 };
 }
 

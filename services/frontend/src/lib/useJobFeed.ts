@@ -5,8 +5,8 @@ import { api, eventsUrl, type Job } from "../api/client";
 import { ApiError } from "./errors";
 import { feedReducer, feedWants, initialFeed, POLL_INTERVAL_MS, type FeedState } from "./feed";
 
-export function useJobFeed(jobId: string, initial: Job | null = null): FeedState<Job> {
-  const [state, dispatch] = useReducer(feedReducer<Job>, initial, initialFeed<Job>);
+export function useJobFeed(jobId: string, initial: Job | null = null, stream = true): FeedState<Job> {
+  const [state, dispatch] = useReducer(feedReducer<Job>, initial, (job) => initialFeed<Job>(job, stream));
   const wants = feedWants(state.mode);
   const streamFailures = state.streamFailures;
 

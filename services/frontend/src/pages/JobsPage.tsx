@@ -3,7 +3,7 @@ import { Link } from "react-router-dom";
 import { api, type Job } from "../api/client";
 import { ProgressBar } from "../components/ProgressBar";
 import { errorText } from "../lib/errors";
-import { FINAL_STATUSES } from "../lib/feed";
+import { FINAL_STATUSES, MAX_LIVE_STREAMS } from "../lib/feed";
 import { formatDuration, formatEta, formatPercent, formatTimestamp } from "../lib/format";
 import { useJobFeed } from "../lib/useJobFeed";
 import { useTitle } from "../lib/useTitle";
@@ -20,8 +20,8 @@ const STATUS_LABELS: Record<string, string> = {
   cancelled: "Cancelled",
 };
 
-function JobRow({ initial, onDeleted }: { initial: Job; onDeleted: (id: string) => void }) {
-  const live = useJobFeed(initial.id, initial);
+function JobRow({ initial, stream, onDeleted }: { initial: Job; stream: boolean; onDeleted: (id: string) => void }) {
+  const live = useJobFeed(initial.id, initial, stream);
   const job = live.job ?? initial;
   const [deleteError, setDeleteError] = useState<string | null>(null);
   const [deleting, setDeleting] = useState(false);
@@ -135,6 +135,13 @@ export function JobsPage() {
     return () => window.clearInterval(timer);
   }, [refresh]);
 
+  // The newest unfinished jobs get event streams; any beyond MAX_LIVE_STREAMS are polled.
+  const streamed = new Set(
+    (jobs ?? [])
+      .filter((job) => !FINAL_STATUSES.has(job.status))
+      .slice(0, MAX_LIVE_STREAMS)
+      .map((job) => job.id),
+  );
   const onDeleted = useCallback((id: string) => setJobs((all) => all?.filter((j) => j.id !== id) ?? null), []);
 
   return (
@@ -163,7 +170,7 @@ export function JobsPage() {
       {jobs !== null && jobs.length > 0 && (
         <ul className="jobs" aria-label="Jobs, newest first">
           {jobs.map((job) => (
-            <JobRow key={job.id} initial={job} onDeleted={onDeleted} />
+            <JobRow key={job.id} initial={job} stream={streamed.has(job.id)} onDeleted={onDeleted} />
           ))}
         </ul>
       )}

@@ -68,6 +68,14 @@ function Fader({
   );
 }
 
+function Toggle({ kind, on, label, onClick }: { kind: "mute" | "solo"; on: boolean; label: string; onClick: () => void }) {
+  return (
+    <button type="button" className={`toggle ${kind} ${on ? "on" : ""}`} aria-pressed={on} aria-label={label} onClick={onClick}>
+      {kind === "mute" ? "M" : "S"}
+    </button>
+  );
+}
+
 function StemRow(props: {
   index: number;
   stem: Stem;
@@ -104,24 +112,8 @@ function StemRow(props: {
           {formatLufs(stem.lufs)}
         </span>
         <div className="stem-buttons">
-          <button
-            type="button"
-            className={`toggle mute ${mix.muted ? "on" : ""}`}
-            aria-pressed={mix.muted}
-            aria-label={`Mute ${stem.name}`}
-            onClick={props.onMute}
-          >
-            M
-          </button>
-          <button
-            type="button"
-            className={`toggle solo ${mix.soloed ? "on" : ""}`}
-            aria-pressed={mix.soloed}
-            aria-label={`Solo ${stem.name}`}
-            onClick={props.onSolo}
-          >
-            S
-          </button>
+          <Toggle kind="mute" on={mix.muted} label={`Mute ${stem.name}`} onClick={props.onMute} />
+          <Toggle kind="solo" on={mix.soloed} label={`Solo ${stem.name}`} onClick={props.onSolo} />
         </div>
         <Fader value={mix.fader} label={`${stem.name} volume`} onChange={props.onFader} />
       </div>
@@ -303,11 +295,14 @@ function Player({ job }: { job: Job }) {
     const onKey = (event: KeyboardEvent) => {
       const target = event.target as HTMLElement | null;
       const inRange = target instanceof HTMLInputElement && target.type === "range";
+      // A focused control keeps Space and Enter for itself (Space on "Mute" mutes).
+      const onControl = target instanceof HTMLElement && target.closest("button, a, input, select, textarea") !== null;
       if (help || event.ctrlKey || event.metaKey || event.altKey) return;
       const name = mix[selected]?.name;
       const step = event.shiftKey ? 1 : SEEK_STEP_S;
       switch (event.key) {
         case " ":
+          if (onControl) return;
           event.preventDefault();
           void togglePlay();
           break;

@@ -1,8 +1,9 @@
 """The built web app at /, with SPA routing: any path that is not a file is index.html.
 
-The routes the API already has (/api, /docs, /openapi.json, /health, /ready, the
-compat routes) keep their own answers, including their JSON 404s: the catch-all
-refuses every path whose first segment one of them owns.
+It is the router's fallback, so it only ever sees requests no route matched: a
+wrong method on a real route stays a 405. Paths under a prefix the API owns
+(/api, /docs, /openapi.json, /health, /ready, the compat routes) keep their
+JSON 404s instead of getting the app.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse
+from starlette.types import Receive, Scope, Send
 
 from stemdeck.api.errors import ApiError
 from stemdeck.core.settings import ENV_PREFIX, Settings, SettingsError
@@ -40,36 +42,50 @@ def _owned_prefixes(app: FastAPI) -> frozenset[str]:
     return frozenset(path.split("/")[1] for path in paths if path)
 
 
-def install_web_app(app: FastAPI, web_dir: Path | None) -> None:
-    """Mount after every router, so the API's own routes match first."""
-    owned = _owned_prefixes(app)
+def _not_here(path: str) -> ApiError:
+    return ApiError(404, "not_found", f"There is nothing at {path}. See /docs for the API.")
 
-    def not_here(path: str) -> ApiError:
-        return ApiError(404, "not_found", f"There is nothing at /{path}. See /docs for the API.")
 
-    if web_dir is None:
+class WebApp:
+    """The ASGI fallback that answers what no route matched."""
 
-        @app.get("/", include_in_schema=False)
-        def web_app_missing() -> Response:
+    def __init__(self, web_dir: Path | None, owned: frozenset[str]) -> None:
+        self.web_dir = web_dir
+        self.owned = owned
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        relative = path.lstrip("/")
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in {"GET", "HEAD"}
+            or relative.split("/", 1)[0] in self.owned
+        ):
+            raise _not_here(path)
+        if self.web_dir is None:
+            if relative:
+                raise _not_here(path)
             raise ApiError(
                 404,
                 "web_app_not_built",
                 f"The web app has not been built: {BUILD_HINT}. The API is at /api (see /docs).",
             )
+        response = FileResponse(self._file(relative), headers={"Cache-Control": "no-cache"})
+        if relative.startswith("assets/"):
+            response.headers["Cache-Control"] = IMMUTABLE
+        await response(scope, receive, send)
 
-        return
-
-    index = web_dir / "index.html"
-
-    @app.api_route("/{path:path}", methods=["GET", "HEAD"], include_in_schema=False)
-    def web_app(path: str) -> Response:
-        if path.split("/", 1)[0] in owned:
-            raise not_here(path)
-        candidate = (web_dir / path).resolve()
-        if path and candidate.is_file() and candidate.is_relative_to(web_dir):
-            cache = IMMUTABLE if path.startswith("assets/") else "no-cache"
-            return FileResponse(candidate, headers={"Cache-Control": cache})
-        if "." in path.rsplit("/", 1)[-1]:
+    def _file(self, relative: str) -> Path:
+        assert self.web_dir is not None
+        candidate = (self.web_dir / relative).resolve()
+        if relative and candidate.is_file() and candidate.is_relative_to(self.web_dir):
+            return candidate
+        if "." in relative.rsplit("/", 1)[-1]:
             # A file that is not there (an old asset): a 404, never index.html as a script.
-            raise not_here(path)
-        return FileResponse(index, headers={"Cache-Control": "no-cache"})
+            raise _not_here("/" + relative)
+        return self.web_dir / "index.html"
+
+
+def install_web_app(app: FastAPI, web_dir: Path | None) -> None:
+    """Call after every router is included: the owned prefixes are read from them."""
+    app.router.default = WebApp(web_dir, _owned_prefixes(app))

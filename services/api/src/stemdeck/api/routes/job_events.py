@@ -15,6 +15,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from redis.asyncio import Redis as AsyncRedis
@@ -60,9 +61,11 @@ def _event(name: str, data: str) -> bytes:
 
 
 async def _close(pubsub: Any, redis: AsyncRedis) -> None:
-    # redis-py's PubSub.aclose has no annotations, hence Any.
-    await pubsub.aclose()
-    await redis.aclose()
+    # Shielded: a client that hangs up cancels the stream, and the subscription must
+    # still be released. redis-py's PubSub.aclose has no annotations, hence Any.
+    with anyio.CancelScope(shield=True):
+        await pubsub.aclose()
+        await redis.aclose()
 
 
 async def _wait_for_notice(pubsub: Any, timeout_s: float) -> bool:
