@@ -64,7 +64,8 @@ def browser() -> Iterator[Browser]:
 def stack(settings: Settings) -> Iterator[Stack]:
     assert (CHECKOUT_WEB_DIR / "index.html").is_file(), "the web app is not built: make web"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with running_stack(settings) as running:
+    # No worker at first: a test starts one when it wants the job to run.
+    with running_stack(settings, workers=0) as running:
         yield running
 
 
@@ -144,12 +145,35 @@ def test_upload_follow_play_mix_download_export(
     )
     upload_and_queue(page, stack, excerpt, tmp_path)
 
-    # Jobs: live progress to 100 %.
+    # Jobs: the job waits for a worker; once one starts, progress arrives by SSE to 100 %.
     page.get_by_role("link", name="Jobs", exact=True).click()
     row = page.get_by_test_id("job-row").filter(has_text=excerpt.name)
-    expect(row).to_be_visible()
+    expect(row.locator(".status-pill")).to_have_text("Queued")
+    expect(row.get_by_role("progressbar")).to_have_attribute("aria-valuenow", "0")
+    job_id = row.get_attribute("data-job-id")
+    polls: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            polls.append(request.url) if request.url.endswith(f"/api/jobs/{job_id}") else None
+        ),
+    )
+    page.evaluate(
+        """() => { window.seenPercents = [];
+           new MutationObserver(() => document.querySelectorAll('[data-testid=job-percent]')
+             .forEach(e => window.seenPercents.push(e.textContent)))
+           .observe(document.body, {subtree: true, childList: true, characterData: true}); }"""
+    )
+    assert_finished_page(page)
+    shot(page, "jobs-queued-desktop")
+    stack.start_worker()
     expect(row.get_by_test_id("job-percent")).to_have_text("100 %", timeout=180_000)
     expect(row.locator(".status-pill")).to_have_text("Ready")
+    seen = [int(text.split()[0]) for text in page.evaluate("window.seenPercents")]
+    assert seen == sorted(seen) and seen[-1] == 100, seen
+    # The worker's stage changes are written at once, so the page sees steps between.
+    assert any(0 < percent < 100 for percent in seen), seen
+    assert polls == [], "the page polled although the event stream was up"
     assert_finished_page(page)
     shot(page, "jobs-desktop")
 
@@ -323,4 +347,49 @@ def test_cancel_an_upload_and_delete_a_job(
     page.goto(f"{stack.base_url}/jobs/{job_id}")
     expect(page.get_by_role("alert")).to_contain_text("No job with id")
     shot(page, "player-missing-job-desktop")
+    context.close()
+
+
+def test_playback_starts_before_every_stem_has_loaded(
+    browser: Browser, stack: Stack, excerpt: Path
+) -> None:
+    """On a slow link the first stem to arrive can play; the others join on its clock."""
+    stack.start_worker()
+    with stack.client() as client, excerpt.open("rb") as audio:
+        created = client.post(
+            "/api/jobs",
+            files={"file": (excerpt.name, audio, "audio/wav")},
+            data={"strategy": "four-stems-dsp", "formats": "flac"},
+        )
+    job = stack.wait_for(created.json()["id"])
+    assert job["status"] == "completed", job
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    network = context.new_cdp_session(page)
+    network.send("Network.enable")
+    network.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 20, "downloadThroughput": 400_000, "uploadThroughput": -1},
+    )
+    page.goto(f"{stack.base_url}/jobs/{job['id']}")
+    play = page.get_by_test_id("play")
+    expect(play).to_be_enabled(timeout=60_000)
+    still_loading = page.get_by_test_id("stem-loading").count()
+    assert still_loading > 0, "every stem had loaded before play was possible"
+    play.click()
+    # Loop the whole song, so every source keeps running however long the rest takes.
+    page.locator("body").press("l")
+    assert player(page, "p.loop") is not None
+    expect(page.locator(".stem-loading .progress").first).to_be_visible()
+    shot(page, "player-loading-desktop", full_page=False)
+    expect(page.get_by_test_id("stem-loading")).to_have_count(0, timeout=120_000)
+    starts = player(page, "p.sourceStarts()")
+    assert sorted(start["name"] for start in starts) == sorted(STEMS), starts
+    # One song timeline: each source maps context time to song time alike (modulo the loop).
+    span = player(page, "p.loop.end - p.loop.start")
+    anchors = {
+        round((start["offset"] - start["when"]) % span, 6) % round(span, 6) for start in starts
+    }
+    assert len(anchors) == 1, f"stems are not on one timeline: {starts}"
+    assert player(page, "p.playing") is True
     context.close()

@@ -23,6 +23,14 @@ interface Channel {
   gain: GainNode;
   buffer: AudioBuffer | null;
   source: AudioBufferSourceNode | null;
+  /** The `start(when, offset)` the current source got. */
+  started: { when: number; offset: number } | null;
+}
+
+export interface SourceStartInfo {
+  name: string;
+  when: number;
+  offset: number;
 }
 
 export class MixEngine {
@@ -43,7 +51,7 @@ export class MixEngine {
     for (const name of names) {
       const gain = this.context.createGain();
       gain.connect(this.master);
-      this.channels.set(name, { gain, buffer: null, source: null });
+      this.channels.set(name, { gain, buffer: null, source: null, started: null });
     }
   }
 
@@ -66,6 +74,14 @@ export class MixEngine {
 
   get masterGain(): number {
     return this.master.gain.value;
+  }
+
+  /**
+   * Where each playing source was started. In sync, `offset - when` is one number
+   * for all of them: every stem maps the same context time to the same song time.
+   */
+  sourceStarts(): SourceStartInfo[] {
+    return [...this.channels.entries()].flatMap(([name, c]) => (c.started ? [{ name, ...c.started }] : []));
   }
 
   loaded(name: string): boolean {
@@ -169,8 +185,10 @@ export class MixEngine {
       source.loopEnd = loop.end;
     }
     source.connect(channel.gain);
-    source.start(when, Math.min(offset, channel.buffer.duration));
+    const from = Math.min(offset, channel.buffer.duration);
+    source.start(when, from);
     channel.source = source;
+    channel.started = { when, offset: from };
   }
 
   private stopSources(): void {
@@ -178,6 +196,7 @@ export class MixEngine {
       channel.source?.stop();
       channel.source?.disconnect();
       channel.source = null;
+      channel.started = null;
     }
   }
 
@@ -199,6 +218,12 @@ export class MixEngine {
 
 /** Stem bytes fetched in HTTP Range chunks: progress per stem, and the first bytes early. */
 export const CHUNK_BYTES = 1024 * 1024;
+/** A dropped connection resumes from the last byte received, this many times in a row. */
+export const NETWORK_RETRIES = 3;
+
+function isNetworkError(error: unknown): boolean {
+  return error instanceof TypeError;
+}
 
 export async function fetchRanged(
   url: string,
@@ -208,26 +233,49 @@ export async function fetchRanged(
   const parts: Uint8Array[] = [];
   let received = 0;
   let total = Number.POSITIVE_INFINITY;
+  const report = () => onProgress(Number.isFinite(total) && total > 0 ? received / total : 0);
+  let failures = 0;
   while (received < total) {
-    const response = await fetch(url, {
-      headers: { Range: `bytes=${received}-${received + CHUNK_BYTES - 1}` },
-      signal,
-    });
-    if (response.status === 200) {
-      // A server that ignores Range sends it all at once.
-      const whole = new Uint8Array(await response.arrayBuffer());
-      onProgress(1);
-      return whole.buffer;
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        headers: { Range: `bytes=${received}-${received + CHUNK_BYTES - 1}` },
+        signal,
+      });
+    } catch (error) {
+      if (!isNetworkError(error) || ++failures > NETWORK_RETRIES) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250 * failures));
+      continue;
     }
-    if (response.status !== 206) throw new Error(`The stem could not be loaded (HTTP ${response.status}).`);
-    const range = response.headers.get("Content-Range") ?? "";
-    const size = Number(range.split("/")[1]);
-    if (Number.isFinite(size)) total = size;
-    const chunk = new Uint8Array(await response.arrayBuffer());
-    if (chunk.length === 0) break;
-    parts.push(chunk);
-    received += chunk.length;
-    onProgress(Number.isFinite(total) ? received / total : 0);
+    if (response.status !== 200 && response.status !== 206) {
+      throw new Error(`The stem could not be loaded (HTTP ${response.status}).`);
+    }
+    if (response.status === 206) {
+      const size = Number((response.headers.get("Content-Range") ?? "").split("/")[1]);
+      if (Number.isFinite(size)) total = size;
+    } else {
+      // A server that ignores Range sends the whole file in this one answer.
+      total = Number(response.headers.get("Content-Length") ?? Number.NaN);
+    }
+    const before = received;
+    const reader = response.body?.getReader();
+    // Counted as it arrives, so a stem's bar moves within a piece, not only between.
+    try {
+      while (reader) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        parts.push(value);
+        received += value.length;
+        report();
+      }
+    } catch (error) {
+      // Cut off mid-piece: what arrived is kept, and the next request resumes after it.
+      if (response.status === 200 || !isNetworkError(error) || ++failures > NETWORK_RETRIES) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250 * failures));
+      continue;
+    }
+    failures = 0;
+    if (response.status === 200 || received === before) break;
   }
   const out = new Uint8Array(received);
   let at = 0;
@@ -235,6 +283,7 @@ export async function fetchRanged(
     out.set(part, at);
     at += part.length;
   }
+  onProgress(1);
   return out.buffer;
 }
 
