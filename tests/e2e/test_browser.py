@@ -254,6 +254,20 @@ def test_upload_follow_play_mix_download_export(
     job = httpx.get(page.url.replace("/jobs/", "/api/jobs/")).json()
     check_downloads(page, job)
     check_exported_mix(page, job, tmp_path, duration)
+
+    # Faders act on the GainNodes: 0.4 of the travel is -30 dB, for a stem and the master.
+    page.get_by_label("vocals volume").fill("0.4")
+    page.wait_for_function("Math.abs(window.stemdeckPlayer.gainOf('vocals') - 0.031623) < 1e-4")
+    page.get_by_label("Master volume").fill("0.4")
+    page.wait_for_function("Math.abs(window.stemdeckPlayer.masterGain - 0.031623) < 1e-4")
+    expect(page.locator("[data-stem=vocals] .fader-db")).to_have_text("−30.0 dB")
+    # S from the keyboard solos the chosen stem (1: vocals, already soloed, so this un-solos).
+    page.locator("body").press("1")
+    page.locator("body").press("s")
+    expect(page.get_by_role("button", name="Solo vocals")).to_have_attribute(
+        "aria-pressed", "false"
+    )
+    page.wait_for_function("window.stemdeckPlayer.gainOf('bass') > 0.99")
     context.close()
 
     phone = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
@@ -322,6 +336,10 @@ def test_cancel_an_upload_and_delete_a_job(
     page.get_by_test_id("file-input").set_input_files(excerpt)
     uploading = page.locator(".upload.uploading")
     expect(uploading).to_be_visible()
+    # The bar moves while the bytes go out.
+    expect(uploading.get_by_role("progressbar")).not_to_have_attribute(
+        "aria-valuenow", "0", timeout=30_000
+    )
     uploading.get_by_role("button", name="Cancel").click()
     expect(page.locator(".upload.cancelled").get_by_role("alert")).to_have_text("Cancelled.")
     with stack.client() as client:

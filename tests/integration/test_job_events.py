@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +20,12 @@ import soundfile as sf
 from fastapi.testclient import TestClient
 from redis import Redis
 
+from stemdeck.api.app import create_app
 from stemdeck.core.events import job_channel
 from stemdeck.core.settings import Settings
 from stemdeck.worker import runtime, tasks
 from tests.integration.factories import queued_job
-from tests.integration.stack import Stack, running_stack
+from tests.integration.stack import Stack, free_port, running_stack
 
 Event = tuple[str, Any]
 
@@ -130,6 +131,19 @@ def test_a_client_that_hangs_up_releases_its_subscription(
         assert subscribers(redis_conn, channel) == 0
         with stack.client() as client:
             assert client.get(f"/api/jobs/{job_id}").json()["status"] == "queued"
+
+
+def test_redis_down_is_a_503_that_names_it(
+    make_settings: Callable[..., Settings], mixture: Path
+) -> None:
+    """The stream needs Redis; without it the client is told, and can fall back to polling."""
+    client = TestClient(create_app(make_settings(redis_url=f"redis://127.0.0.1:{free_port()}/0")))
+    response = client.get(f"/api/jobs/{'0' * 32}/events")
+    assert response.status_code == 503
+    error = response.json()["error"]
+    assert error["code"] == "queue_unavailable"
+    assert "Redis" in error["message"]
+    assert client.get("/health").status_code == 200
 
 
 def subscribers(redis: Redis, channel: str) -> int:

@@ -5,7 +5,6 @@ import {
   faderToDb,
   faderToGain,
   formatDb,
-  gainToDb,
   initialMix,
   isAudible,
   setFader,
@@ -37,11 +36,9 @@ describe("fader math", () => {
     expect(faderToDb(0.7) - faderToDb(0.6)).toBeCloseTo(step, 10);
   });
 
-  it("converts dB and gain both ways", () => {
+  it("converts between dB, gain and fader travel", () => {
     expect(dbToGain(-6)).toBeCloseTo(0.501187, 6);
-    expect(gainToDb(0.5)).toBeCloseTo(-6.0206, 4);
     expect(dbToGain(-Infinity)).toBe(0);
-    expect(gainToDb(0)).toBe(-Infinity);
     for (const position of [0.1, 0.35, UNITY_POSITION, 0.95]) {
       expect(dbToFader(faderToDb(position))).toBeCloseTo(position, 10);
     }

@@ -18,10 +18,6 @@ export function dbToGain(db: number): number {
   return db === -Infinity ? 0 : Math.pow(10, db / 20);
 }
 
-export function gainToDb(gain: number): number {
-  return gain <= 0 ? -Infinity : 20 * Math.log10(gain);
-}
-
 function clamp01(value: number): number {
   return Math.min(1, Math.max(0, Number.isFinite(value) ? value : 0));
 }

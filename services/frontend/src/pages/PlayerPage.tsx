@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useId, useRef, useState } from "react";
 import { Link, useParams } from "react-router-dom";
 import { api, type Job, type Stem, type WaveformPeaks } from "../api/client";
 import { HelpOverlay } from "../components/HelpOverlay";
@@ -50,10 +50,14 @@ function Fader({
   onChange: (value: number) => void;
 }) {
   const db = faderToDb(value);
+  const id = useId();
   return (
-    <label className="fader">
-      <span className="visually-hidden">{label}</span>
+    <div className="fader">
+      <label htmlFor={id} className="visually-hidden">
+        {label}
+      </label>
       <input
+        id={id}
         type="range"
         min={0}
         max={1}
@@ -63,8 +67,10 @@ function Fader({
         onChange={(event) => onChange(Number(event.target.value))}
         onDoubleClick={() => onChange(UNITY_POSITION)}
       />
-      <output className="fader-db">{formatDb(db)}</output>
-    </label>
+      <output htmlFor={id} className="fader-db" aria-hidden="true">
+        {formatDb(db)}
+      </output>
+    </div>
   );
 }
 

@@ -84,10 +84,6 @@ export class MixEngine {
     return [...this.channels.entries()].flatMap(([name, c]) => (c.started ? [{ name, ...c.started }] : []));
   }
 
-  loaded(name: string): boolean {
-    return this.channels.get(name)?.buffer != null;
-  }
-
   /** A stem finished decoding: if the others are already playing, it joins on their clock. */
   addBuffer(name: string, buffer: AudioBuffer): void {
     const channel = this.channels.get(name);
@@ -169,6 +165,12 @@ export class MixEngine {
   private ramp(node: GainNode, value: number): void {
     const now = this.context.currentTime;
     node.gain.cancelScheduledValues(now);
+    if (!this.playing) {
+      // Silent, so no click to smooth; and a node with nothing playing into it may not be
+      // processed, which would leave a scheduled ramp (and gain.value) where it was.
+      node.gain.value = value;
+      return;
+    }
     node.gain.setValueAtTime(node.gain.value, now);
     node.gain.linearRampToValueAtTime(value, now + GAIN_RAMP_S);
   }
