@@ -27,6 +27,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from stemdeck.api.web import CHECKOUT_WEB_DIR
 from stemdeck.core.settings import Settings
 from tests.conftest import REPO
+from tests.integration.factories import queued_job
 from tests.integration.stack import Stack, running_stack
 
 CHROMIUM = "/usr/bin/chromium"
@@ -45,6 +46,7 @@ SONG = "Music_Delta__80s_Rock"
 STEMS = ["vocals", "drums", "bass", "other"]
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
+PAGE_SIZE = 100  # the jobs page's page (services/frontend/src/lib/jobList.ts)
 
 pytestmark = pytest.mark.slow
 
@@ -410,4 +412,33 @@ def test_playback_starts_before_every_stem_has_loaded(
     }
     assert len(anchors) == 1, f"stems are not on one timeline: {starts}"
     assert player(page, "p.playing") is True
+    context.close()
+
+
+def test_jobs_page_shows_older_jobs_on_request(
+    browser: Browser, stack: Stack, settings: Settings, tmp_path: Path
+) -> None:
+    clip = tmp_path / "tiny.wav"
+    sf.write(clip, np.zeros((4410, 2), dtype="float32"), 44100)
+    for _ in range(PAGE_SIZE + 3):
+        queued_job(settings, clip)
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(stack.base_url + "/jobs")
+    rows = page.get_by_test_id("job-row")
+    expect(rows).to_have_count(PAGE_SIZE)
+    # A hundred unfinished jobs: a few event streams, the rest carried by the list.
+    page.wait_for_timeout(4000)
+    streams = [url for url in requests if url.endswith("/events")]
+    polls = [url for url in requests if re.search(r"/api/jobs/[0-9a-f]{32}$", url)]
+    assert 1 <= len(streams) <= 4, streams
+    assert polls == []
+    more = page.get_by_role("button", name="Show older jobs (3 more)")
+    more.click()
+    expect(rows).to_have_count(PAGE_SIZE + 3)
+    expect(more).to_be_hidden()
+    ids = [row.get_attribute("data-job-id") for row in rows.all()]
+    assert len(set(ids)) == PAGE_SIZE + 3
     context.close()

@@ -26,7 +26,7 @@ async function request<T>(path: string, init?: RequestInit): Promise<T> {
 
 export const api = {
   strategies: () => request<Strategy[]>("/api/strategies"),
-  jobs: (limit = 100, offset = 0) => request<JobList>(`/api/jobs?limit=${limit}&offset=${offset}`),
+  jobs: (limit: number, offset: number) => request<JobList>(`/api/jobs?limit=${limit}&offset=${offset}`),
   job: (id: string) => request<Job>(`/api/jobs/${encodeURIComponent(id)}`),
   deleteJob: (id: string) => request<void>(`/api/jobs/${encodeURIComponent(id)}`, { method: "DELETE" }),
   submitUrl: (url: string, strategy: string | null, formats: string[]) =>

@@ -42,10 +42,11 @@ describe("job feed", () => {
     expect(initialFeed<J>(running(0)).mode).toBe("connecting");
   });
 
-  it("polls from the start when told not to stream", () => {
+  it("stays idle when told not to follow the job, whatever arrives", () => {
     const state = initialFeed<J>(running(0.2), false);
-    expect(state.mode).toBe("polling");
-    expect(feedWants(state.mode)).toBe("poll");
+    expect(state.mode).toBe("idle");
+    expect(feedWants(state.mode)).toBe("nothing");
+    expect(feedReducer(state, { type: "stream-error" })).toBe(state);
     expect(initialFeed<J>({ status: "completed", progress: 1 }, false).mode).toBe("done");
   });
 

@@ -9,7 +9,8 @@ export const POLL_INTERVAL_MS = 2000;
 /** Polls in a row that fail before the feed says the server cannot be reached. */
 export const MAX_POLL_FAILURES = 5;
 
-export type FeedMode = "connecting" | "live" | "polling" | "done" | "gone" | "offline";
+/** idle: someone else keeps this job fresh (the jobs list, for jobs past the stream cap). */
+export type FeedMode = "connecting" | "live" | "polling" | "done" | "gone" | "offline" | "idle";
 
 export interface FeedState<J> {
   mode: FeedMode;
@@ -34,13 +35,13 @@ export interface HasStatus {
 /**
  * Event streams one page keeps open at most. A browser holds six HTTP/1.1
  * connections per server; streams beyond these would starve the page's other
- * requests (uploads included), so further jobs are polled instead.
+ * requests (uploads included), so further jobs are left to the list's refresh.
  */
 export const MAX_LIVE_STREAMS = 4;
 
-/** A job already final needs no feed at all; `stream: false` starts by polling. */
-export function initialFeed<J extends HasStatus>(job: J | null = null, stream = true): FeedState<J> {
-  const mode = job && FINAL_STATUSES.has(job.status) ? "done" : stream ? "connecting" : "polling";
+/** A job already final needs no feed at all; `follow: false` leaves it idle. */
+export function initialFeed<J extends HasStatus>(job: J | null = null, follow = true): FeedState<J> {
+  const mode = job && FINAL_STATUSES.has(job.status) ? "done" : follow ? "connecting" : "idle";
   return { mode, job, streamFailures: 0, pollFailures: 0 };
 }
 
@@ -52,7 +53,7 @@ export function feedReducer<J extends HasStatus>(
   state: FeedState<J>,
   event: FeedEvent<J>,
 ): FeedState<J> {
-  if (state.mode === "done" || state.mode === "gone") return state;
+  if (state.mode === "done" || state.mode === "gone" || state.mode === "idle") return state;
   switch (event.type) {
     case "stream-open":
       return state.mode === "polling" ? state : { ...state, mode: "live", streamFailures: 0 };

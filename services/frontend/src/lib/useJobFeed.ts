@@ -5,8 +5,9 @@ import { api, eventsUrl, type Job } from "../api/client";
 import { ApiError } from "./errors";
 import { feedReducer, feedWants, initialFeed, POLL_INTERVAL_MS, type FeedState } from "./feed";
 
-export function useJobFeed(jobId: string, initial: Job | null = null, stream = true): FeedState<Job> {
-  const [state, dispatch] = useReducer(feedReducer<Job>, initial, (job) => initialFeed<Job>(job, stream));
+/** `follow: false`: the caller keeps the job fresh; the feed opens nothing. */
+export function useJobFeed(jobId: string, initial: Job | null = null, follow = true): FeedState<Job> {
+  const [state, dispatch] = useReducer(feedReducer<Job>, initial, (job) => initialFeed<Job>(job, follow));
   const wants = feedWants(state.mode);
   const streamFailures = state.streamFailures;
 

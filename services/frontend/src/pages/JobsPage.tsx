@@ -5,11 +5,14 @@ import { ProgressBar } from "../components/ProgressBar";
 import { errorText } from "../lib/errors";
 import { FINAL_STATUSES, MAX_LIVE_STREAMS } from "../lib/feed";
 import { formatDuration, formatEta, formatPercent, formatTimestamp } from "../lib/format";
+import { PAGE_SIZE, withNewestPage, withOlderPage } from "../lib/jobList";
 import { useJobFeed } from "../lib/useJobFeed";
 import { useTitle } from "../lib/useTitle";
 
 /** New jobs (from another tab, or the API) show up at this pace; progress comes by SSE. */
 const LIST_REFRESH_MS = 15000;
+/** The pace while some unfinished jobs are past the stream cap: the list carries their progress. */
+const BUSY_LIST_REFRESH_MS = 3000;
 
 const STATUS_LABELS: Record<string, string> = {
   queued: "Queued",
@@ -22,7 +25,7 @@ const STATUS_LABELS: Record<string, string> = {
 
 function JobRow({ initial, stream, onDeleted }: { initial: Job; stream: boolean; onDeleted: (id: string) => void }) {
   const live = useJobFeed(initial.id, initial, stream);
-  const job = live.job ?? initial;
+  const job = stream ? (live.job ?? initial) : initial;
   const [deleteError, setDeleteError] = useState<string | null>(null);
   const [deleting, setDeleting] = useState(false);
   useEffect(() => {
@@ -117,32 +120,49 @@ function JobRow({ initial, stream, onDeleted }: { initial: Job; stream: boolean;
 export function JobsPage() {
   useTitle("Jobs");
   const [jobs, setJobs] = useState<Job[] | null>(null);
+  const [count, setCount] = useState(0);
   const [error, setError] = useState<string | null>(null);
+  const [olderError, setOlderError] = useState<string | null>(null);
 
   const refresh = useCallback(() => {
     api
-      .jobs()
+      .jobs(PAGE_SIZE, 0)
       .then((list) => {
-        setJobs(list.data);
+        setJobs((current) => withNewestPage(current, list.data));
+        setCount(list.count);
         setError(null);
       })
       .catch((e: unknown) => setError(errorText(e)));
   }, []);
 
+  const loadOlder = () => {
+    setOlderError(null);
+    api
+      .jobs(PAGE_SIZE, jobs?.length ?? 0)
+      .then((list) => {
+        setJobs((current) => withOlderPage(current ?? [], list.data));
+        setCount(list.count);
+      })
+      .catch((e: unknown) => setOlderError(errorText(e)));
+  };
+
+  // The newest unfinished jobs get event streams; the list's refresh carries the rest.
+  const unfinished = (jobs ?? []).filter((job) => !FINAL_STATUSES.has(job.status));
+  const streamed = new Set(unfinished.slice(0, MAX_LIVE_STREAMS).map((job) => job.id));
+  const busy = unfinished.length > MAX_LIVE_STREAMS;
+
   useEffect(() => {
     refresh();
-    const timer = window.setInterval(refresh, LIST_REFRESH_MS);
+    const timer = window.setInterval(refresh, busy ? BUSY_LIST_REFRESH_MS : LIST_REFRESH_MS);
     return () => window.clearInterval(timer);
-  }, [refresh]);
-
-  // The newest unfinished jobs get event streams; any beyond MAX_LIVE_STREAMS are polled.
-  const streamed = new Set(
-    (jobs ?? [])
-      .filter((job) => !FINAL_STATUSES.has(job.status))
-      .slice(0, MAX_LIVE_STREAMS)
-      .map((job) => job.id),
+  }, [refresh, busy]);
+  const onDeleted = useCallback(
+    (id: string) => {
+      setJobs((all) => all?.filter((j) => j.id !== id) ?? null);
+      refresh(); // the count, and whichever job moves up from the next page
+    },
+    [refresh],
   );
-  const onDeleted = useCallback((id: string) => setJobs((all) => all?.filter((j) => j.id !== id) ?? null), []);
 
   return (
     <div className="page">
@@ -170,9 +190,27 @@ export function JobsPage() {
       {jobs !== null && jobs.length > 0 && (
         <ul className="jobs" aria-label="Jobs, newest first">
           {jobs.map((job) => (
-            <JobRow key={job.id} initial={job} stream={streamed.has(job.id)} onDeleted={onDeleted} />
+            // Keyed by both: a job that gains a stream starts its feed afresh.
+            <JobRow
+              key={`${job.id}:${streamed.has(job.id)}`}
+              initial={job}
+              stream={streamed.has(job.id)}
+              onDeleted={onDeleted}
+            />
           ))}
         </ul>
+      )}
+      {jobs !== null && jobs.length < count && (
+        <div className="more">
+          <button type="button" className="button" onClick={loadOlder}>
+            Show older jobs ({count - jobs.length} more)
+          </button>
+          {olderError && (
+            <p className="error" role="alert">
+              {olderError}
+            </p>
+          )}
+        </div>
       )}
     </div>
   );
