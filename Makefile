@@ -3,14 +3,20 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTHON ?= python3
+WEB    := services/frontend
+# npm ci rewrites node_modules whole; this marks a finished install of the lockfile.
+WEB_DEPS  := $(WEB)/node_modules/.installed-stamp
+WEB_BUILD := $(WEB)/dist/index.html
+WEB_SOURCES := $(shell find $(WEB)/src $(WEB)/public -type f) \
+	$(WEB)/index.html $(WEB)/vite.config.ts $(WEB)/tsconfig.json $(WEB)/package.json
 
-.PHONY: run install test lint format bench models clean
+.PHONY: run install web test test-web lint format gen-client bench models clean
 
 run: install
 	$(BIN)/stemdeck migrate
 	$(BIN)/stemdeck up
 
-install: $(STAMP)
+install: $(STAMP) web
 	@bash scripts/system-deps.sh
 
 $(STAMP): services/core/pyproject.toml services/api/pyproject.toml services/worker/pyproject.toml requirements-dev.txt
@@ -19,18 +25,39 @@ $(STAMP): services/core/pyproject.toml services/api/pyproject.toml services/work
 	$(BIN)/pip install -q -e 'services/core[embedded]' -e services/api -e services/worker -r requirements-dev.txt
 	touch $@
 
-test: install lint
+# The web app is rebuilt only when it is missing or older than its sources.
+web: $(WEB_BUILD)
+
+$(WEB_DEPS): $(WEB)/package-lock.json
+	@bash scripts/system-deps.sh
+	cd $(WEB) && npm ci --no-audit --no-fund
+	touch $@
+
+$(WEB_BUILD): $(WEB_DEPS) $(WEB_SOURCES)
+	cd $(WEB) && npm run build
+
+test: install lint test-web
 	@bash scripts/services.sh
+	@bash scripts/browser.sh
 	$(BIN)/pytest
 
-lint: $(STAMP)
+test-web: $(WEB_DEPS)
+	cd $(WEB) && npm test
+
+lint: $(STAMP) $(WEB_DEPS)
 	$(BIN)/ruff format --check services tests bench migrations
 	$(BIN)/ruff check services tests bench migrations
 	$(BIN)/mypy services
+	cd $(WEB) && npm run typecheck
+	bash scripts/gen-client.sh --check
 
 format: $(STAMP)
 	$(BIN)/ruff format services tests bench migrations
 	$(BIN)/ruff check --fix services tests bench migrations
+
+# The web app's API types, from the API's OpenAPI schema.
+gen-client: $(STAMP) $(WEB_DEPS)
+	bash scripts/gen-client.sh
 
 bench: install
 	@bash scripts/services.sh
@@ -43,4 +70,4 @@ models: install
 	$(BIN)/stemdeck models
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache $(WEB)/node_modules $(WEB)/dist

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from stemdeck.api.context import AppContext
 from stemdeck.api.errors import install_error_handlers
 from stemdeck.api.routes import root_router
+from stemdeck.api.web import install_web_app, resolve_web_dir
 from stemdeck.core.queue import redis_connection
 from stemdeck.core.readiness import default_strategy
 from stemdeck.core.settings import ENV_PREFIX, Settings, SettingsError, get_settings
@@ -44,6 +45,7 @@ def build_context(settings: Settings) -> AppContext:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     context = build_context(settings or get_settings())
+    web_dir = resolve_web_dir(context.settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -60,9 +62,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.context = context
     install_error_handlers(app)
     app.include_router(root_router)
+    install_web_app(app, web_dir)
     log.info(
-        "API ready: %d strategies, default %s",
+        "API ready: %d strategies, default %s; web app %s",
         len(context.strategies),
         default_strategy(context.strategies, context.settings),
+        web_dir or "not built",
     )
     return app

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from stemdeck.api.errors import ApiError, job_not_found
 from stemdeck.core.cleanup import release_plan
+from stemdeck.core.events import publish_job_changed
 from stemdeck.core.models import Job, Stem
 from stemdeck.core.queue import ingest_entry_id
 from stemdeck.core.storage import Storage
@@ -90,6 +91,7 @@ def delete_job(session: Session, storage: Storage, redis: Redis, job: Job) -> No
     plan = release_plan(session, job)
     session.delete(job)
     session.commit()
+    publish_job_changed(redis, job_id)
     cancel_queue_entry(redis, job_id)
     plan.run(storage)
     log.info("deleted job %s", job_id)

@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     result_ttl_s: int = Field(7 * 24 * 3600, ge=60)
     failure_ttl_s: int = Field(30 * 24 * 3600, ge=60)
     log_level: str = "INFO"
+    # The built web app (index.html + assets) the API serves at /; empty: this
+    # checkout's services/frontend/dist when it has been built.
+    web_dir: Path | None = None
 
     @field_validator("default_formats", mode="before")
     @classmethod

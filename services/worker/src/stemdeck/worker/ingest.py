@@ -48,7 +48,18 @@ class _Stopped(Exception):
 
 
 def ingest_job(job_id: str) -> str:
+    """Download a URL job's audio, store it and queue its separation; returns the status.
+
+    The claim and the end, however it ends, are announced on the job's events channel.
+    """
     rt = runtime.current()
+    try:
+        return _ingest(rt, job_id)
+    finally:
+        rt.job_changed(job_id)
+
+
+def _ingest(rt: runtime.WorkerRuntime, job_id: str) -> str:
     settings = rt.settings
     url = settings.effective_database_url
     with session_scope(url) as session:
@@ -59,6 +70,7 @@ def ingest_job(job_id: str) -> str:
     attempt = claim(url, job_id, JobStatus.fetching, DOWNLOADING)
     if attempt is None:
         return "skipped"
+    rt.job_changed(job_id)
     with (
         Heartbeat(url, job_id, attempt, settings.heartbeat_interval_s),
         tempfile.TemporaryDirectory(prefix=f"stemdeck-ingest-{job_id}-") as scratch,

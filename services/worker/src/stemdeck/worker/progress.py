@@ -3,7 +3,8 @@
 A write that finds the row gone (deleted), no longer running or taken over by
 a newer attempt raises JobCancelled, so a cancelled job stops at its next
 progress point; a worker asked to stop raises WorkerStopping there. A write
-that finds the database away is skipped (the next one tries again).
+that finds the database away is skipped (the next one tries again). After each
+write ``on_write`` runs (the task publishes a job-changed notice there).
 """
 
 from __future__ import annotations
@@ -37,11 +38,13 @@ class JobProgress:
         attempt: int | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
+        on_write: Callable[[], None] = lambda: None,
     ) -> None:
         self._url = database_url
         self._job_id = job_id
         self._attempt = attempt
         self._clock = clock
+        self._on_write = on_write
         self._progress = 0.0
         self._stage = ""
         self._last_write = float("-inf")
@@ -79,3 +82,4 @@ class JobProgress:
             return
         if result.rowcount == 0:  # type: ignore[attr-defined]
             raise JobCancelled(self._job_id)
+        self._on_write()

@@ -1,9 +1,14 @@
-"""What a worker process keeps warm between jobs: settings, storage, loaded models."""
+"""What a worker process keeps warm between jobs: settings, storage, loaded models,
+and the Redis connection job-changed notices go out on."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from redis import Redis
+
+from stemdeck.core.events import publish_job_changed
+from stemdeck.core.queue import redis_connection
 from stemdeck.core.settings import Settings, get_settings
 from stemdeck.core.storage import Storage, prepared_storage
 from stemdeck.core.strategies import Strategy, cached_strategies
@@ -32,6 +37,12 @@ class WorkerRuntime:
     storage: Storage
     models: ModelCache
     strategies: dict[str, Strategy]
+    # None when no Redis is configured (a job run outside a worker): nobody listens then.
+    redis: Redis | None = None
+
+    def job_changed(self, job_id: str) -> None:
+        if self.redis is not None:
+            publish_job_changed(self.redis, job_id)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WorkerRuntime:
@@ -41,6 +52,7 @@ class WorkerRuntime:
             storage=prepared_storage(settings),
             models=model_cache(settings),
             strategies=cached_strategies(settings.strategies_file),
+            redis=redis_connection(settings.redis_url) if settings.redis_url else None,
         )
 
 

@@ -36,21 +36,33 @@ EXECUTOR_END = 0.95
 
 
 def separate_job(job_id: str) -> str:
-    """Separate one job's source into stems; returns the final status."""
+    """Separate one job's source into stems; returns the final status.
+
+    Each change of the row is announced on the job's events channel (the API's
+    Server-Sent Events): the claim, every progress write, and the end, however it ends.
+    """
     rt = runtime.current()
+    try:
+        return _separate(rt, job_id)
+    finally:
+        rt.job_changed(job_id)
+
+
+def _separate(rt: runtime.WorkerRuntime, job_id: str) -> str:
     url = rt.settings.effective_database_url
     if reused_twin(url, job_id):
         return JobStatus.completed
     attempt = claim(url, job_id, JobStatus.running, Stage.decoding)
     if attempt is None:
         return "skipped"
+    rt.job_changed(job_id)
     with session_scope(url) as session:
         job = session.get(Job, job_id)
         if job is None or job.source_key is None:
             return JobStatus.cancelled
         strategy_name, formats, source_key = job.strategy, list(job.formats), job.source_key
 
-    progress = JobProgress(url, job_id, attempt)
+    progress = JobProgress(url, job_id, attempt, on_write=lambda: rt.job_changed(job_id))
     heartbeat = Heartbeat(url, job_id, attempt, rt.settings.heartbeat_interval_s)
     try:
         with heartbeat, tempfile.TemporaryDirectory(prefix=f"stemdeck-{job_id}-") as scratch:

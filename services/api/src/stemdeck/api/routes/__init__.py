@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from stemdeck.api.routes import compat, health, jobs, stems, strategies
+from stemdeck.api.routes import compat, health, job_events, jobs, stems, strategies
 
 api_router = APIRouter(prefix="/api")
 api_router.include_router(jobs.router)
+api_router.include_router(job_events.router)
 api_router.include_router(stems.router)
 api_router.include_router(strategies.router)
 

@@ -1,0 +1,80 @@
+// Typed calls to the Stemdeck API. Every type comes from schema.d.ts, which is
+// generated from the service's OpenAPI schema (make gen-client), never copied by hand.
+import { apiErrorFrom } from "../lib/errors";
+import type { components } from "./schema";
+
+export type Job = components["schemas"]["JobPublic"];
+export type JobList = components["schemas"]["JobsPublic"];
+export type Stem = components["schemas"]["StemPublic"];
+export type Strategy = components["schemas"]["StrategyPublic"];
+export type Model = components["schemas"]["ModelPublic"];
+
+export interface WaveformPeaks {
+  version: number;
+  sample_rate: number;
+  samples_per_bin: number;
+  bins: number;
+  /** Flat [min_0, max_0, min_1, max_1, …]. */
+  data: number[];
+}
+
+async function request<T>(path: string, init?: RequestInit): Promise<T> {
+  const response = await fetch(path, { ...init, headers: { Accept: "application/json", ...init?.headers } });
+  if (!response.ok) throw apiErrorFrom(response.status, await response.text());
+  return (response.status === 204 ? undefined : await response.json()) as T;
+}
+
+export const api = {
+  strategies: () => request<Strategy[]>("/api/strategies"),
+  jobs: (limit: number, offset: number) => request<JobList>(`/api/jobs?limit=${limit}&offset=${offset}`),
+  job: (id: string) => request<Job>(`/api/jobs/${encodeURIComponent(id)}`),
+  deleteJob: (id: string) => request<void>(`/api/jobs/${encodeURIComponent(id)}`, { method: "DELETE" }),
+  submitUrl: (url: string, strategy: string | null, formats: string[]) =>
+    request<Job>("/api/jobs", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ url, strategy, formats }),
+    }),
+  waveform: (stem: Stem, signal?: AbortSignal) => request<WaveformPeaks>(stem.waveform_url, { signal }),
+};
+
+export function eventsUrl(jobId: string): string {
+  return `/api/jobs/${encodeURIComponent(jobId)}/events`;
+}
+
+export interface UploadHandle {
+  done: Promise<Job>;
+  cancel: () => void;
+}
+
+/**
+ * POST a file as multipart with upload progress (fetch cannot report it, XHR can).
+ * `cancel` aborts the transfer; the API stores nothing of an interrupted upload.
+ */
+export function uploadFile(
+  file: File,
+  strategy: string | null,
+  formats: string[],
+  onProgress: (fraction: number) => void,
+): UploadHandle {
+  const xhr = new XMLHttpRequest();
+  const done = new Promise<Job>((resolve, reject) => {
+    xhr.open("POST", "/api/jobs");
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.upload.onprogress = (event) => {
+      if (event.lengthComputable) onProgress(event.loaded / event.total);
+    };
+    xhr.onload = () => {
+      if (xhr.status === 202) resolve(JSON.parse(xhr.responseText) as Job);
+      else reject(apiErrorFrom(xhr.status, xhr.responseText));
+    };
+    xhr.onerror = () => reject(apiErrorFrom(0, ""));
+    xhr.onabort = () => reject(new DOMException("Upload cancelled", "AbortError"));
+    const form = new FormData();
+    if (strategy) form.append("strategy", strategy);
+    if (formats.length) form.append("formats", formats.join(","));
+    form.append("file", file, file.name);
+    xhr.send(form);
+  });
+  return { done, cancel: () => xhr.abort() };
+}

@@ -1,0 +1,297 @@
+// The Web Audio side of the player: one AudioContext, one GainNode per stem into
+// a master GainNode, and every AudioBufferSourceNode started at the same `when`
+// on the context clock, so the stems stay sample-aligned through play, seek and loop.
+import {
+  finished,
+  joinPlaying,
+  loopFor,
+  pauseAt,
+  positionAt,
+  startAt,
+  stopped,
+  type LoopRegion,
+  type Transport,
+} from "../lib/sync";
+import { encodeWav } from "../lib/wav";
+
+/** Every stem comes at 44.1 kHz; a context at that rate decodes them without resampling. */
+export const STEM_SAMPLE_RATE = 44100;
+/** Gain changes ramp over this long: instant enough to feel immediate, long enough not to click. */
+const GAIN_RAMP_S = 0.015;
+
+interface Channel {
+  gain: GainNode;
+  buffer: AudioBuffer | null;
+  source: AudioBufferSourceNode | null;
+  /** The `start(when, offset)` the current source got. */
+  started: { when: number; offset: number } | null;
+}
+
+export interface SourceStartInfo {
+  name: string;
+  when: number;
+  offset: number;
+}
+
+export class MixEngine {
+  readonly context: AudioContext;
+  private readonly master: GainNode;
+  private readonly channels = new Map<string, Channel>();
+  private transport: Transport = stopped;
+  private endTimer: number | undefined;
+  onEnded: () => void = () => {};
+
+  constructor(
+    names: readonly string[],
+    readonly duration: number,
+  ) {
+    this.context = new AudioContext({ latencyHint: "playback", sampleRate: STEM_SAMPLE_RATE });
+    this.master = this.context.createGain();
+    this.master.connect(this.context.destination);
+    for (const name of names) {
+      const gain = this.context.createGain();
+      gain.connect(this.master);
+      this.channels.set(name, { gain, buffer: null, source: null, started: null });
+    }
+  }
+
+  get playing(): boolean {
+    return this.transport.startedAt !== null;
+  }
+
+  get loop(): LoopRegion | null {
+    return this.transport.loop;
+  }
+
+  position(): number {
+    return positionAt(this.transport, this.context.currentTime, this.duration);
+  }
+
+  /** The value a stem's GainNode has now (what the e2e tests read). */
+  gainOf(name: string): number {
+    return this.channels.get(name)?.gain.gain.value ?? Number.NaN;
+  }
+
+  get masterGain(): number {
+    return this.master.gain.value;
+  }
+
+  /**
+   * Where each playing source was started. In sync, `offset - when` is one number
+   * for all of them: every stem maps the same context time to the same song time.
+   */
+  sourceStarts(): SourceStartInfo[] {
+    return [...this.channels.entries()].flatMap(([name, c]) => (c.started ? [{ name, ...c.started }] : []));
+  }
+
+  /** A stem finished decoding: if the others are already playing, it joins on their clock. */
+  addBuffer(name: string, buffer: AudioBuffer): void {
+    const channel = this.channels.get(name);
+    if (!channel) return;
+    channel.buffer = buffer;
+    const join = joinPlaying(this.transport, this.context.currentTime, this.duration);
+    if (join) this.startSource(channel, join.when, join.offset);
+  }
+
+  async play(from?: number): Promise<void> {
+    if (this.context.state === "suspended") await this.context.resume();
+    const position = from ?? (this.position() >= this.duration - 0.01 ? 0 : this.position());
+    this.stopSources();
+    this.transport = startAt(this.transport, position, this.context.currentTime, this.duration);
+    const when = this.transport.startedAt ?? this.context.currentTime;
+    for (const channel of this.channels.values()) this.startSource(channel, when, this.transport.offset);
+    this.scheduleEnd();
+  }
+
+  pause(): void {
+    this.transport = pauseAt(this.transport, this.context.currentTime, this.duration);
+    this.stopSources();
+    window.clearTimeout(this.endTimer);
+  }
+
+  /** Seeking restarts every source together from the new position. */
+  seek(position: number): void {
+    if (this.playing) void this.play(position);
+    else this.transport = { ...this.transport, offset: Math.min(Math.max(0, position), this.duration) };
+  }
+
+  setLoop(region: LoopRegion | null): void {
+    const position = this.position();
+    this.transport = { ...this.transport, loop: region };
+    if (this.playing) void this.play(position);
+  }
+
+  setGains(gains: ReadonlyMap<string, number>): void {
+    for (const [name, value] of gains) {
+      const channel = this.channels.get(name);
+      if (channel) this.ramp(channel.gain, value);
+    }
+  }
+
+  setMaster(value: number): void {
+    this.ramp(this.master, value);
+  }
+
+  /** Renders the loaded stems through the given gains offline, as a 16-bit WAV. */
+  async exportMix(gains: ReadonlyMap<string, number>, master: number): Promise<Blob> {
+    const buffers = [...this.channels.entries()].filter(([, c]) => c.buffer !== null);
+    const first = buffers[0]?.[1].buffer;
+    if (!first) throw new Error("No stem has loaded yet; wait for one, then export.");
+    const rate = first.sampleRate;
+    const frames = Math.max(...buffers.map(([, c]) => c.buffer?.length ?? 0));
+    const offline = new OfflineAudioContext(2, frames, rate);
+    const bus = offline.createGain();
+    bus.gain.value = master;
+    bus.connect(offline.destination);
+    for (const [name, channel] of buffers) {
+      const source = offline.createBufferSource();
+      source.buffer = channel.buffer;
+      const gain = offline.createGain();
+      gain.gain.value = gains.get(name) ?? 0;
+      source.connect(gain).connect(bus);
+      source.start(0);
+    }
+    const rendered = await offline.startRendering();
+    const channels = [rendered.getChannelData(0), rendered.getChannelData(1)];
+    return new Blob([encodeWav(channels, rate)], { type: "audio/wav" });
+  }
+
+  async close(): Promise<void> {
+    this.stopSources();
+    window.clearTimeout(this.endTimer);
+    await this.context.close();
+  }
+
+  private ramp(node: GainNode, value: number): void {
+    const now = this.context.currentTime;
+    node.gain.cancelScheduledValues(now);
+    if (!this.playing) {
+      // Silent, so no click to smooth; and a node with nothing playing into it may not be
+      // processed, which would leave a scheduled ramp (and gain.value) where it was.
+      node.gain.value = value;
+      return;
+    }
+    node.gain.setValueAtTime(node.gain.value, now);
+    node.gain.linearRampToValueAtTime(value, now + GAIN_RAMP_S);
+  }
+
+  private startSource(channel: Channel, when: number, offset: number): void {
+    if (!channel.buffer) return;
+    channel.source?.stop();
+    const source = this.context.createBufferSource();
+    source.buffer = channel.buffer;
+    const loop = loopFor(this.transport);
+    if (loop) {
+      source.loop = true;
+      source.loopStart = loop.start;
+      source.loopEnd = loop.end;
+    }
+    source.connect(channel.gain);
+    const from = Math.min(offset, channel.buffer.duration);
+    source.start(when, from);
+    channel.source = source;
+    channel.started = { when, offset: from };
+  }
+
+  private stopSources(): void {
+    for (const channel of this.channels.values()) {
+      channel.source?.stop();
+      channel.source?.disconnect();
+      channel.source = null;
+      channel.started = null;
+    }
+  }
+
+  private scheduleEnd(): void {
+    window.clearTimeout(this.endTimer);
+    if (loopFor(this.transport)) return;
+    const check = () => {
+      if (finished(this.transport, this.context.currentTime, this.duration)) {
+        this.transport = { ...this.transport, offset: this.duration, startedAt: null };
+        this.stopSources();
+        this.onEnded();
+      } else {
+        this.endTimer = window.setTimeout(check, 100);
+      }
+    };
+    this.endTimer = window.setTimeout(check, 100);
+  }
+}
+
+/** Stem bytes fetched in HTTP Range chunks: progress per stem, and the first bytes early. */
+export const CHUNK_BYTES = 1024 * 1024;
+/** A dropped connection resumes from the last byte received, this many times in a row. */
+export const NETWORK_RETRIES = 3;
+
+function isNetworkError(error: unknown): boolean {
+  return error instanceof TypeError;
+}
+
+export async function fetchRanged(
+  url: string,
+  onProgress: (fraction: number) => void,
+  signal: AbortSignal,
+): Promise<ArrayBuffer> {
+  const parts: Uint8Array[] = [];
+  let received = 0;
+  let total = Number.POSITIVE_INFINITY;
+  const report = () => onProgress(Number.isFinite(total) && total > 0 ? received / total : 0);
+  let failures = 0;
+  while (received < total) {
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        headers: { Range: `bytes=${received}-${received + CHUNK_BYTES - 1}` },
+        signal,
+      });
+    } catch (error) {
+      if (!isNetworkError(error) || ++failures > NETWORK_RETRIES) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250 * failures));
+      continue;
+    }
+    if (response.status !== 200 && response.status !== 206) {
+      throw new Error(`The stem could not be loaded (HTTP ${response.status}).`);
+    }
+    if (response.status === 206) {
+      const size = Number((response.headers.get("Content-Range") ?? "").split("/")[1]);
+      if (Number.isFinite(size)) total = size;
+    } else {
+      // A server that ignores Range sends the whole file in this one answer.
+      total = Number(response.headers.get("Content-Length") ?? Number.NaN);
+    }
+    const before = received;
+    const reader = response.body?.getReader();
+    // Counted as it arrives, so a stem's bar moves within a piece, not only between.
+    try {
+      while (reader) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        parts.push(value);
+        received += value.length;
+        report();
+      }
+    } catch (error) {
+      // Cut off mid-piece: what arrived is kept, and the next request resumes after it.
+      if (response.status === 200 || !isNetworkError(error) || ++failures > NETWORK_RETRIES) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250 * failures));
+      continue;
+    }
+    failures = 0;
+    if (response.status === 200 || received === before) break;
+  }
+  const out = new Uint8Array(received);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  onProgress(1);
+  return out.buffer;
+}
+
+/** Lossless formats first: an MP3/Opus decoder's padding would shift a stem by some samples. */
+export const PLAYBACK_PREFERENCE = ["flac", "wav24", "wav", "opus", "mp3"];
+
+export function playbackFormat(formats: readonly string[]): string | undefined {
+  return PLAYBACK_PREFERENCE.find((format) => formats.includes(format)) ?? formats[0];
+}

@@ -1,0 +1,181 @@
+"""GET /api/jobs/{id}/events: Server-Sent Events fed by the writers' Redis notices.
+
+GIVEN the real `stemdeck api` and `stemdeck worker` processes on Postgres and
+Redis, WHEN a client follows a job's event stream, THEN it sees the job at
+once, each change the worker writes, and the end of the stream after the final
+status (or a `deleted` event when the job is removed).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import soundfile as sf
+from fastapi.testclient import TestClient
+from redis import Redis
+
+from stemdeck.api.app import create_app
+from stemdeck.core.events import job_channel
+from stemdeck.core.settings import Settings
+from stemdeck.worker import runtime, tasks
+from tests.integration.factories import queued_job
+from tests.integration.stack import Stack, free_port, running_stack
+
+Event = tuple[str, Any]
+
+
+def excerpt(mixture: Path, seconds: float) -> bytes:
+    audio, rate = sf.read(mixture, dtype="float32", frames=int(44100 * seconds))
+    buffer = io.BytesIO()
+    sf.write(buffer, audio, rate, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+def read_events(response: httpx.Response) -> Iterator[Event]:
+    """Parse an SSE body into (event, data) pairs; comments come as (':', text)."""
+    name, data = "message", []
+    for line in response.iter_lines():
+        if line.startswith(":"):
+            yield ":", line[1:].strip()
+        elif line.startswith("event:"):
+            name = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].strip())
+        elif line == "" and data:
+            yield name, json.loads("\n".join(data))
+            name, data = "message", []
+
+
+def submit(stack: Stack, audio: bytes, strategy: str = "four-stems-dsp") -> str:
+    with stack.client() as client:
+        response = client.post(
+            "/api/jobs",
+            files={"file": ("clip.wav", audio, "audio/wav")},
+            data={"strategy": strategy, "formats": "wav"},
+        )
+    assert response.status_code == 202, response.text
+    job_id: str = response.json()["id"]
+    return job_id
+
+
+def test_stream_follows_a_job_to_completion(settings: Settings, mixture: Path) -> None:
+    with running_stack(settings, workers=0) as stack:
+        job_id = submit(stack, excerpt(mixture, 12.0))
+        events: list[Event] = []
+        with (
+            httpx.Client(base_url=stack.base_url, timeout=120) as client,
+            client.stream("GET", f"/api/jobs/{job_id}/events") as response,
+        ):
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("text/event-stream")
+            stream = read_events(response)
+            events.append(next(stream))
+            # The first event is the job as it is, before any worker has it.
+            assert events[0][0] == "job" and events[0][1]["status"] == "queued"
+            stack.start_worker()
+            events.extend(stream)
+    jobs = [data for name, data in events if name == "job"]
+    statuses = [job["status"] for job in jobs]
+    assert statuses[-1] == "completed", statuses
+    assert "running" in statuses
+    progress = [job["progress"] for job in jobs]
+    assert progress == sorted(progress), progress
+    # Progress the worker wrote between start and end reached the client.
+    assert any(0.0 < value < 1.0 for value in progress), progress
+    assert {stem["name"] for stem in jobs[-1]["stems"]} == {"vocals", "drums", "bass", "other"}
+
+
+def test_stream_ends_with_deleted_when_the_job_is_removed(
+    settings: Settings, mixture: Path
+) -> None:
+    with running_stack(settings, workers=0) as stack:
+        job_id = submit(stack, excerpt(mixture, 2.0))
+        with (
+            httpx.Client(base_url=stack.base_url, timeout=60) as client,
+            client.stream("GET", f"/api/jobs/{job_id}/events") as response,
+        ):
+            stream = read_events(response)
+            assert next(stream)[0] == "job"
+            deleted = client.delete(f"/api/jobs/{job_id}")
+            assert deleted.status_code == 204
+            rest = list(stream)
+        assert rest == [("deleted", {"id": job_id})]
+        # The API keeps serving after the stream ended.
+        with stack.client() as client:
+            assert client.get("/health").status_code == 200
+
+
+def test_a_client_that_hangs_up_releases_its_subscription(
+    settings: Settings, mixture: Path, redis_conn: Redis
+) -> None:
+    with running_stack(settings, workers=0) as stack:
+        job_id = submit(stack, excerpt(mixture, 2.0))
+        channel = job_channel(job_id)
+        with (
+            httpx.Client(base_url=stack.base_url, timeout=60) as client,
+            client.stream("GET", f"/api/jobs/{job_id}/events") as response,
+        ):
+            # Held in a name: a dropped parser would close the response early.
+            stream = read_events(response)
+            assert next(stream)[0] == "job"
+            assert subscribers(redis_conn, channel) == 1
+        deadline = time.monotonic() + 30
+        while subscribers(redis_conn, channel) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert subscribers(redis_conn, channel) == 0
+        with stack.client() as client:
+            assert client.get(f"/api/jobs/{job_id}").json()["status"] == "queued"
+
+
+def test_redis_down_is_a_503_that_names_it(
+    make_settings: Callable[..., Settings], mixture: Path
+) -> None:
+    """The stream needs Redis; without it the client is told, and can fall back to polling."""
+    client = TestClient(create_app(make_settings(redis_url=f"redis://127.0.0.1:{free_port()}/0")))
+    response = client.get(f"/api/jobs/{'0' * 32}/events")
+    assert response.status_code == 503
+    error = response.json()["error"]
+    assert error["code"] == "queue_unavailable"
+    assert "Redis" in error["message"]
+    assert client.get("/health").status_code == 200
+
+
+def subscribers(redis: Redis, channel: str) -> int:
+    return int(dict(redis.pubsub_numsub(channel))[channel.encode()])
+
+
+def test_unknown_job_is_a_404_json_error(client: TestClient) -> None:
+    for job_id in ("0" * 32, "not-a-job-id"):
+        response = client.get(f"/api/jobs/{job_id}/events")
+        assert response.status_code == 404
+        assert response.headers["content-type"].startswith("application/json")
+        error = response.json()["error"]
+        assert error["code"] == "job_not_found"
+        assert job_id in error["message"]
+
+
+def test_worker_publishes_each_change_it_writes(
+    settings: Settings, redis_conn: Redis, tmp_path: Path, mixture: Path
+) -> None:
+    """The task publishes when it starts the job, at each progress write, and at the end."""
+    clip = tmp_path / "clip.wav"
+    clip.write_bytes(excerpt(mixture, 3.0))
+    job_id = queued_job(settings, clip)
+    pubsub = redis_conn.pubsub()
+    pubsub.subscribe(job_channel(job_id))
+    assert pubsub.get_message(timeout=5) is not None  # the subscribe confirmation
+    runtime.configure(runtime.WorkerRuntime.from_settings(settings))
+    assert tasks.separate_job(job_id) == "completed"
+    notices = []
+    while (message := pubsub.get_message(timeout=1)) is not None:
+        notices.append(message["data"])
+    pubsub.close()
+    # Start, forced writes at decoding and uploading, stage changes in between, the end.
+    assert len(notices) >= 4, notices
+    assert set(notices) == {b"changed"}
