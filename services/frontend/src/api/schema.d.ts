@@ -14,7 +14,7 @@ export interface paths {
         /** Jobs, newest first */
         get: operations["list_jobs_api_jobs_get"];
         put?: never;
-        /** Upload a song and queue its separation */
+        /** Upload a song, or send a URL to fetch it from, and queue its separation */
         post: operations["create_job_api_jobs_post"];
         delete?: never;
         options?: never;
@@ -210,6 +210,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/submit-url": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Fetch a song from a URL (same as POST /api/jobs with a JSON body) */
+        post: operations["compat_submit_url_submit_url_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/upload": {
         parameters: {
             query?: never;
@@ -313,6 +330,16 @@ export interface components {
             /** Error */
             error: string | null;
             /**
+             * Error Code
+             * @description Why it failed, stable: url_forbidden, timeout, worker_lost, …
+             */
+            error_code: string | null;
+            /**
+             * Error Status
+             * @description For a source refused while it was fetched, the 4xx it stands for
+             */
+            error_status: number | null;
+            /**
              * Eta Seconds
              * @description Estimated seconds left while running
              */
@@ -412,22 +439,32 @@ export interface components {
         /** SourcePublic */
         SourcePublic: {
             /** Channels */
-            channels: number;
+            channels: number | null;
             /** Duration S */
-            duration_s: number;
+            duration_s: number | null;
             /** Format */
-            format: string;
+            format: string | null;
             /**
              * Name
-             * @description The uploaded file's name, for display only
+             * @description The uploaded file's name or the source's title, for display
              */
             name: string;
             /** Sample Rate */
-            sample_rate: number;
+            sample_rate: number | null;
             /** Sha256 */
-            sha256: string;
+            sha256: string | null;
             /** Size Bytes */
-            size_bytes: number;
+            size_bytes: number | null;
+            /**
+             * Title
+             * @description The title the source gave (URL jobs)
+             */
+            title: string | null;
+            /**
+             * Url
+             * @description Where a URL job fetches its audio from
+             */
+            url: string | null;
         };
         /** StemPublic */
         StemPublic: {
@@ -546,6 +583,23 @@ export interface operations {
         };
         requestBody: {
             content: {
+                "application/json": {
+                    /**
+                     * Formats
+                     * @description A list, or one comma-separated string
+                     */
+                    formats?: string[] | string | null;
+                    /**
+                     * Strategy
+                     * @description A name from GET /api/strategies
+                     */
+                    strategy?: string | null;
+                    /**
+                     * Url
+                     * @example https://example.com/song.mp3
+                     */
+                    url: string;
+                };
                 "multipart/form-data": {
                     /** Format: binary */
                     file: string;
@@ -1085,6 +1139,91 @@ export interface operations {
             };
         };
     };
+    compat_submit_url_submit_url_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * Formats
+                     * @description A list, or one comma-separated string
+                     */
+                    formats?: string[] | string | null;
+                    /**
+                     * Strategy
+                     * @description A name from GET /api/strategies
+                     */
+                    strategy?: string | null;
+                    /**
+                     * Url
+                     * @example https://example.com/song.mp3
+                     */
+                    url: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CompatUploadPublic"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
     compat_upload_upload_post: {
         parameters: {
             query?: never;
@@ -1094,6 +1233,23 @@ export interface operations {
         };
         requestBody: {
             content: {
+                "application/json": {
+                    /**
+                     * Formats
+                     * @description A list, or one comma-separated string
+                     */
+                    formats?: string[] | string | null;
+                    /**
+                     * Strategy
+                     * @description A name from GET /api/strategies
+                     */
+                    strategy?: string | null;
+                    /**
+                     * Url
+                     * @example https://example.com/song.mp3
+                     */
+                    url: string;
+                };
                 "multipart/form-data": {
                     /** Format: binary */
                     file: string;

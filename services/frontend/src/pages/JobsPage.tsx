@@ -58,7 +58,8 @@ function JobRow({ initial, stream, onDeleted }: { initial: Job; stream: boolean;
           <span className={`status-pill ${job.status}`}>{STATUS_LABELS[job.status] ?? job.status}</span>
         </div>
         <div className="job-meta muted">
-          <span>{formatDuration(job.source.duration_s)}</span>
+          {job.source.url && <span>from {sourceHost(job.source.url)}</span>}
+          {job.source.duration_s != null && <span>{formatDuration(job.source.duration_s)}</span>}
           <span>{job.strategy}</span>
           <span>{job.formats.join(", ")}</span>
           <span>{formatTimestamp(job.created_at)}</span>
@@ -115,6 +116,15 @@ function JobRow({ initial, stream, onDeleted }: { initial: Job; stream: boolean;
       </div>
     </li>
   );
+}
+
+/** The site a URL job fetches from, as people recognise it ("www.example.org"). */
+function sourceHost(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
 }
 
 export function JobsPage() {
