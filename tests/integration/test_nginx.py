@@ -10,6 +10,7 @@ nginx's limit gets the API's JSON error shape.
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import shutil
@@ -194,3 +195,31 @@ def test_an_upload_past_the_limit_is_refused_as_json_at_either_layer(
     assert over_nginx.json()["error"]["code"] == "file_too_large"
     assert "STEMDECK_MAX_UPLOAD_MB" in over_nginx.json()["error"]["message"]
     assert still.status_code == 200
+
+
+def test_job_events_stream_through_unbuffered(web: tuple[str, Stack], mixture: Path) -> None:
+    """GIVEN a queued job (no worker runs, so its event stream stays open) WHEN its events
+    are read through nginx THEN the first event arrives while the stream is still open: a
+    buffering proxy would hold it back until the stream ended, past the read timeout."""
+    public, _ = web
+    with httpx.Client(base_url=public, timeout=30) as client:
+        created = client.post(
+            "/api/jobs",
+            files={"file": ("song.wav", short_wav(mixture, seconds=2.0), "audio/wav")},
+            data={"strategy": "four-stems-dsp"},
+        )
+        assert created.status_code == 202, created.text
+        job_id = created.json()["id"]
+        # The API's keep-alive comes every 15 s; a read timeout under it means only the
+        # first event itself can satisfy this read.
+        with client.stream(
+            "GET", f"/api/jobs/{job_id}/events", timeout=httpx.Timeout(30, read=10)
+        ) as response:
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("text/event-stream")
+            lines = response.iter_lines()
+            assert next(lines) == "event: job"
+            data = next(lines)
+        assert data.startswith("data: ")
+        job = json.loads(data.removeprefix("data: "))
+        assert job["id"] == job_id and job["status"] == "queued"
