@@ -45,6 +45,16 @@ class ModelError(Exception):
     """A model that cannot load or run; the message is shown to the user."""
 
 
+def out_of_gpu_memory(model_id: str, *, retried: bool) -> ModelError:
+    """What a job says when its model ran out of GPU memory (after the retry, if any)."""
+    when = ", even on a retry with half-length segments" if retried else ""
+    return ModelError(
+        f"{model_id} ran out of GPU memory{when}. Free GPU memory (fewer workers or models "
+        "per GPU, a smaller STEMDECK_MODEL_MEMORY_MB) or run this worker on the CPU "
+        "(STEMDECK_DEVICE=cpu)."
+    )
+
+
 class SeparationModel(ABC):
     def __init__(self, spec: ModelSpec) -> None:
         self.spec = spec

@@ -20,7 +20,13 @@ from demucs.pretrained import get_model
 from demucs.repo import ModelLoadingError
 
 from stemdeck.core.catalog import ModelSpec
-from stemdeck.worker.models.base import Audio, ModelError, Progress, SeparationModel
+from stemdeck.worker.models.base import (
+    Audio,
+    ModelError,
+    Progress,
+    SeparationModel,
+    out_of_gpu_memory,
+)
 from stemdeck.worker.models.demucs_weights import ensure_present, model_name
 
 # apply_model shifts the input by up to this much for each shift.
@@ -226,12 +232,7 @@ class DemucsModel(SeparationModel):
                 return run()
             except torch.cuda.OutOfMemoryError as error:
                 self._empty_cache()
-                raise ModelError(
-                    f"{self.spec.id} ran out of GPU memory, even on a retry with half-length "
-                    "segments. Free GPU memory (fewer workers or models per GPU, a smaller "
-                    "STEMDECK_MODEL_MEMORY_MB) or run this worker on the CPU "
-                    "(STEMDECK_DEVICE=cpu)."
-                ) from error
+                raise out_of_gpu_memory(self.spec.id, retried=True) from error
 
     def release(self) -> None:
         self._model = None

@@ -28,6 +28,7 @@ from stemdeck.worker.models.base import (
     Progress,
     RestartableProgress,
     SeparationModel,
+    out_of_gpu_memory,
 )
 from stemdeck.worker.models.spleeter_weights import STEMS, ensure_weights
 
@@ -287,12 +288,7 @@ class SpleeterModel(SeparationModel):
                 )
             except torch.cuda.OutOfMemoryError as error:
                 self._empty_cache()
-                raise ModelError(
-                    f"{self.spec.id} ran out of GPU memory, even on a retry with half-length "
-                    "segments. Free GPU memory (fewer workers or models per GPU, a smaller "
-                    "STEMDECK_MODEL_MEMORY_MB) or run this worker on the CPU "
-                    "(STEMDECK_DEVICE=cpu)."
-                ) from error
+                raise out_of_gpu_memory(self.spec.id, retried=True) from error
         return dict(zip(self.slots, stems, strict=True))
 
     @property

@@ -31,6 +31,7 @@ from stemdeck.worker.models.base import (
     Progress,
     RestartableProgress,
     SeparationModel,
+    out_of_gpu_memory,
 )
 from stemdeck.worker.models.uvr_loader import config_file, folder, load_architecture, model_file
 
@@ -214,22 +215,15 @@ class UVRModel(SeparationModel):
         except torch.cuda.OutOfMemoryError:
             pass  # retried outside this block, so the failed pass's tensors can be freed
         instance.clear_gpu_cache()
-        advice = (
-            "Free GPU memory (fewer workers or models per GPU, a smaller "
-            "STEMDECK_MODEL_MEMORY_MB) or run this worker on the CPU (STEMDECK_DEVICE=cpu)."
-        )
         if not mdxc:
-            raise ModelError(f"{self.spec.id} ran out of GPU memory. {advice}")
+            raise out_of_gpu_memory(self.spec.id, retried=False)
         meter.restart()
         try:
             with chunk_progress(instance, meter):
                 return demix_mdxc(instance, mix, mdxc_segment(instance, mix.shape[1]) // 2)
         except torch.cuda.OutOfMemoryError as error:
             instance.clear_gpu_cache()
-            raise ModelError(
-                f"{self.spec.id} ran out of GPU memory, even on a retry with half-length "
-                f"segments. {advice}"
-            ) from error
+            raise out_of_gpu_memory(self.spec.id, retried=True) from error
 
     def release(self) -> None:
         self._instance = None
