@@ -11,7 +11,6 @@ page is saved as a screenshot (desktop and phone width) under the artifacts dir.
 from __future__ import annotations
 
 import io
-import os
 import re
 import zipfile
 from collections.abc import Iterator
@@ -22,44 +21,19 @@ import httpx
 import numpy as np
 import pytest
 import soundfile as sf
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from stemdeck.api.web import CHECKOUT_WEB_DIR
 from stemdeck.core.settings import Settings
-from tests.conftest import REPO
+from tests.e2e.pages import ARTIFACTS, DESKTOP, PHONE, assert_finished_page, player, shot
 from tests.integration.factories import queued_job
 from tests.integration.stack import Stack, running_stack
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--autoplay-policy=no-user-gesture-required",
-]
-ARTIFACTS = Path(os.environ.get("STEMDECK_E2E_ARTIFACTS", REPO / "tests" / "e2e" / "artifacts"))
 SONG = "Music_Delta__80s_Rock"
 STEMS = ["vocals", "drums", "bass", "other"]
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
 PAGE_SIZE = 100  # the jobs page's page (services/frontend/src/lib/jobList.ts)
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), "chromium is missing: bash scripts/browser.sh installs it"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS
-        )
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
@@ -79,31 +53,6 @@ def excerpt(shared_audio: Path, tmp_path: Path) -> Path:
     return path
 
 
-def shot(page: Page, name: str, *, full_page: bool = True) -> None:
-    # From the top: a full-page capture of a scrolled page draws sticky bars mid-page.
-    page.evaluate("window.scrollTo(0, 0)")
-    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=full_page)
-
-
-def player(page: Page, expression: str) -> Any:
-    return page.evaluate(f"(() => {{ const p = window.stemdeckPlayer; return {expression}; }})()")
-
-
-def assert_finished_page(page: Page) -> None:
-    """Nothing a user would read as unfinished: placeholders, unnamed controls."""
-    assert page.locator("[placeholder]").count() == 0
-    text = page.locator("body").inner_text().lower()
-    for word in ("lorem", "todo", "placeholder", "undefined", "nan"):
-        assert word not in text.split(), word
-    unnamed = page.evaluate(
-        """[...document.querySelectorAll('button, a, input, [role=slider]')]
-           .filter(e => !(e.getAttribute('aria-label') || e.textContent.trim()
-                          || (e.labels && e.labels.length) || e.hidden))
-           .map(e => e.outerHTML)"""
-    )
-    assert unnamed == [], unnamed
-
-
 def upload_and_queue(page: Page, stack: Stack, excerpt: Path, tmp_path: Path) -> None:
     page.goto(stack.base_url + "/")
     expect(page.get_by_role("heading", name="Split a song into stems")).to_be_visible()
@@ -117,12 +66,12 @@ def upload_and_queue(page: Page, stack: Stack, excerpt: Path, tmp_path: Path) ->
     refused = page.locator(".upload.failed").filter(has_text="notes.txt")
     expect(refused.get_by_role("alert")).to_contain_text("audio", timeout=30_000)
 
-    # The URL backend is not there yet: whatever the API answers is shown at the field.
-    page.get_by_label("Song URL").fill("https://example.org/song.mp3")
+    # A link to a private address is refused before anything is fetched; the API's
+    # message shows at the field.
+    page.get_by_label("Song URL").fill("http://10.0.0.5/song.mp3")
     page.get_by_role("button", name="Fetch and split").click()
     url_error = page.locator("#url-error")
-    expect(url_error).to_be_visible(timeout=30_000)
-    assert url_error.inner_text().strip()
+    expect(url_error).to_contain_text("10.0.0.5", timeout=30_000)
 
     page.get_by_test_id("file-input").set_input_files(excerpt)
     done = page.locator(".upload.done").filter(has_text=excerpt.name)
