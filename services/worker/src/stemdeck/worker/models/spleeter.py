@@ -212,7 +212,9 @@ def separate_tensor(
         done = starts[k + 1] - start if k + 1 < len(starts) else stop - start
         mask = _extend(weighted[..., :done] / weights[:done], extension)
         weighted, weights = weighted[..., done:], weights[done:]
-        tail = _overlap_add(spectrum[..., :done] * mask, window, tail, start, n_frames, out)
+        # A real mask on the (re, im) pairs: no complex copy of the mask.
+        masked = torch.view_as_complex(torch.view_as_real(spectrum[..., :done]) * mask[..., None])
+        tail = _overlap_add(masked, window, tail, start, n_frames, out)
         progress((k + 1) / len(starts))
     return out
 
@@ -222,7 +224,7 @@ def _overlap_add(
 ) -> Tensor:
     """Overlap-add frames from ``start`` into ``out``; returns the part later frames add to."""
     stems, channels, _, count = spectra.shape
-    frames = torch.fft.irfft(spectra, n=N_FFT, dim=2) * window[:, None]
+    frames = torch.fft.irfft(spectra, n=N_FFT, dim=2).mul_(window[:, None])
     length = (count - 1) * HOP + N_FFT
     # Each frame spans N_FFT // HOP hops: add its q-th hop-long quarter q hops later.
     # (Four strided adds; nnf.fold does the same in col2im at several times the cost.)
