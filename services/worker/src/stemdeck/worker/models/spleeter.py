@@ -278,19 +278,18 @@ class SpleeterModel(SeparationModel):
         tensor = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)).to(device)
         meter = RestartableProgress(progress)
         try:
-            stems = separate_tensor(self.unets, tensor, meter)
+            return dict(zip(self.slots, separate_tensor(self.unets, tensor, meter), strict=True))
         except torch.cuda.OutOfMemoryError:
-            stems = None  # retried outside this block, so the failed pass's tensors are freed
-        if stems is None:
+            pass  # retried outside this block, so the failed pass's tensors can be freed
+        self._empty_cache()
+        meter.restart()
+        try:
+            stems = separate_tensor(
+                self.unets, tensor, meter, segment=RETRY_SEGMENT, overlap=RETRY_SEGMENT // 2
+            )
+        except torch.cuda.OutOfMemoryError as error:
             self._empty_cache()
-            meter.restart()
-            try:
-                stems = separate_tensor(
-                    self.unets, tensor, meter, segment=RETRY_SEGMENT, overlap=RETRY_SEGMENT // 2
-                )
-            except torch.cuda.OutOfMemoryError as error:
-                self._empty_cache()
-                raise out_of_gpu_memory(self.spec.id, retried=True) from error
+            raise out_of_gpu_memory(self.spec.id, retried=True) from error
         return dict(zip(self.slots, stems, strict=True))
 
     @property
