@@ -12,6 +12,10 @@ from pathlib import Path
 
 class _Handler(BaseHTTPRequestHandler):
     song: bytes = b""
+    # A second server on 127.0.0.2 (loopback, outside the test allowance) that only
+    # records what reaches it: a request there is a request the guard let through.
+    inner_port = 0
+    inner_requests: list[str]
     # A non-public address that is never reached: the guard refuses before connecting.
     private_target = "http://10.255.255.1/song.mp3"
 
@@ -32,8 +36,22 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         port = self.server.server_address[1]
         path = self.path.split("?", 1)[0]
+        if self.server.server_address[0] == "127.0.0.2":
+            self.inner_requests.append(path)
+            self._send(200, "application/octet-stream", self.song[:4096])
+            return
         try:
-            if path == "/song.mp3":
+            if path == "/playlist.m3u8":
+                # An HLS playlist whose key and segment sit on an inward address: yt-dlp
+                # hands such playlists to ffmpeg, whose connections no Python guard sees.
+                inner = f"http://127.0.0.2:{self.inner_port}"
+                playlist = (
+                    "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:10\n"
+                    f'#EXT-X-KEY:METHOD=SAMPLE-AES,URI="{inner}/key"\n'
+                    f"#EXTINF:10.0,\n{inner}/seg0.ts\n#EXT-X-ENDLIST\n"
+                )
+                self._send(200, "application/vnd.apple.mpegurl", playlist.encode())
+            elif path == "/song.mp3":
                 self._send(200, "audio/mpeg", self.song)
             elif path == "/redirect-to-private":
                 self.send_response(302)
@@ -81,16 +99,28 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
 
+class HostileServer(str):
+    """The base URL of the server on 127.0.0.1; ``inner_requests`` lists the paths that
+    reached its twin on 127.0.0.2."""
+
+    inner_requests: list[str]
+
+
 @contextmanager
-def hostile_server(song: Path) -> Iterator[str]:
-    """Base URL of a server on 127.0.0.1 (a free port) until the block ends."""
-    handler = type("Handler", (_Handler,), {"song": song.read_bytes()})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+def hostile_server(song: Path) -> Iterator[HostileServer]:
+    """A server on 127.0.0.1 (a free port), and its recording twin on 127.0.0.2."""
+    seen: list[str] = []
+    handler = type("Handler", (_Handler,), {"song": song.read_bytes(), "inner_requests": seen})
+    servers = [ThreadingHTTPServer((host, 0), handler) for host in ("127.0.0.1", "127.0.0.2")]
+    handler.inner_port = servers[1].server_address[1]
+    for server in servers:
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = HostileServer(f"http://127.0.0.1:{servers[0].server_address[1]}")
+    base.inner_requests = seen
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield base
     finally:
-        server.shutdown()
-        server.server_close()
+        for server in servers:
+            server.shutdown()
+            server.server_close()

@@ -17,7 +17,7 @@ from stemdeck.core.models import Job
 from stemdeck.core.settings import Settings
 from stemdeck.worker.main import build_worker
 from tests.integration.conftest import Leftovers
-from tests.integration.hostile_server import hostile_server
+from tests.integration.hostile_server import HostileServer, hostile_server
 
 Refused = Callable[..., dict[str, str]]
 
@@ -30,7 +30,7 @@ def song() -> Path:
 
 
 @pytest.fixture
-def server(song: Path) -> Iterator[str]:
+def server(song: Path) -> Iterator[HostileServer]:
     with hostile_server(song) as base:
         yield base
 
@@ -113,6 +113,21 @@ def test_hostile_and_broken_sources_fail_the_job_with_the_reason(
     assert follow_up["status"] == "completed", follow_up["error"]
 
 
+def test_an_hls_playlist_with_inward_parts_reaches_none_of_them(
+    ingest_client: TestClient, ingest_settings: Settings, server: HostileServer
+) -> None:
+    """GIVEN an HLS playlist whose key and segment sit on 127.0.0.2 (outside the test
+    allowance) WHEN its URL is submitted THEN the job fails and nothing reaches 127.0.0.2:
+    yt-dlp would hand such a playlist to ffmpeg, whose connections the guard cannot see,
+    so only formats Python itself downloads are taken."""
+    job = run_job(ingest_client, ingest_settings, f"{server}/playlist.m3u8")
+
+    assert job["status"] == "failed", job
+    assert (job["error_code"], job["error_status"]) == ("unsupported_url", 415), job["error"]
+    assert "Link to an audio file" in job["error"]
+    assert server.inner_requests == []
+
+
 def test_an_html_page_pointing_at_loopback_is_refused_without_the_test_allowance(
     make_settings: Callable[..., Settings], server: str
 ) -> None:
@@ -156,10 +171,15 @@ def test_bad_url_submissions_are_refused_and_nothing_is_kept(
         assert_refused(client.post(path, json=body), status, code)
 
 
-def test_a_body_that_is_not_json_is_400(client: TestClient, assert_refused: Refused) -> None:
-    response = client.post(
-        "/api/jobs", content=b"{url: nope", headers={"content-type": "application/json"}
-    )
+@pytest.mark.parametrize(
+    "body",
+    [b"{url: nope", b"[" * 7_000 + b"]" * 7_000],  # the second nests past the parser
+    ids=["not-json", "nested-too-deep"],
+)
+def test_a_body_that_is_not_json_is_400(
+    client: TestClient, assert_refused: Refused, body: bytes
+) -> None:
+    response = client.post("/api/jobs", content=body, headers={"content-type": "application/json"})
     assert_refused(response, 400, "invalid_body")
 
 

@@ -89,7 +89,12 @@ def _options(request: FetchRequest, logger: _QuietLogger, state: dict[str, Any])
         return None
 
     return {
-        "format": "bestaudio/best",
+        # Only what yt-dlp downloads in Python, through the guarded sockets of this process:
+        # plain http(s) and DASH fragments. HLS goes to ffmpeg whenever a playlist asks for
+        # a feature yt-dlp's own downloader lacks (a key, say), and ffmpeg's connections
+        # are its own; so no HLS, and no ffmpeg to hand anything to.
+        "format": "bestaudio[protocol^=http]/best[protocol^=http]",
+        "ffmpeg_location": str(Path(request.out_dir) / "no-ffmpeg-here"),
         "noplaylist": True,
         "playlist_items": "1",
         "outtmpl": str(Path(request.out_dir) / "download.%(ext)s"),
@@ -112,7 +117,6 @@ def _options(request: FetchRequest, logger: _QuietLogger, state: dict[str, Any])
         "proxy": "",
         "postprocessors": [],
         "updatetime": False,
-        "hls_prefer_native": True,
         "check_formats": False,
     }
 
@@ -160,11 +164,18 @@ def _failure(
         )
     text = " ".join(logger.errors) or (str(error) if error else "nothing was downloaded")
     lowered = text.lower()
-    if "http error 4" in lowered or "http error 5" in lowered or "404" in lowered:
+    if "http error 4" in lowered or "http error 5" in lowered:
         return FetchResult(
             False,
             "source_unavailable",
             f"The server of this URL answered with an error ({_short(text)}). Check the URL.",
+        )
+    if "requested format is not available" in lowered:
+        return FetchResult(
+            False,
+            "unsupported_url",
+            "This link offers its audio only as a stream (HLS) or in another form Stemdeck "
+            "does not download. Link to an audio file, or download it and upload it.",
         )
     if "unsupported url" in lowered or "no video formats" in lowered or "no audio" in lowered:
         return FetchResult(
