@@ -57,7 +57,7 @@ async def read_url_body(request: Request) -> JobCreateFromUrl:
             raise _bad_body(f"The JSON body is larger than {MAX_BODY_BYTES // 1024} KB.")
     try:
         data: Any = json.loads(body or b"null")
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past the parser's depth
         raise _bad_body("The body is not valid JSON.") from None
     if not isinstance(data, dict) or "url" not in data:
         raise _bad_body("The body has no 'url'.")

@@ -149,7 +149,8 @@ class SocketGuard:
         try:
             ip = ipaddress.ip_address(str(address[0]).split("%", 1)[0])
         except (ValueError, IndexError, TypeError):
-            # connect() with a name: resolve it here, so what is checked is what is used.
+            # connect() with a name: refused, since the name could resolve to another
+            # address than the one checked; callers connect to numeric addresses.
             self._refuse(f"an unresolved address {address!r}")
         if reason := address_refusal(ip, allow_loopback=self.allow_loopback):
             self._refuse(reason)
