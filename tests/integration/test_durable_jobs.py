@@ -27,6 +27,7 @@ from stemdeck.core.settings import Settings
 from stemdeck.core.states import JobStatus
 from stemdeck.core.storage import keys, make_storage
 from stemdeck.worker import attempt as attempts
+from stemdeck.worker import tasks
 from stemdeck.worker.progress import JobCancelled, JobProgress
 from tests.integration.factories import load, queued_job, work
 
@@ -126,10 +127,51 @@ def test_a_stale_attempt_cannot_overwrite_the_newer_one(settings: Settings, song
 
     with pytest.raises(JobCancelled):
         JobProgress(url, job_id, old).update("separating", 0.9, force=True)
-    assert not attempts.finish(url, job_id, old, JobStatus.failed, code="x", message="late")
+    assert not attempts.finish(
+        url, job_id, old, JobStatus.failed, phase=JobStatus.running, code="x", message="late"
+    )
 
     job = load(settings, job_id)
     assert (job.status, job.attempts, job.error, job.progress) == ("running", 2, None, 0.0)
+
+
+def test_a_stale_attempt_leaves_the_newer_attempts_stems_alone(
+    settings: Settings, song: Path
+) -> None:
+    """GIVEN attempt 1 given up on and attempt 2 completed WHEN attempt 1 wakes and is
+    stopped (SIGTERM or its timeout: it removes what it wrote) THEN attempt 2's files stay."""
+    job_id = queued_job(settings, song)
+    separate_queue(redis_connection(settings.redis_url)).empty()
+    stale = die_mid_run(settings, job_id)
+    reconciler(settings).run_once()
+    work(settings)
+    assert load(settings, job_id).status == "completed"
+    before = stored_stems(settings, job_id)
+
+    tasks._remove_outputs(settings.effective_database_url, job_id, stale)
+
+    assert stored_stems(settings, job_id) == before != []
+    assert (settings.storage_root / keys.metadata(job_id)).is_file()
+
+
+def test_a_stale_download_attempt_cannot_end_the_separation_with_the_same_number(
+    settings: Settings, song: Path
+) -> None:
+    """A download's attempts are counted apart from the separation's: download attempt 1
+    and separation attempt 1 share the number, and the phase tells them apart."""
+    url = settings.effective_database_url
+    job_id = queued_job(settings, song)
+    assert attempts.claim(url, job_id, JobStatus.running, "separating") == 1
+
+    late = attempts.finish(
+        url, job_id, 1, JobStatus.failed, phase=JobStatus.fetching, code="not_audio", message="x"
+    )
+
+    assert not late
+    assert not attempts.owns(url, job_id, 1, JobStatus.fetching)
+    assert attempts.owns(url, job_id, 1, JobStatus.running)
+    job = load(settings, job_id)
+    assert (job.status, job.error) == ("running", None)
 
 
 def test_a_job_past_its_timeout_fails_with_that_reason_and_the_next_runs(

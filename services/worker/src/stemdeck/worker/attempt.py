@@ -1,10 +1,12 @@
 """One attempt at a job, as the worker sees its row.
 
-Each claim bumps ``attempts``; every later write names that number, so a worker
-the reconciler gave up on (paused, partitioned, not dead) cannot overwrite the
-row of the attempt that replaced it. A heartbeat thread tells the reconciler
-the attempt is alive. Writes that end an attempt are retried while the
-database is briefly away.
+Each claim bumps ``attempts`` and sets the phase (``fetching`` for a download,
+``running`` for a separation); every later write names both, so a worker the
+reconciler gave up on (paused, partitioned, not dead) cannot overwrite the row
+of the attempt that replaced it, in its phase or the next one (a download's
+attempts are counted apart from the separation's, so the numbers alone repeat).
+A heartbeat thread tells the reconciler the attempt is alive. Writes that end
+an attempt are retried while the database is briefly away.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ T = TypeVar("T")
 # How long a worker keeps trying to record an attempt's end while the database is down.
 WRITE_RETRY_S = 120.0
 WRITE_RETRY_PAUSE_S = 1.0
-ACTIVE = (JobStatus.running, JobStatus.fetching)
 
 
 def with_retries(action: Callable[[], T], what: str, *, budget_s: float = WRITE_RETRY_S) -> T:
@@ -66,8 +67,22 @@ def claim(url: str, job_id: str, status: JobStatus, stage: str) -> int | None:
     return with_retries(run, f"claiming job {job_id}")
 
 
+def owns(url: str, job_id: str, attempt: int, phase: JobStatus) -> bool:
+    """Whether this attempt (its number, in its phase) still owns the job's row."""
+    with session_scope(url) as session:
+        job = session.get(Job, job_id)
+        return job is not None and job.attempts == attempt and job.status == phase
+
+
 def finish(
-    url: str, job_id: str, attempt: int, status: JobStatus, *, code: str | None, message: str
+    url: str,
+    job_id: str,
+    attempt: int,
+    status: JobStatus,
+    *,
+    phase: JobStatus,
+    code: str | None,
+    message: str,
 ) -> bool:
     """End the attempt as failed/queued; False when the row is gone or a newer attempt owns it."""
 
@@ -81,7 +96,7 @@ def finish(
         with session_scope(url) as session:
             result = session.execute(
                 update(Job)
-                .where(Job.id == job_id, Job.attempts == attempt, Job.status.in_(ACTIVE))
+                .where(Job.id == job_id, Job.attempts == attempt, Job.status == phase)
                 .values(**values)
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -92,8 +107,10 @@ def finish(
 class Heartbeat:
     """Writes ``heartbeat_at`` every interval while the attempt runs (a daemon thread)."""
 
-    def __init__(self, url: str, job_id: str, attempt: int, interval_s: float) -> None:
-        self._url, self._job_id, self._attempt = url, job_id, attempt
+    def __init__(
+        self, url: str, job_id: str, attempt: int, phase: JobStatus, interval_s: float
+    ) -> None:
+        self._url, self._job_id, self._attempt, self._phase = url, job_id, attempt, phase
         self._interval_s = interval_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"heartbeat-{job_id}", daemon=True)
@@ -120,7 +137,7 @@ class Heartbeat:
                         .where(
                             Job.id == self._job_id,
                             Job.attempts == self._attempt,
-                            Job.status.in_(ACTIVE),
+                            Job.status == self._phase,
                         )
                         .values(heartbeat_at=utcnow())
                     )

@@ -29,9 +29,9 @@ from stemdeck.core.models import Job
 from stemdeck.core.probe import AudioError, AudioInfo, check_duration, probe, verify_decodes
 from stemdeck.core.queue import enqueue_separation, redis_connection, separate_queue
 from stemdeck.core.states import JobStatus, Stage
-from stemdeck.core.storage import keys
+from stemdeck.core.storage import StorageError, keys
 from stemdeck.worker import runtime, shutdown
-from stemdeck.worker.attempt import Heartbeat, claim, finish, with_retries
+from stemdeck.worker.attempt import Heartbeat, claim, finish, owns, with_retries
 from stemdeck.worker.fetch import FetchRequest, FetchResult
 from stemdeck.worker.tasks import reused_twin
 
@@ -64,27 +64,71 @@ def _ingest(rt: runtime.WorkerRuntime, job_id: str) -> str:
     url = settings.effective_database_url
     with session_scope(url) as session:
         job = session.get(Job, job_id)
-        source_url = job.source_url if job is not None else None
+        # Already downloaded (an ingest entry queued twice): the separation has it now.
+        source_url = job.source_url if job is not None and job.source_key is None else None
     if source_url is None:
         return "skipped"
     attempt = claim(url, job_id, JobStatus.fetching, DOWNLOADING)
     if attempt is None:
         return "skipped"
     rt.job_changed(job_id)
+    try:
+        return _fetch_and_store(rt, job_id, attempt, source_url)
+    except StorageError as error:
+        log.error("job %s: storage failed: %s", job_id, error)
+        _fail(
+            url,
+            job_id,
+            attempt,
+            "storage_unavailable",
+            f"The file store could not be used ({error}). Check that it is running and "
+            "reachable (GET /ready), then submit the link again.",
+        )
+        return JobStatus.failed
+    except Exception:
+        log.exception("job %s: the download failed unexpectedly", job_id)
+        _fail(
+            url,
+            job_id,
+            attempt,
+            "internal_error",
+            "The download failed because of an internal error; try again, and if it keeps "
+            "failing, report it with the job id.",
+        )
+        raise
+
+
+def _fail(url: str, job_id: str, attempt: int, code: str, message: str) -> None:
+    finish(
+        url, job_id, attempt, JobStatus.failed, phase=JobStatus.fetching, code=code, message=message
+    )
+
+
+def _fetch_and_store(rt: runtime.WorkerRuntime, job_id: str, attempt: int, source_url: str) -> str:
+    settings = rt.settings
+    url = settings.effective_database_url
     with (
-        Heartbeat(url, job_id, attempt, settings.heartbeat_interval_s),
+        Heartbeat(url, job_id, attempt, JobStatus.fetching, settings.heartbeat_interval_s),
         tempfile.TemporaryDirectory(prefix=f"stemdeck-ingest-{job_id}-") as scratch,
     ):
         try:
             result = _download(url, job_id, attempt, source_url, Path(scratch))
         except _Stopped as stopped:
             if stopped.why == "stopping":
-                finish(url, job_id, attempt, JobStatus.queued, code=None, message="")
+                finish(
+                    url,
+                    job_id,
+                    attempt,
+                    JobStatus.queued,
+                    phase=JobStatus.fetching,
+                    code=None,
+                    message="",
+                )
                 return JobStatus.queued
             return JobStatus.cancelled
         if not result.ok:
             log.info("job %s: download refused or failed: %s", job_id, result.code)
-            finish(url, job_id, attempt, JobStatus.failed, code=result.code, message=result.message)
+            _fail(url, job_id, attempt, result.code, result.message)
             return JobStatus.failed
         path = Path(result.path)
         try:
@@ -99,7 +143,7 @@ def _ingest(rt: runtime.WorkerRuntime, job_id: str) -> str:
                 if code == "not_audio"
                 else error.message
             )
-            finish(url, job_id, attempt, JobStatus.failed, code=code, message=message)
+            _fail(url, job_id, attempt, code, message)
             return JobStatus.failed
         if not _store(job_id, attempt, path, info, result):
             return JobStatus.cancelled
@@ -213,6 +257,9 @@ def _store(job_id: str, attempt: int, path: Path, info: AudioInfo, result: Fetch
     """Store the source and hand the job to separation; False if it is no longer ours."""
     rt = runtime.current()
     key = keys.source(job_id, info.extension)
+    # A stale attempt must not overwrite a source a newer one stored (and may be reading).
+    if not owns(rt.settings.effective_database_url, job_id, attempt, JobStatus.fetching):
+        return False
     rt.storage.put_file(key, path)
     title = result.title or None
 

@@ -6,9 +6,11 @@ row, close, compute, reopen to write (long inference must not pin a connection).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from rq import get_current_job
@@ -22,7 +24,7 @@ from stemdeck.core.probe import AudioError, probe
 from stemdeck.core.states import JobStatus, Stage
 from stemdeck.core.storage import NotFound, StorageError, keys
 from stemdeck.worker import runtime
-from stemdeck.worker.attempt import Heartbeat, claim, finish, with_retries
+from stemdeck.worker.attempt import Heartbeat, claim, finish, owns, with_retries
 from stemdeck.worker.executor import SeparationResult, separate_file
 from stemdeck.worker.models.base import ModelError
 from stemdeck.worker.progress import JobCancelled, JobProgress
@@ -63,7 +65,7 @@ def _separate(rt: runtime.WorkerRuntime, job_id: str) -> str:
         strategy_name, formats, source_key = job.strategy, list(job.formats), job.source_key
 
     progress = JobProgress(url, job_id, attempt, on_write=lambda: rt.job_changed(job_id))
-    heartbeat = Heartbeat(url, job_id, attempt, rt.settings.heartbeat_interval_s)
+    heartbeat = Heartbeat(url, job_id, attempt, JobStatus.running, rt.settings.heartbeat_interval_s)
     try:
         with heartbeat, tempfile.TemporaryDirectory(prefix=f"stemdeck-{job_id}-") as scratch:
             strategy = rt.strategies[strategy_name]
@@ -85,13 +87,15 @@ def _separate(rt: runtime.WorkerRuntime, job_id: str) -> str:
         return _abandon(url, job_id)
     except WorkerStopping:
         log.info("worker stopping: job %s goes back to the queue", job_id)
-        _remove_outputs(job_id)
-        finish(url, job_id, attempt, JobStatus.queued, code=None, message="")
+        _remove_outputs(url, job_id, attempt)
+        finish(
+            url, job_id, attempt, JobStatus.queued, phase=JobStatus.running, code=None, message=""
+        )
         return JobStatus.queued
     except JobTimeoutException:
         limit = timeout_of(job_id)
         log.warning("job %s ran past its %s s timeout", job_id, limit)
-        _remove_outputs(job_id)
+        _remove_outputs(url, job_id, attempt)
         _fail(
             url,
             job_id,
@@ -179,8 +183,14 @@ def _abandon(url: str, job_id: str) -> str:
     return JobStatus.cancelled
 
 
-def _remove_outputs(job_id: str) -> None:
-    """What an unfinished attempt may have stored; the source stays for the next one."""
+def _remove_outputs(url: str, job_id: str, attempt: int) -> None:
+    """What an unfinished attempt may have stored; the source stays for the next one.
+
+    Only while this attempt still owns the row: a stale one must not delete the stems of
+    the attempt that replaced it."""
+    if not owns(url, job_id, attempt, JobStatus.running):
+        log.info("job %s belongs to a newer attempt; leaving its files alone", job_id)
+        return
     storage = runtime.current().storage
     for prefix in (keys.stems_prefix(job_id), keys.waveforms_prefix(job_id)):
         storage.delete_prefix(prefix)
@@ -193,26 +203,31 @@ def _store_outputs(
     rt = runtime.current()
     storage = rt.storage
     rows: list[Stem] = []
-    files = sum(len(stem.files) + 2 for stem in result.stems)
+    files = sum(len(stem.files) + 2 for stem in result.stems) + 1
     done = 0
+
+    def put(write: Callable[[], None]) -> None:
+        # Forced, and before each write: a cancelled or superseded attempt stops here
+        # rather than overwrite the files of the attempt that replaced it.
+        nonlocal done
+        progress.update(
+            Stage.uploading, EXECUTOR_END + (1 - EXECUTOR_END) * done / files, force=True
+        )
+        write()
+        done += 1
+
     for position, stem in enumerate(result.stems):
         stem_keys: dict[str, str] = {}
         sizes: dict[str, int] = {}
         for format_id, path in stem.files.items():
             key = keys.stem(job_id, stem.name, format_id)
-            storage.put_file(key, path)
+            put(functools.partial(storage.put_file, key, path))
             stem_keys[format_id] = key
             sizes[format_id] = path.stat().st_size
-            done += 1
-            # Forced: each file is a point where a cancelled or superseded attempt stops.
-            progress.update(
-                Stage.uploading, EXECUTOR_END + (1 - EXECUTOR_END) * done / files, force=True
-            )
         waveform_key = keys.waveform(job_id, stem.name, "json")
         png_key = keys.waveform(job_id, stem.name, "png")
-        storage.put_file(waveform_key, stem.waveform_json)
-        storage.put_file(png_key, stem.waveform_png)
-        done += 2
+        put(functools.partial(storage.put_file, waveform_key, stem.waveform_json))
+        put(functools.partial(storage.put_file, png_key, stem.waveform_png))
         rows.append(
             Stem(
                 job_id=job_id,
@@ -237,7 +252,8 @@ def _store_outputs(
             {"name": r.name, "lufs": r.lufs, "peak_dbfs": r.peak_dbfs, "keys": r.keys} for r in rows
         ],
     }
-    storage.put_bytes(keys.metadata(job_id), json.dumps(metadata, indent=2).encode())
+    encoded = json.dumps(metadata, indent=2).encode()
+    put(functools.partial(storage.put_bytes, keys.metadata(job_id), encoded))
 
     def record() -> None:
         with session_scope(rt.settings.effective_database_url) as session:
@@ -260,4 +276,6 @@ def _store_outputs(
 
 
 def _fail(url: str, job_id: str, attempt: int, code: str, message: str) -> None:
-    finish(url, job_id, attempt, JobStatus.failed, code=code, message=message)
+    finish(
+        url, job_id, attempt, JobStatus.failed, phase=JobStatus.running, code=code, message=message
+    )
