@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -20,7 +21,9 @@ from sqlalchemy import func, select
 
 from stemdeck.api.app import create_app
 from stemdeck.core.db import session_scope
-from stemdeck.core.models import Job
+from stemdeck.core.models import Job, utcnow
+from stemdeck.core.queue import redis_connection
+from stemdeck.core.reconciler import Reconciler
 from stemdeck.core.settings import Settings
 from stemdeck.core.storage import keys, make_storage
 from stemdeck.core.storage.s3 import S3Storage
@@ -168,3 +171,30 @@ def test_a_job_whose_store_goes_down_fails_saying_what_to_check(
     assert "file store could not be used" in job.error
     assert server.endpoint in job.error
     assert "GET /ready" in job.error
+
+
+def test_retention_with_the_store_down_keeps_the_job_and_the_reconciler_running(
+    make_settings: Callable[..., Settings], shared_audio: Path, tmp_path: Path
+) -> None:
+    """GIVEN a job past its retention WHEN the store is down at the reconciler's pass THEN
+    the row stays (its files are still there to delete next time) and the pass ends
+    normally instead of killing the reconciler."""
+    song = shared_audio / "Music_Delta__80s_Rock" / "mixture.wav"
+    with running_s3_server(tmp_path / "moto.log") as server:
+        settings = make_settings(retention_days=7, **s3_values(server.endpoint))
+        make_storage(settings).check()
+        job_id = queued_job(settings, song, "center-sides", ("flac",))
+        work(settings)
+        with session_scope(settings.effective_database_url) as session:
+            stored = session.get(Job, job_id)
+            assert stored is not None and stored.status == "completed"
+            stored.finished_at = utcnow() - timedelta(days=8)
+        server.stop()
+
+        reconciler = Reconciler(
+            settings, redis_connection(settings.require_redis_url()), make_storage(settings)
+        )
+        report = reconciler.run_once()
+
+    assert report.deleted == []
+    assert load(settings, job_id).status == "completed"

@@ -33,6 +33,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from stemdeck.core.cleanup import release_plan
 from stemdeck.core.db import session_scope
+from stemdeck.core.events import publish_job_changed
 from stemdeck.core.models import Job, utcnow
 from stemdeck.core.queue import (
     enqueue_ingest,
@@ -44,7 +45,7 @@ from stemdeck.core.queue import (
 )
 from stemdeck.core.settings import Settings
 from stemdeck.core.states import FINAL_STATES, JobStatus, Stage
-from stemdeck.core.storage import Storage, make_storage
+from stemdeck.core.storage import Storage, StorageError, make_storage
 from stemdeck.core.strategies import cached_strategies
 
 log = logging.getLogger(__name__)
@@ -138,6 +139,7 @@ class Reconciler:
                 job = session.get(Job, job_id) if changed and not gave_up else None
             if not changed:
                 continue
+            publish_job_changed(self.redis, job_id)
             if gave_up:
                 log.warning("job %s failed: its worker died %s times", job_id, attempts)
                 report.failed.append(job_id)
@@ -174,9 +176,15 @@ class Reconciler:
                 job = session.get(Job, job_id)
                 if job is None:
                     continue
-                plan = release_plan(session, job)
+                # Files first: a row deleted before its files would leave them for good if
+                # the store failed; a row kept past its files is deleted on the next pass.
+                try:
+                    release_plan(session, job).run(self.storage)
+                except StorageError as error:
+                    log.warning("retention: job %s kept for now, its files stay: %s", job_id, error)
+                    continue
                 session.delete(job)
-            plan.run(self.storage)
+            publish_job_changed(self.redis, job_id)
             report.deleted.append(job_id)
         if ids:
             log.info("retention: deleted %s job(s) finished before %s", len(ids), cutoff)
@@ -212,6 +220,6 @@ def run_forever(settings: Settings) -> None:
             redis.set(
                 alive_key(socket.gethostname()), utcnow().isoformat(), ex=alive_ttl_s(settings)
             )
-        except (SQLAlchemyError, RedisError) as error:
+        except (SQLAlchemyError, RedisError, StorageError) as error:
             log.warning("reconcile pass skipped, a dependency is down: %s", error)
         time.sleep(settings.reconcile_interval_s)
