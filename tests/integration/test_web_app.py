@@ -56,7 +56,14 @@ def test_files_are_served_and_hashed_assets_cached_for_good(web_client: TestClie
 
 @pytest.mark.parametrize(
     "path",
-    ["/assets/index-old999.js", "/robots.txt", "/..%2fsecret.txt", "/assets/..%2f..%2fsecret.txt"],
+    [
+        "/assets/index-old999.js",
+        "/robots.txt",
+        "/..%2fsecret.txt",
+        "/assets/..%2f..%2fsecret.txt",
+        "/%00",
+        "/assets/" + "a" * 300 + ".js",
+    ],
 )
 def test_missing_files_and_escapes_are_json_404s(web_client: TestClient, path: str) -> None:
     response = web_client.get(path)

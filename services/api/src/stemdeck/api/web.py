@@ -77,8 +77,12 @@ class WebApp:
 
     def _file(self, relative: str) -> Path:
         assert self.web_dir is not None
-        candidate = (self.web_dir / relative).resolve()
-        if relative and candidate.is_file() and candidate.is_relative_to(self.web_dir):
+        try:
+            candidate = (self.web_dir / relative).resolve()
+            found = relative and candidate.is_relative_to(self.web_dir) and candidate.is_file()
+        except (OSError, ValueError):  # a NUL byte, a name longer than the filesystem takes
+            raise _not_here("/" + relative) from None
+        if found:
             return candidate
         if "." in relative.rsplit("/", 1)[-1]:
             # A file that is not there (an old asset): a 404, never index.html as a script.
