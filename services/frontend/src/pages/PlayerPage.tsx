@@ -478,7 +478,8 @@ function Player({ job }: { job: Job }) {
             type="button"
             className="button primary"
             onClick={() => void exportMix()}
-            disabled={!anyReady || exportState.busy}
+            // Every stem, or the mix would silently lack the ones still loading.
+            disabled={readyCount < job.stems.length || exportState.busy}
             data-testid="export"
           >
             {exportState.busy ? "Rendering…" : "Export my mix (.wav)"}

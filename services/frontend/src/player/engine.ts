@@ -256,8 +256,11 @@ export async function fetchRanged(
       const size = Number((response.headers.get("Content-Range") ?? "").split("/")[1]);
       if (Number.isFinite(size)) total = size;
     } else {
-      // A server that ignores Range sends the whole file in this one answer.
+      // A server that ignores Range sends the whole file in this one answer, from byte 0:
+      // whatever earlier pieces brought is dropped, or the file would start twice.
       total = Number(response.headers.get("Content-Length") ?? Number.NaN);
+      parts.length = 0;
+      received = 0;
     }
     const before = received;
     const reader = response.body?.getReader();

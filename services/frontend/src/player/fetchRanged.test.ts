@@ -16,6 +16,8 @@ interface Behaviour {
   /** Requests (1-based) whose body is cut off halfway. */
   cutOff?: Set<number>;
   ignoreRange?: boolean;
+  /** From this request (1-based) on, Range is ignored: the whole file comes back as a 200. */
+  ignoreRangeFrom?: number;
   status?: number;
 }
 
@@ -32,7 +34,8 @@ async function serve(behaviour: Behaviour): Promise<string> {
     }
     const match = /bytes=(\d+)-(\d+)/.exec(request.headers.range ?? "");
     ranges.push(request.headers.range ?? "");
-    if (!match || behaviour.ignoreRange) {
+    const ignoring = behaviour.ignoreRange || requests >= (behaviour.ignoreRangeFrom ?? Infinity);
+    if (!match || ignoring) {
       response.writeHead(200, { "Content-Length": FILE.length }).end(Buffer.from(FILE));
       return;
     }
@@ -96,6 +99,12 @@ describe("fetchRanged", () => {
     const url = await serve({ ignoreRange: true });
     expect(sameBytes(await fetchRanged(url, () => {}, new AbortController().signal))).toBe(true);
     expect(ranges.length).toBe(1);
+  });
+
+  it("starts over when a server stops honouring Range after the first piece", async () => {
+    const url = await serve({ ignoreRangeFrom: 2 });
+    expect(sameBytes(await fetchRanged(url, () => {}, new AbortController().signal))).toBe(true);
+    expect(ranges.length).toBe(2);
   });
 
   it("says which HTTP status refused the stem", async () => {
