@@ -49,7 +49,7 @@ lint: $(STAMP) $(WEB_DEPS)
 	$(BIN)/ruff check services tests bench migrations
 	$(BIN)/mypy services
 	cd $(WEB) && npm run typecheck
-	bash scripts/gen-client.sh --check
+	VENV_BIN=$(BIN) bash scripts/gen-client.sh --check
 
 format: $(STAMP)
 	$(BIN)/ruff format services tests bench migrations
@@ -57,7 +57,7 @@ format: $(STAMP)
 
 # The web app's API types, from the API's OpenAPI schema.
 gen-client: $(STAMP) $(WEB_DEPS)
-	bash scripts/gen-client.sh
+	VENV_BIN=$(BIN) bash scripts/gen-client.sh
 
 bench: install
 	@bash scripts/services.sh

@@ -8,7 +8,7 @@ frontend=services/frontend
 target=$frontend/src/api/schema.d.ts
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
-.venv/bin/python -m stemdeck.api.openapi_dump > "$scratch/openapi.json"
+"${VENV_BIN:-.venv/bin}/python" -m stemdeck.api.openapi_dump > "$scratch/openapi.json"
 "$frontend/node_modules/.bin/openapi-typescript" "$scratch/openapi.json" -o "$scratch/schema.d.ts" >/dev/null
 if [ "${1:-}" = "--check" ]; then
   if ! cmp -s "$scratch/schema.d.ts" "$target"; then
