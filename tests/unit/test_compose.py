@@ -321,7 +321,7 @@ def test_the_frontend_image_builds_with_node_and_serves_with_nginx() -> None:
     assert os.access(REPO / "services/worker/docker-entrypoint.sh", os.X_OK)
 
 
-def test_the_readmes_r2_override_points_api_and_worker_at_r2(
+def test_the_readmes_r2_override_points_every_stemdeck_service_at_r2(
     env_example: dict[str, str],
 ) -> None:
     readme = (REPO / "README.md").read_text()
@@ -329,7 +329,7 @@ def test_the_readmes_r2_override_points_api_and_worker_at_r2(
     block = block.replace("<account id>", "abc123").replace("<R2 token's access key id>", "id")
     override = yaml.safe_load(block.replace("<R2 token's secret>", "secret"))
     both = merged(interpolate(raw(COMPOSE_FILE), env_example), override)
-    for name in ("api", "worker"):
+    for name in sorted(STEMDECK_SERVICES - {"migrate"}):
         environment = service_environment(both["services"][name], env_example)
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]

@@ -78,6 +78,11 @@ def test_keda_scales_the_worker_on_the_rq_queue_length() -> None:
         f"rq:queue:{name}" for name in (SEPARATE_QUEUE, INGEST_QUEUE)
     )
     secret_keys = read_env_file(KUSTOMIZE / "base" / "secrets.env.example")
+    # kustomize renames generated secrets with a hash, and rewrites references to them
+    # only in kinds it knows; a TriggerAuthentication keeps the plain name.
+    kustomization = yaml.safe_load((KUSTOMIZE / "base" / "kustomization.yaml").read_text())
+    assert kustomization["generatorOptions"]["disableNameSuffixHash"] is True
+    assert "stemdeck-secrets" in {g["name"] for g in kustomization["secretGenerator"]}
     for trigger in triggers:
         auth = found[("TriggerAuthentication", trigger["authenticationRef"]["name"])]
         for reference in auth["spec"]["secretTargetRef"]:
