@@ -20,6 +20,7 @@ install: $(STAMP) web
 	@bash scripts/system-deps.sh
 
 $(STAMP): services/core/pyproject.toml services/api/pyproject.toml services/worker/pyproject.toml requirements-dev.txt
+	@PYTHON=$(PYTHON) bash scripts/system-deps.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e 'services/core[embedded]' -e services/api -e services/worker -r requirements-dev.txt
