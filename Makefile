@@ -12,8 +12,8 @@ WEB_SOURCES := $(shell find $(WEB)/src $(WEB)/public -type f) \
 
 .PHONY: run install web test test-web lint format gen-client bench models clean
 
+# `stemdeck up` brings the database up to date before it starts anything.
 run: install
-	$(BIN)/stemdeck migrate
 	$(BIN)/stemdeck up
 
 install: $(STAMP) web

@@ -52,7 +52,13 @@ def _http_pool() -> urllib3.PoolManager:
     return urllib3.PoolManager(
         timeout=urllib3.Timeout(connect=3, read=60),
         retries=urllib3.Retry(
-            total=2, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504], redirect=False
+            total=2,
+            backoff_factor=0.2,
+            status_forcelist=[500, 502, 503, 504],
+            # The last answer goes to minio, which reads the store's error code from it
+            # (SlowDown, InternalError) rather than a bare "too many retries".
+            raise_on_status=False,
+            redirect=False,
         ),
         maxsize=16,
     )
