@@ -10,8 +10,8 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
 }
 
-# The compose parity test makes its own Postgres (initdb) and the nginx test runs
-# nginx, so both are needed even where a Postgres already listens.
+# The compose parity and fault tests make Postgres clusters of their own (initdb) and
+# the nginx test runs nginx, so both are needed even where a Postgres already listens.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_install postgresql
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt_install nginx-light
 # s3rver (npm): the S3 server the presigned-URL expiry test needs.
@@ -40,9 +40,6 @@ if ! port_open 6379; then
     --appendonly no --dir /var/lib/redis --logfile /var/log/redis/stemdeck-tests.log
   for _ in $(seq 50); do port_open 6379 && break; sleep 0.2; done
 fi
-
-# The fault tests start a Postgres of their own (initdb + pg_ctl), even where one runs already.
-compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || apt_install postgresql
 
 port_open 5432 || { echo "Postgres is not reachable on 127.0.0.1:5432" >&2; exit 1; }
 port_open 6379 || { echo "Redis is not reachable on 127.0.0.1:6379" >&2; exit 1; }
