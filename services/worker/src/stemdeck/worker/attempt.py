@@ -67,6 +67,14 @@ def claim(url: str, job_id: str, status: JobStatus, stage: str) -> int | None:
     return with_retries(run, f"claiming job {job_id}")
 
 
+def store_unavailable(error: Exception, again: str) -> str:
+    """What a job says when the file store failed it; ``again``: what to submit again."""
+    return (
+        f"The file store could not be used ({error}). Check that it is running and "
+        f"reachable (GET /ready), then submit {again} again."
+    )
+
+
 def owns(url: str, job_id: str, attempt: int, phase: JobStatus) -> bool:
     """Whether this attempt (its number, in its phase) still owns the job's row."""
     with session_scope(url) as session:

@@ -31,7 +31,14 @@ from stemdeck.core.queue import enqueue_separation, redis_connection, separate_q
 from stemdeck.core.states import JobStatus, Stage
 from stemdeck.core.storage import StorageError, keys
 from stemdeck.worker import runtime, shutdown
-from stemdeck.worker.attempt import Heartbeat, claim, finish, owns, with_retries
+from stemdeck.worker.attempt import (
+    Heartbeat,
+    claim,
+    finish,
+    owns,
+    store_unavailable,
+    with_retries,
+)
 from stemdeck.worker.fetch import FetchRequest, FetchResult
 from stemdeck.worker.tasks import reused_twin
 
@@ -81,8 +88,7 @@ def _ingest(rt: runtime.WorkerRuntime, job_id: str) -> str:
             job_id,
             attempt,
             "storage_unavailable",
-            f"The file store could not be used ({error}). Check that it is running and "
-            "reachable (GET /ready), then submit the link again.",
+            store_unavailable(error, "the link"),
         )
         return JobStatus.failed
     except Exception:

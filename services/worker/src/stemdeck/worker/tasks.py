@@ -24,7 +24,14 @@ from stemdeck.core.probe import AudioError, probe
 from stemdeck.core.states import JobStatus, Stage
 from stemdeck.core.storage import NotFound, StorageError, keys
 from stemdeck.worker import runtime
-from stemdeck.worker.attempt import Heartbeat, claim, finish, owns, with_retries
+from stemdeck.worker.attempt import (
+    Heartbeat,
+    claim,
+    finish,
+    owns,
+    store_unavailable,
+    with_retries,
+)
 from stemdeck.worker.executor import SeparationResult, separate_file
 from stemdeck.worker.models.base import ModelError
 from stemdeck.worker.progress import JobCancelled, JobProgress
@@ -125,8 +132,7 @@ def _separate(rt: runtime.WorkerRuntime, job_id: str) -> str:
             job_id,
             attempt,
             "storage_unavailable",
-            f"The file store could not be used ({error}). Check that it is running and "
-            "reachable (GET /ready), then submit the song again.",
+            store_unavailable(error, "the song"),
         )
         return JobStatus.failed
     except Exception:
