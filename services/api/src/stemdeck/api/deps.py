@@ -7,12 +7,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from redis import Redis
-from rq import Queue
 from sqlalchemy.orm import Session
 
 from stemdeck.api.context import AppContext
 from stemdeck.core.db import session_factory
-from stemdeck.core.queue import separate_queue
 from stemdeck.core.settings import Settings
 from stemdeck.core.storage import Storage
 from stemdeck.core.strategies import Strategy
@@ -47,10 +45,6 @@ def _redis(context: ContextDep) -> Redis:
     return context.redis
 
 
-def _queue(context: ContextDep) -> Queue:
-    return separate_queue(context.redis)
-
-
 def _strategies(context: ContextDep) -> dict[str, Strategy]:
     return context.strategies
 
@@ -59,5 +53,4 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 SessionDep = Annotated[Session, Depends(_session)]
 StorageDep = Annotated[Storage, Depends(_storage)]
 RedisDep = Annotated[Redis, Depends(_redis)]
-QueueDep = Annotated[Queue, Depends(_queue)]
 StrategiesDep = Annotated[dict[str, Strategy], Depends(_strategies)]
