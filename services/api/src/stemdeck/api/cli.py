@@ -1,0 +1,36 @@
+"""The API's `stemdeck` commands; stemdeck-api registers them in the `stemdeck.commands`
+entry-point group, which stemdeck.core.cli loads at start-up.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from stemdeck.core.cli import die, settings_or_die
+from stemdeck.core.settings import SettingsError
+
+app = typer.Typer()
+
+
+@app.command()
+def api() -> None:
+    """Serve the HTTP API (STEMDECK_HOST:STEMDECK_PORT)."""
+    # Deferred: every `stemdeck` start loads this module, and only this command needs FastAPI.
+    import uvicorn
+
+    from stemdeck.api.app import create_app
+    from stemdeck.core.strategies import StrategyFileError
+
+    settings = settings_or_die()
+    try:
+        settings.require_redis_url()
+        application = create_app(settings)
+    except (SettingsError, StrategyFileError) as error:
+        die(str(error))
+    uvicorn.run(
+        application,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=5,
+    )
