@@ -1,0 +1,84 @@
+// The player's keyboard shortcuts (listed for people in HelpOverlay): which key does
+// what, pure so Vitest pins it down. usePlayerKeyboard.ts listens and runs the commands.
+
+/** ← / → move this far; with Shift, one second. */
+export const SEEK_STEP_S = 5;
+export const FINE_SEEK_STEP_S = 1;
+
+export type PlayerCommand =
+  | { type: "play-pause" }
+  | { type: "seek-by"; seconds: number }
+  | { type: "seek-to"; seconds: number }
+  | { type: "select-step"; step: 1 | -1 }
+  | { type: "select"; index: number }
+  | { type: "mute-chosen" }
+  | { type: "solo-chosen" }
+  | { type: "mark-loop"; edge: "start" | "end" }
+  | { type: "toggle-loop" }
+  | { type: "show-help" };
+
+export interface KeyPress {
+  key: string;
+  shiftKey: boolean;
+  ctrlKey: boolean;
+  metaKey: boolean;
+  altKey: boolean;
+}
+
+/** What had focus when the key went down. */
+export interface KeyTarget {
+  /** A button, link or form field: Space and Enter belong to it (Space on "Mute" mutes). */
+  onControl: boolean;
+  /** A fader: the arrows move it, not the playhead or the chosen stem. */
+  onRange: boolean;
+}
+
+export interface Shortcut {
+  command: PlayerCommand;
+  /** Whether the browser's own use of the key (scrolling, mostly) is cancelled. */
+  preventDefault: boolean;
+}
+
+function run(command: PlayerCommand, preventDefault = false): Shortcut {
+  return { command, preventDefault };
+}
+
+/** The shortcut a key press means, or null: a browser or system shortcut, or not ours. */
+export function shortcutFor(press: KeyPress, target: KeyTarget, stemCount: number): Shortcut | null {
+  if (press.ctrlKey || press.metaKey || press.altKey) return null;
+  const step = press.shiftKey ? FINE_SEEK_STEP_S : SEEK_STEP_S;
+  switch (press.key) {
+    case " ":
+      return target.onControl ? null : run({ type: "play-pause" }, true);
+    case "ArrowLeft":
+    case "ArrowRight":
+      if (target.onRange) return null;
+      return run({ type: "seek-by", seconds: press.key === "ArrowLeft" ? -step : step }, true);
+    case "ArrowUp":
+    case "ArrowDown":
+      if (target.onRange) return null;
+      return run({ type: "select-step", step: press.key === "ArrowUp" ? -1 : 1 }, true);
+    case "m":
+    case "M":
+      return run({ type: "mute-chosen" });
+    case "s":
+    case "S":
+      return run({ type: "solo-chosen" });
+    case "[":
+      return run({ type: "mark-loop", edge: "start" });
+    case "]":
+      return run({ type: "mark-loop", edge: "end" });
+    case "l":
+    case "L":
+      return run({ type: "toggle-loop" });
+    case "Home":
+      return run({ type: "seek-to", seconds: 0 }, true);
+    case "?":
+      return run({ type: "show-help" });
+    default:
+      if (/^[1-9]$/.test(press.key) && Number(press.key) <= stemCount) {
+        return run({ type: "select", index: Number(press.key) - 1 });
+      }
+      return null;
+  }
+}
