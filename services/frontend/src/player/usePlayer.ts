@@ -1,0 +1,185 @@
+// The player's state (playerState.ts) wired to one MixEngine: the engine is created for
+// the job, fed its stems as they load, and every control acts on the engine first and
+// then records what it did in the reducer.
+import { useCallback, useEffect, useMemo, useReducer, useRef } from "react";
+import { api, type Job } from "../api/client";
+import { errorText } from "../lib/errors";
+import { faderToGain, stemGains } from "../lib/mix";
+import { fetchRanged, MixEngine } from "./engine";
+import { loadStems } from "./loadStems";
+import {
+  canPlay,
+  initialPlayerState,
+  markLoop as withLoopMark,
+  mixFileName,
+  playerReducer,
+  songDuration,
+  toggledLoop,
+  type PlayerState,
+} from "./playerState";
+
+declare global {
+  interface Window {
+    /** The player's engine, for the browser console and the end-to-end tests. */
+    stemdeckPlayer?: MixEngine;
+  }
+}
+
+export interface PlayerControls {
+  togglePlay: () => Promise<void>;
+  seek: (seconds: number) => void;
+  /** Seeks relative to where the engine is now, not to the last frame drawn. */
+  seekBy: (seconds: number) => void;
+  markLoop: (edge: "start" | "end") => void;
+  toggleLoop: () => void;
+  setFader: (name: string, position: number) => void;
+  toggleMute: (name: string) => void;
+  toggleSolo: (name: string) => void;
+  setMaster: (position: number) => void;
+  select: (index: number) => void;
+  selectStep: (step: 1 | -1) => void;
+  setHelpOpen: (open: boolean) => void;
+  exportMix: () => Promise<void>;
+}
+
+export interface Player {
+  state: PlayerState;
+  duration: number;
+  controls: PlayerControls;
+}
+
+/** Hands a rendered file to the browser as a download. */
+function saveFile(blob: Blob, name: string): void {
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(blob);
+  link.download = name;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  window.setTimeout(() => URL.revokeObjectURL(link.href), 60000);
+}
+
+export function usePlayer(job: Job): Player {
+  const duration = songDuration(job.stems);
+  const [state, dispatch] = useReducer(playerReducer, job.stems.map((stem) => stem.name), initialPlayerState);
+  const engineRef = useRef<MixEngine | null>(null);
+
+  useEffect(() => {
+    const engine = new MixEngine(
+      job.stems.map((stem) => stem.name),
+      duration,
+    );
+    engineRef.current = engine;
+    window.stemdeckPlayer = engine;
+    engine.onEnded = () => dispatch({ type: "ended" });
+    const abort = new AbortController();
+    const sources = {
+      fetchAudio: fetchRanged,
+      decode: (bytes: ArrayBuffer) => engine.context.decodeAudioData(bytes),
+      addBuffer: (name: string, buffer: AudioBuffer) => engine.addBuffer(name, buffer),
+      fetchPeaks: api.waveform,
+    };
+    loadStems(job.stems, sources, dispatch, abort.signal);
+    return () => {
+      abort.abort();
+      if (window.stemdeckPlayer === engine) delete window.stemdeckPlayer;
+      void engine.close();
+    };
+  }, [job, duration]);
+
+  const { mix, master, loop, loopMarks } = state;
+  useEffect(() => engineRef.current?.setGains(stemGains(mix)), [mix]);
+  useEffect(() => engineRef.current?.setMaster(faderToGain(master)), [master]);
+
+  // While playing, the playhead follows the engine's clock once per frame.
+  useEffect(() => {
+    if (!state.playing) return;
+    let frame = 0;
+    const tick = () => {
+      const engine = engineRef.current;
+      if (engine) dispatch({ type: "position", position: engine.position() });
+      frame = requestAnimationFrame(tick);
+    };
+    frame = requestAnimationFrame(tick);
+    return () => cancelAnimationFrame(frame);
+  }, [state.playing]);
+
+  const playable = canPlay(state);
+  const togglePlay = useCallback(async () => {
+    const engine = engineRef.current;
+    if (!engine || !playable) return;
+    if (engine.playing) {
+      engine.pause();
+      dispatch({ type: "paused", position: engine.position() });
+    } else {
+      await engine.play();
+      dispatch({ type: "started" });
+    }
+  }, [playable]);
+
+  const seek = useCallback(
+    (seconds: number) => {
+      const engine = engineRef.current;
+      if (!engine) return;
+      engine.seek(Math.min(Math.max(0, seconds), duration));
+      dispatch({ type: "position", position: engine.position() });
+    },
+    [duration],
+  );
+
+  const markLoop = useCallback(
+    (edge: "start" | "end") => {
+      const marked = withLoopMark(loopMarks, edge, engineRef.current?.position() ?? 0, duration);
+      engineRef.current?.setLoop(marked.loop);
+      dispatch({ type: "loop", loop: marked.loop, marks: marked.marks });
+    },
+    [loopMarks, duration],
+  );
+
+  const toggleLoop = useCallback(() => {
+    const next = toggledLoop({ loop, loopMarks }, duration);
+    engineRef.current?.setLoop(next);
+    dispatch({ type: "loop", loop: next });
+  }, [loop, loopMarks, duration]);
+
+  const exportMix = useCallback(async () => {
+    const engine = engineRef.current;
+    if (!engine) return;
+    dispatch({ type: "export-started" });
+    try {
+      saveFile(await engine.exportMix(stemGains(mix), faderToGain(master)), mixFileName(job.source.name));
+      dispatch({ type: "export-finished" });
+    } catch (error) {
+      dispatch({ type: "export-failed", error: errorText(error) });
+    }
+  }, [mix, master, job.source.name]);
+
+  // The controls that only record a choice never change, so the help dialog's close
+  // handler stays the same function while the playhead moves.
+  const choices = useMemo(
+    () => ({
+      setFader: (name: string, position: number) => dispatch({ type: "fader", name, position }),
+      toggleMute: (name: string) => dispatch({ type: "toggle-mute", name }),
+      toggleSolo: (name: string) => dispatch({ type: "toggle-solo", name }),
+      setMaster: (position: number) => dispatch({ type: "master", position }),
+      select: (index: number) => dispatch({ type: "select", index }),
+      selectStep: (step: 1 | -1) => dispatch({ type: "select-step", step }),
+      setHelpOpen: (open: boolean) => dispatch({ type: "help", open }),
+    }),
+    [],
+  );
+  const controls = useMemo<PlayerControls>(
+    () => ({
+      ...choices,
+      togglePlay,
+      seek,
+      seekBy: (seconds) => seek((engineRef.current?.position() ?? 0) + seconds),
+      markLoop,
+      toggleLoop,
+      exportMix,
+    }),
+    [choices, togglePlay, seek, markLoop, toggleLoop, exportMix],
+  );
+
+  return { state, duration, controls };
+}

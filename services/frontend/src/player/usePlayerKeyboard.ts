@@ -1,0 +1,55 @@
+// Listens for the player's shortcuts (keyboard.ts says which key does what) and runs them.
+import { useEffect } from "react";
+import { shortcutFor, type KeyTarget, type PlayerCommand } from "./keyboard";
+import { chosenStem } from "./playerState";
+import type { Player } from "./usePlayer";
+
+function keyTargetOf(target: EventTarget | null): KeyTarget {
+  return {
+    onControl: target instanceof HTMLElement && target.closest("button, a, input, select, textarea") !== null,
+    onRange: target instanceof HTMLInputElement && target.type === "range",
+  };
+}
+
+export function usePlayerKeyboard({ state, controls }: Player): void {
+  const { helpOpen, mix, selected } = state;
+  useEffect(() => {
+    const runCommand = (command: PlayerCommand): void => {
+      const chosen = chosenStem({ mix, selected });
+      switch (command.type) {
+        case "play-pause":
+          return void controls.togglePlay();
+        case "seek-by":
+          return controls.seekBy(command.seconds);
+        case "seek-to":
+          return controls.seek(command.seconds);
+        case "select-step":
+          return controls.selectStep(command.step);
+        case "select":
+          return controls.select(command.index);
+        case "mute-chosen":
+          if (chosen) controls.toggleMute(chosen);
+          return;
+        case "solo-chosen":
+          if (chosen) controls.toggleSolo(chosen);
+          return;
+        case "mark-loop":
+          return controls.markLoop(command.edge);
+        case "toggle-loop":
+          return controls.toggleLoop();
+        case "show-help":
+          return controls.setHelpOpen(true);
+      }
+    };
+    const onKey = (event: KeyboardEvent) => {
+      // The open help dialog has the keyboard to itself (Escape and ? close it).
+      if (helpOpen) return;
+      const shortcut = shortcutFor(event, keyTargetOf(event.target), mix.length);
+      if (!shortcut) return;
+      if (shortcut.preventDefault) event.preventDefault();
+      runCommand(shortcut.command);
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [helpOpen, mix, selected, controls]);
+}
