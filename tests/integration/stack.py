@@ -6,8 +6,7 @@ import os
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,10 @@ from typing import Any
 import httpx
 
 from stemdeck.core.settings import Settings
+from tests.waiting import wait_until
+
+# The states a job ends in.
+FINAL = {"completed", "failed", "cancelled"}
 
 
 def free_port() -> int:
@@ -42,18 +45,17 @@ def wait_for_http(
     url: str, process: subprocess.Popen[bytes], log: Path, timeout_s: float = 60
 ) -> None:
     """Until ``url`` answers at all; the process's log if it exits or never answers."""
-    deadline = time.monotonic() + timeout_s
-    while True:
+
+    def answers() -> bool:
         if process.poll() is not None:
             raise AssertionError(f"{process.args} exited: {log.read_text()}")
         try:
             httpx.get(url, timeout=1)
-            return
         except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{url} did not answer in {timeout_s} s: {log.read_text()}")
-        time.sleep(0.1)
+            return False
+        return True
+
+    wait_until(answers, timeout_s, lambda: f"{url} did not answer: {log.read_text()}")
 
 
 @dataclass
@@ -74,16 +76,31 @@ class Stack:
         return httpx.Client(base_url=self.base_url, timeout=timeout)
 
     def wait_for(self, job_id: str, timeout_s: float = 300, poll_s: float = 0.2) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout_s
+        """The job once it is final (completed, failed or cancelled), asked every ``poll_s``."""
+        last: dict[str, Any] = {}
         with self.client() as client:
-            while time.monotonic() < deadline:
+
+            def final() -> dict[str, Any] | None:
                 job: dict[str, Any] = client.get(f"/api/jobs/{job_id}").json()
-                if job["status"] in {"completed", "failed", "cancelled"}:
-                    return job
-                time.sleep(0.2)
-        raise AssertionError(
-            f"job {job_id} did not finish in {timeout_s} s; logs in {self.log_dir}"
-        )
+                last.clear()
+                last.update(job)
+                return job if job["status"] in FINAL else None
+
+            return wait_until(
+                final,
+                timeout_s,
+                lambda: (
+                    f"job {job_id} did not finish (last seen: {last.get('status')}, "
+                    f"{last.get('stage')}); logs in {self.log_dir}"
+                ),
+                poll_s=poll_s,
+            )
+
+    def wait_until(
+        self, predicate: Callable[[], object], what: str, timeout_s: float = 240
+    ) -> None:
+        """Until ``predicate`` holds; the failure points at this stack's logs."""
+        wait_until(predicate, timeout_s, f"{what} did not happen; logs in {self.log_dir}")
 
 
 def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
