@@ -7,7 +7,6 @@ import asyncio
 import select
 import socket
 import threading
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from fastapi.testclient import TestClient
 from stemdeck.api.app import create_app
 from stemdeck.api.upload import FLUSH_BYTES
 from stemdeck.core.settings import Settings
+from tests.waiting import wait_until
 
 from .conftest import MULTIPART_TAIL, MULTIPART_TYPE, Leftovers, multipart_head
 
@@ -111,10 +111,17 @@ def live_server(small_limit_app: FastAPI) -> Iterator[tuple[str, int]]:
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
+
+    def started() -> bool:
+        # Set once the app's startup has run and the socket listens; a thread that ends
+        # first (the port taken, startup failed) will never set it.
+        if not server.started and not thread.is_alive():
+            raise AssertionError("uvicorn stopped before it started; its error is above")
+        return bool(server.started)
+
+    # A bound on a hang, not an expected time: on a loaded machine the server's thread can
+    # wait long for its turn.
+    wait_until(started, 120, f"uvicorn on port {port} did not start", poll_s=0.02)
     yield "127.0.0.1", port
     server.should_exit = True
     thread.join(timeout=10)
