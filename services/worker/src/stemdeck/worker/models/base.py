@@ -23,36 +23,8 @@ Progress = Callable[[float], None]
 """Called with the fraction (0–1) of this model's work done; only moves forward."""
 
 
-class RestartableProgress:
-    """A pass's 0-1 progress; after ``restart`` a new pass fills what is left of the bar,
-    so a retry (a smaller segment after running out of GPU memory) moves it on from where
-    the failed pass stopped."""
-
-    def __init__(self, progress: Progress) -> None:
-        self._progress = progress
-        self._base = 0.0
-        self._last = 0.0
-
-    def restart(self) -> None:
-        self._base = self._last
-
-    def __call__(self, fraction: float) -> None:
-        self._last = self._base + (1 - self._base) * fraction
-        self._progress(self._last)
-
-
 class ModelError(Exception):
     """A model that cannot load or run; the message is shown to the user."""
-
-
-def out_of_gpu_memory(model_id: str, *, retried: bool) -> ModelError:
-    """What a job says when its model ran out of GPU memory (after the retry, if any)."""
-    when = ", even on a retry with half-length segments" if retried else ""
-    return ModelError(
-        f"{model_id} ran out of GPU memory{when}. Free GPU memory (fewer workers or models "
-        "per GPU, a smaller STEMDECK_MODEL_MEMORY_MB) or run this worker on the CPU "
-        "(STEMDECK_DEVICE=cpu)."
-    )
 
 
 class SeparationModel(ABC):
@@ -65,10 +37,6 @@ class SeparationModel(ABC):
 
     def load(self, device: str) -> None:  # noqa: B027 - weight-free models need no loading
         """Load weights onto ``device``; called once per worker process."""
-
-    def require_stereo(self, audio: Audio) -> None:
-        if audio.ndim != 2 or audio.shape[0] != 2:
-            raise ModelError(f"{self.spec.id} takes stereo audio (2, samples), got {audio.shape}")
 
     @abstractmethod
     def separate(

@@ -2,14 +2,14 @@
 
 Weights load through demucs's own local-repository code (bag file, checksum, model
 class from the package), and separation is demucs's ``apply_model``, called the way
-its own ``separate`` command calls it; this module adds progress, the GPU-memory retry
-and Stemdeck's error messages around them.
+its own ``separate`` command calls it; this module adds progress, what the GPU-memory
+retry (torch_base) runs smaller, and Stemdeck's error messages around them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, cast
 
@@ -20,14 +20,9 @@ from demucs.pretrained import get_model
 from demucs.repo import ModelLoadingError
 
 from stemdeck.core.catalog import ModelSpec
-from stemdeck.worker.models.base import (
-    Audio,
-    ModelError,
-    Progress,
-    SeparationModel,
-    out_of_gpu_memory,
-)
+from stemdeck.worker.models.base import Audio, ModelError, Progress
 from stemdeck.worker.models.demucs_weights import ensure_present, model_name
+from stemdeck.worker.models.torch_base import RestartableProgress, TorchModel, empty_cuda_cache
 
 # apply_model shifts the input by up to this much for each shift.
 MAX_SHIFT_S = 0.5
@@ -60,21 +55,19 @@ def chunk_count(member: Model, length: int, overlap: float, shifts: int) -> int:
 
 
 class ChunkMeter:
-    """apply_model's per-chunk callbacks -> this model's progress, every bag member weighed equally.
+    """apply_model's per-chunk callbacks -> a pass's progress, every bag member weighed equally.
 
-    Each ``start`` begins a pass over what is left of the bar, so a retry after a failed
-    pass moves it on from where that one stopped: the fraction only ever moves forward.
+    Each ``start`` begins a pass from 0; within one the fraction only ever moves forward.
     """
 
     def __init__(self, progress: Progress) -> None:
         self._progress = progress
         self._last = 0.0
-        self._base = 0.0
         self._chunks: list[int] = []
         self._done: list[int] = []
 
     def start(self, chunks: list[int]) -> None:
-        self._base = self._last
+        self._last = 0.0
         self._chunks = chunks
         self._done = [0] * len(chunks)
 
@@ -83,8 +76,7 @@ class ChunkMeter:
             return
         self._done[event["model_idx_in_bag"]] += 1
         shares = [min(d / n, 1.0) for d, n in zip(self._done, self._chunks, strict=True)]
-        value = self._base + (1 - self._base) * sum(shares) / len(shares)
-        self._report(value)
+        self._report(sum(shares) / len(shares))
 
     def finish(self) -> None:
         self._report(1.0)  # shifts' chunk counts are upper bounds: the last may fall short
@@ -132,7 +124,7 @@ def load_pretrained(spec: ModelSpec, folder: Path) -> AnyModel:
     return model
 
 
-class DemucsModel(SeparationModel):
+class DemucsModel(TorchModel):
     """``demucs:<name>``: the slots are the model's sources."""
 
     def __init__(self, spec: ModelSpec, models_dir: Path) -> None:
@@ -158,7 +150,7 @@ class DemucsModel(SeparationModel):
         except torch.cuda.OutOfMemoryError:
             pass  # handled outside this block, whose traceback still holds the model
         del model  # what did reach the GPU is freed before the cache is emptied
-        self._empty_cache()
+        self._free_gpu_memory()
         raise ModelError(
             f"{self.spec.id} does not fit in the GPU's free memory; free some (fewer workers "
             "or models per GPU, a smaller STEMDECK_MODEL_MEMORY_MB) or run this worker on "
@@ -172,21 +164,17 @@ class DemucsModel(SeparationModel):
         tensors = [*self._model.parameters(), *self._model.buffers()]
         return sum(t.numel() * t.element_size() for t in tensors)
 
-    def separate(
-        self, audio: Audio, params: dict[str, float], progress: Progress
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def _separate(
+        self, audio: Audio, settings: dict[str, float], progress: RestartableProgress
     ) -> dict[str, Audio]:
         model = self._model
-        if model is None:
-            raise ModelError(f"{self.spec.id} was not loaded")
-        self.require_stereo(audio)
-        try:
-            settings = self.spec.resolve_params(params)
-        except ValueError as error:
-            raise ModelError(str(error)) from error
+        assert model is not None  # separate() checked it
         shifts, overlap = int(settings["shifts"]), settings["overlap"]
         length = audio.shape[1]
-        if length == 0:
-            return {slot: audio.copy() for slot in self.slots}
 
         # Normalised by the mono mix's statistics, as demucs's Separator does.
         mix = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))
@@ -197,50 +185,45 @@ class DemucsModel(SeparationModel):
         normalised = ((mix - mean) / std)[None]
 
         meter = ChunkMeter(progress)
-        out = self._apply(model, normalised, shifts, overlap, meter)
+        out = self._apply(model, normalised, shifts, overlap, meter, progress)
         stems = (out[0] * std + mean).numpy().astype(np.float32, copy=False)
         meter.finish()
         by_source = dict(zip(model.sources, stems, strict=True))
         return {slot: by_source[slot] for slot in self.slots}
 
     def _apply(
-        self, model: AnyModel, mix: torch.Tensor, shifts: int, overlap: float, meter: ChunkMeter
+        self,
+        model: AnyModel,
+        mix: torch.Tensor,
+        shifts: int,
+        overlap: float,
+        meter: ChunkMeter,
+        progress: RestartableProgress,
     ) -> torch.Tensor:
         """apply_model, retried once with shorter segments when the GPU runs out of memory."""
 
-        def run() -> torch.Tensor:
-            meter.start([chunk_count(m, mix.shape[-1], overlap, shifts) for m in members(model)])
-            # The track stays in CPU memory and only chunks go to the device, as in
-            # demucs's Separator: a long song's stems would not fit beside the model.
-            return apply_model(
-                model,
-                mix,
-                shifts=shifts,
-                split=True,
-                overlap=overlap,
-                device=self._device,
-                callback=meter,
-            )
+        def run(shorter: bool) -> torch.Tensor:
+            with shorter_segments(model, RETRY_SEGMENT_FACTOR) if shorter else nullcontext():
+                meter.start(
+                    [chunk_count(m, mix.shape[-1], overlap, shifts) for m in members(model)]
+                )
+                # The track stays in CPU memory and only chunks go to the device, as in
+                # demucs's Separator: a long song's stems would not fit beside the model.
+                return apply_model(
+                    model,
+                    mix,
+                    shifts=shifts,
+                    split=True,
+                    overlap=overlap,
+                    device=self._device,
+                    callback=meter,
+                )
 
-        try:
-            return run()
-        except torch.cuda.OutOfMemoryError:
-            pass  # retried outside this block, so the failed pass's tensors can be freed first
-        self._empty_cache()
-        with shorter_segments(model, RETRY_SEGMENT_FACTOR):
-            try:
-                return run()
-            except torch.cuda.OutOfMemoryError as error:
-                self._empty_cache()
-                raise out_of_gpu_memory(self.spec.id, retried=True) from error
+        return self._retry_on_gpu_oom(progress, run)
 
     def release(self) -> None:
         self._model = None
-        self._empty_cache()
-
-    def _empty_cache(self) -> None:
-        if self._device.type == "cuda":
-            torch.cuda.empty_cache()
+        empty_cuda_cache()
 
 
 def create(spec: ModelSpec, models_dir: Path) -> DemucsModel:

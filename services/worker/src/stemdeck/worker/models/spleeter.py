@@ -22,15 +22,9 @@ from safetensors.torch import load_file
 from torch import Tensor, nn
 
 from stemdeck.core.catalog import ModelSpec
-from stemdeck.worker.models.base import (
-    Audio,
-    ModelError,
-    Progress,
-    RestartableProgress,
-    SeparationModel,
-    out_of_gpu_memory,
-)
+from stemdeck.worker.models.base import Audio, ModelError, Progress
 from stemdeck.worker.models.spleeter_weights import STEMS, ensure_weights
+from stemdeck.worker.models.torch_base import RestartableProgress, TorchModel, empty_cuda_cache
 
 N_FFT = 4096
 HOP = 1024
@@ -246,7 +240,7 @@ def _overlap_add(
     return summed[:, final:]
 
 
-class SpleeterModel(SeparationModel):
+class SpleeterModel(TorchModel):
     """``spleeter:2stems``: slots vocals and accompaniment."""
 
     def __init__(self, spec: ModelSpec, models_dir: Path) -> None:
@@ -268,29 +262,24 @@ class SpleeterModel(SeparationModel):
                 "worker converts them again"
             ) from error
 
-    def separate(
-        self, audio: Audio, params: dict[str, float], progress: Progress
+    @property
+    def loaded(self) -> bool:
+        return bool(self.unets)
+
+    def _separate(
+        self, audio: Audio, settings: dict[str, float], progress: RestartableProgress
     ) -> dict[str, Audio]:
-        if not self.unets:
-            raise ModelError(f"{self.spec.id} was not loaded")
-        self.require_stereo(audio)
         device = next(self.unets[0].parameters()).device
         tensor = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)).to(device)
-        meter = RestartableProgress(progress)
-        try:
-            return dict(zip(self.slots, separate_tensor(self.unets, tensor, meter), strict=True))
-        except torch.cuda.OutOfMemoryError:
-            pass  # retried outside this block, so the failed pass's tensors can be freed
-        self._empty_cache()
-        meter.restart()
-        try:
-            stems = separate_tensor(
-                self.unets, tensor, meter, segment=RETRY_SEGMENT, overlap=RETRY_SEGMENT // 2
+
+        def run(smaller: bool) -> Audio:
+            if not smaller:
+                return separate_tensor(self.unets, tensor, progress)
+            return separate_tensor(
+                self.unets, tensor, progress, segment=RETRY_SEGMENT, overlap=RETRY_SEGMENT // 2
             )
-        except torch.cuda.OutOfMemoryError as error:
-            self._empty_cache()
-            raise out_of_gpu_memory(self.spec.id, retried=True) from error
-        return dict(zip(self.slots, stems, strict=True))
+
+        return dict(zip(self.slots, self._retry_on_gpu_oom(progress, run), strict=True))
 
     @property
     def memory_bytes(self) -> int:
@@ -298,11 +287,7 @@ class SpleeterModel(SeparationModel):
 
     def release(self) -> None:
         self.unets = []
-        self._empty_cache()
-
-    def _empty_cache(self) -> None:
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+        empty_cuda_cache()
 
 
 def _unet(tensors: dict[str, Tensor], stem: str, device: torch.device) -> UNet:

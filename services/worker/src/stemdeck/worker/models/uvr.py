@@ -20,19 +20,11 @@ from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-import torch
 from torch import nn
 
 from stemdeck.core.catalog import ModelSpec
-from stemdeck.worker.models.base import (
-    SAMPLE_RATE,
-    Audio,
-    ModelError,
-    Progress,
-    RestartableProgress,
-    SeparationModel,
-    out_of_gpu_memory,
-)
+from stemdeck.worker.models.base import SAMPLE_RATE, Audio, ModelError, Progress
+from stemdeck.worker.models.torch_base import RestartableProgress, TorchModel, empty_cuda_cache
 from stemdeck.worker.models.uvr_loader import config_file, folder, load_architecture, model_file
 
 # audio-separator's default normalization threshold: its ``separate`` turns RoFormer and
@@ -144,7 +136,7 @@ def fit(source: npt.NDArray[Any], samples: int) -> Audio:
     return out
 
 
-class UVRModel(SeparationModel):
+class UVRModel(TorchModel):
     """``uvr:<model file>``: a UVR-format checkpoint; the slots come from its config."""
 
     def __init__(self, spec: ModelSpec, models_dir: Path) -> None:
@@ -178,25 +170,29 @@ class UVRModel(SeparationModel):
     def memory_bytes(self) -> int:
         return self._memory if self._instance is not None else 0
 
-    def separate(
-        self, audio: Audio, params: dict[str, float], progress: Progress
+    @property
+    def loaded(self) -> bool:
+        return self._instance is not None
+
+    def _separate(
+        self, audio: Audio, settings: dict[str, float], progress: RestartableProgress
     ) -> dict[str, Audio]:
         instance = self._instance
-        if instance is None:
-            raise ModelError(f"{self.spec.id} was not loaded")
-        self.require_stereo(audio)
-        try:
-            self.spec.resolve_params(params)
-        except ValueError as error:
-            raise ModelError(str(error)) from error
         samples = audio.shape[1]
-        if samples == 0:
-            return {slot: audio.copy() for slot in self.slots}
         mix = np.ascontiguousarray(audio, dtype=np.float32)
         progress(0.0)
-        meter = RestartableProgress(progress)
+        # MDX-Net's ONNX graph has its chunk length built in, so it cannot retry smaller.
+        mdxc = config_file(self.spec) is not None
+
+        def demix(halved: bool) -> Stems:
+            with chunk_progress(instance, progress):
+                if not mdxc:
+                    return demix_mdx(instance, mix)
+                segment = mdxc_segment(instance, samples) // 2 if halved else None
+                return demix_mdxc(instance, mix, segment)
+
         try:
-            stems = self._demix(instance, mix, meter)
+            stems = self._retry_on_gpu_oom(progress, demix, can_retry=mdxc)
         finally:
             instance.clear_gpu_cache()
         by_slot = {self._slots[stem]: fit(source, samples) for stem, source in stems.items()}
@@ -205,31 +201,14 @@ class UVRModel(SeparationModel):
         progress(1.0)
         return {slot: by_slot[slot] for slot in self.slots}
 
-    def _demix(self, instance: Any, mix: Audio, meter: RestartableProgress) -> Stems:
-        """The model's demix, retried once with half-length chunks on running out of GPU
-        memory. MDX-Net's ONNX graph has its chunk length built in, so it cannot retry."""
-        mdxc = config_file(self.spec) is not None
-        try:
-            with chunk_progress(instance, meter):
-                return demix_mdxc(instance, mix) if mdxc else demix_mdx(instance, mix)
-        except torch.cuda.OutOfMemoryError:
-            pass  # retried outside this block, so the failed pass's tensors can be freed
-        instance.clear_gpu_cache()
-        if not mdxc:
-            raise out_of_gpu_memory(self.spec.id, retried=False)
-        meter.restart()
-        try:
-            with chunk_progress(instance, meter):
-                return demix_mdxc(instance, mix, mdxc_segment(instance, mix.shape[1]) // 2)
-        except torch.cuda.OutOfMemoryError as error:
-            instance.clear_gpu_cache()
-            raise out_of_gpu_memory(self.spec.id, retried=True) from error
+    def _free_gpu_memory(self) -> None:
+        # audio-separator's own, which knows the device the model runs on (CUDA or MPS).
+        self._instance.clear_gpu_cache()
 
     def release(self) -> None:
         self._instance = None
         self._memory = 0
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+        empty_cuda_cache()
 
 
 def create(spec: ModelSpec, models_dir: Path) -> UVRModel:
