@@ -39,8 +39,8 @@ from bench.results import record, table  # noqa: E402
 from bench.run import DATABASE_URL, tiled_track  # noqa: E402
 from stemdeck.core import migrate  # noqa: E402
 from stemdeck.core.catalog import CATALOG, ModelSpec  # noqa: E402
-from stemdeck.core.db import session_scope  # noqa: E402
-from stemdeck.core.models import Job  # noqa: E402
+from stemdeck.core.lifecycle import JobLifecycle, new_job  # noqa: E402
+from stemdeck.core.models import new_job_id  # noqa: E402
 from stemdeck.core.readiness import ModelStatus, model_readiness  # noqa: E402
 from stemdeck.core.states import JobStatus  # noqa: E402
 from stemdeck.worker.models import demucs as demucs_family  # noqa: E402
@@ -93,24 +93,24 @@ def running_job() -> JobProgress:
     """The worker's progress adapter on a real, running job row."""
     recreate_postgres_database(DATABASE_URL)
     migrate.upgrade(DATABASE_URL)
-    with session_scope(DATABASE_URL) as session:
-        job = Job(
-            strategy="bench",
-            formats=["flac"],
-            source_name="bench.wav",
-            source_key="jobs/bench/source.wav",
-            source_sha256="0" * 64,
-            source_size_bytes=0,
-            source_format="WAV",
-            source_duration_s=TRACK_S,
-            source_sample_rate=44_100,
-            source_channels=2,
-            status=JobStatus.running,
-        )
-        session.add(job)
-        session.flush()
-        job_id = job.id
-    return JobProgress(DATABASE_URL, job_id)
+    lifecycle = JobLifecycle(DATABASE_URL)
+    job = new_job(
+        new_job_id(),
+        "bench",
+        ["flac"],
+        source_name="bench.wav",
+        source_key="jobs/bench/source.wav",
+        source_sha256="0" * 64,
+        source_size_bytes=0,
+        source_format="WAV",
+        source_duration_s=TRACK_S,
+        source_sample_rate=44_100,
+        source_channels=2,
+    )
+    lifecycle.accept(job)
+    attempt = lifecycle.claim(job.id, JobStatus.running)
+    assert attempt is not None
+    return JobProgress(lifecycle, attempt)
 
 
 def timed(run: Callable[[], object]) -> float:

@@ -237,7 +237,7 @@ def test_unknown_or_malformed_job_ids_are_404(client: TestClient, job_id: str) -
         ]
 
 
-def test_deleting_a_queued_job_removes_row_files_and_queue_entry(
+def test_deleting_a_queued_job_cancels_it_and_removes_its_files_and_queue_entry(
     client: TestClient,
     upload: Upload,
     mixture: Path,
@@ -250,17 +250,36 @@ def test_deleting_a_queued_job_removes_row_files_and_queue_entry(
     response = client.delete(f"/api/jobs/{job_id}")
 
     assert response.status_code == 204
-    assert leftovers().empty, leftovers()
+    assert leftovers() == Leftovers(rows=1, files=[], rq_keys=[], queued=[])
     assert [key for key in redis_conn.keys("rq:*") if job_id.encode() in key] == []
     for registry in redis_conn.keys("rq:canceled:*"):
         assert redis_conn.zscore(registry, job_id) is None
     with pytest.raises(NoSuchJobError):
         RQJob.fetch(job_id, connection=redis_conn, serializer=JSONSerializer)
+    cancelled = client.get(f"/api/jobs/{job_id}").json()
+    assert (cancelled["status"], cancelled["stems"], cancelled["zip_url"]) == (
+        "cancelled",
+        [],
+        None,
+    )
+    assert cancelled["finished_at"] is not None
+    assert client.get("/api/jobs").json()["data"][0]["status"] == "cancelled"
+
+
+def test_deleting_a_cancelled_job_removes_it(
+    client: TestClient, upload: Upload, mixture: Path, leftovers: Callable[[], Leftovers]
+) -> None:
+    job_id = upload(mixture.read_bytes()).json()["id"]
+    assert client.delete(f"/api/jobs/{job_id}").status_code == 204
+
+    assert client.delete(f"/api/jobs/{job_id}").status_code == 204
+
+    assert leftovers().empty, leftovers()
     assert client.get(f"/api/jobs/{job_id}").status_code == 404
     assert client.delete(f"/api/jobs/{job_id}").status_code == 404
 
 
-def test_deleting_a_running_job_removes_its_row_for_the_worker_to_notice(
+def test_deleting_a_running_job_cancels_it_for_the_worker_to_notice(
     client: TestClient,
     make_stored_job: Callable[..., StoredJob],
     leftovers: Callable[[], Leftovers],
@@ -269,7 +288,22 @@ def test_deleting_a_running_job_removes_its_row_for_the_worker_to_notice(
 
     assert client.delete(f"/api/jobs/{stored.id}").status_code == 204
 
+    assert leftovers() == Leftovers(rows=1, files=[], rq_keys=[], queued=[])
+    assert client.get(f"/api/jobs/{stored.id}").json()["status"] == "cancelled"
+
+
+def test_deleting_a_completed_job_removes_row_and_files(
+    client: TestClient,
+    make_stored_job: Callable[..., StoredJob],
+    leftovers: Callable[[], Leftovers],
+) -> None:
+    stored = make_stored_job(status=JobStatus.completed)
+    assert not leftovers().empty
+
+    assert client.delete(f"/api/jobs/{stored.id}").status_code == 204
+
     assert leftovers().empty, leftovers()
+    assert client.get(f"/api/jobs/{stored.id}").status_code == 404
 
 
 def test_when_redis_is_down_an_upload_is_refused_and_nothing_is_kept(

@@ -20,6 +20,7 @@ from rq.serializers import JSONSerializer
 
 from stemdeck.api.app import create_app
 from stemdeck.core.db import session_scope
+from stemdeck.core.lifecycle import Attempt, JobLifecycle
 from stemdeck.core.models import Job, utcnow
 from stemdeck.core.queue import SEPARATE_TASK, job_timeout_s, redis_connection, separate_queue
 from stemdeck.core.reconciler import Reconciler
@@ -27,7 +28,6 @@ from stemdeck.core.settings import Settings
 from stemdeck.core.states import JobStatus
 from stemdeck.core.storage import keys, make_storage
 from stemdeck.worker import attempt as attempts
-from stemdeck.worker import tasks
 from stemdeck.worker.progress import JobCancelled, JobProgress
 from tests.integration.factories import load, queued_job, work
 
@@ -41,11 +41,13 @@ def reconciler(settings: Settings) -> Reconciler:
     return Reconciler(settings, redis_connection(settings.redis_url), make_storage(settings))
 
 
-def die_mid_run(settings: Settings, job_id: str) -> int:
+def lifecycle(settings: Settings) -> JobLifecycle:
+    return JobLifecycle(settings.effective_database_url)
+
+
+def die_mid_run(settings: Settings, job_id: str) -> Attempt:
     """A worker claimed the job, then died: its heartbeat is old, its RQ entry orphaned."""
-    attempt = attempts.claim(
-        settings.effective_database_url, job_id, JobStatus.running, "separating"
-    )
+    attempt = lifecycle(settings).claim(job_id, JobStatus.running)
     assert attempt is not None
     with session_scope(settings.effective_database_url) as session:
         job = session.get(Job, job_id)
@@ -81,7 +83,7 @@ def test_a_job_whose_worker_died_runs_again_as_attempt_two(settings: Settings, s
 
 def test_a_live_heartbeat_is_left_alone(settings: Settings, song: Path) -> None:
     job_id = queued_job(settings, song)
-    attempts.claim(settings.effective_database_url, job_id, JobStatus.running, "separating")
+    lifecycle(settings).claim(job_id, JobStatus.running)
 
     assert reconciler(settings).run_once().requeued == []
     assert load(settings, job_id).status == "running"
@@ -93,7 +95,7 @@ def test_after_max_attempts_the_job_fails_with_the_reason(
     settings = make_settings(max_attempts=2)
     job_id = queued_job(settings, song)
     for expected in (1, 2):
-        assert die_mid_run(settings, job_id) == expected
+        assert die_mid_run(settings, job_id).number == expected
         reconciler(settings).run_once()
 
     job = load(settings, job_id)
@@ -118,18 +120,16 @@ def test_queued_jobs_lost_by_redis_are_queued_again(
 
 
 def test_a_stale_attempt_cannot_overwrite_the_newer_one(settings: Settings, song: Path) -> None:
-    url = settings.effective_database_url
     job_id = queued_job(settings, song)
     old = die_mid_run(settings, job_id)
     reconciler(settings).run_once()
-    new = attempts.claim(url, job_id, JobStatus.running, "separating")
-    assert (old, new) == (1, 2)
+    new = lifecycle(settings).claim(job_id, JobStatus.running)
+    assert new is not None and (old.number, new.number) == (1, 2)
 
     with pytest.raises(JobCancelled):
-        JobProgress(url, job_id, old).update("separating", 0.9, force=True)
-    assert not attempts.finish(
-        url, job_id, old, JobStatus.failed, phase=JobStatus.running, code="x", message="late"
-    )
+        JobProgress(lifecycle(settings), old).update("separating", 0.9, force=True)
+    assert not lifecycle(settings).fail(old, "x", "late")
+    assert not lifecycle(settings).complete(old, [], [], 0.0)
 
     job = load(settings, job_id)
     assert (job.status, job.attempts, job.error, job.progress) == ("running", 2, None, 0.0)
@@ -148,7 +148,7 @@ def test_a_stale_attempt_leaves_the_newer_attempts_stems_alone(
     assert load(settings, job_id).status == "completed"
     before = stored_stems(settings, job_id)
 
-    tasks._remove_outputs(settings.effective_database_url, job_id, stale)
+    attempts._remove_outputs(stale)  # the worker's runtime is this test's (work() set it)
 
     assert stored_stems(settings, job_id) == before != []
     assert (settings.storage_root / keys.metadata(job_id)).is_file()
@@ -159,19 +159,15 @@ def test_a_stale_download_attempt_cannot_end_the_separation_with_the_same_number
 ) -> None:
     """A download's attempts are counted apart from the separation's: download attempt 1
     and separation attempt 1 share the number, and the phase tells them apart."""
-    url = settings.effective_database_url
     job_id = queued_job(settings, song)
-    assert attempts.claim(url, job_id, JobStatus.running, "separating") == 1
+    separation = lifecycle(settings).claim(job_id, JobStatus.running)
+    assert separation == Attempt(job_id, 1, JobStatus.running)
 
-    late = attempts.finish(
-        url, job_id, 1, JobStatus.failed, phase=JobStatus.fetching, code="not_audio", message="x"
-    )
+    late = lifecycle(settings).fail(Attempt(job_id, 1, JobStatus.fetching), "not_audio", "x")
 
     assert not late
-    assert not attempts.owns(url, job_id, 1, JobStatus.fetching)
-    assert attempts.owns(url, job_id, 1, JobStatus.running)
     job = load(settings, job_id)
-    assert (job.status, job.error) == ("running", None)
+    assert (job.status, job.attempts, job.error) == ("running", 1, None)
 
 
 def test_a_job_past_its_timeout_fails_with_that_reason_and_the_next_runs(

@@ -91,7 +91,7 @@ def test_stream_follows_a_job_to_completion(settings: Settings, mixture: Path) -
     assert {stem["name"] for stem in jobs[-1]["stems"]} == {"vocals", "drums", "bass", "other"}
 
 
-def test_stream_ends_with_deleted_when_the_job_is_removed(
+def test_stream_ends_with_cancelled_when_the_job_is_cancelled(
     settings: Settings, mixture: Path
 ) -> None:
     with running_stack(settings, workers=0) as stack:
@@ -105,7 +105,7 @@ def test_stream_ends_with_deleted_when_the_job_is_removed(
             deleted = client.delete(f"/api/jobs/{job_id}")
             assert deleted.status_code == 204
             rest = list(stream)
-        assert rest == [("deleted", {"id": job_id})]
+        assert [(name, data["status"]) for name, data in rest] == [("job", "cancelled")]
         # The API keeps serving after the stream ended.
         with stack.client() as client:
             assert client.get("/health").status_code == 200

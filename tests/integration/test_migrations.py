@@ -122,3 +122,35 @@ def test_0003_keeps_existing_jobs_and_its_downgrade_drops_only_url_jobs(
     with engine.begin() as connection:
         assert connection.execute(text("SELECT id FROM jobs")).scalars().all() == ["u"]
     engine.dispose()
+
+
+def test_0004_moves_the_model_out_of_the_stage_and_back(empty_database: str) -> None:
+    """GIVEN jobs at 0003 whose stage names a model WHEN upgraded THEN the stage is one word
+    and the model is in stage_detail; downgrading puts the text back together."""
+    from sqlalchemy import text
+
+    migrate.upgrade(empty_database, "0003")
+    engine = create_engine(empty_database)
+    with engine.begin() as connection:
+        for job_id, stage in (("a", "separating: demucs:htdemucs"), ("b", "encoding")):
+            connection.execute(
+                text(
+                    "INSERT INTO jobs (id, status, stage, progress, notes, output_gain_db,"
+                    " strategy, formats, attempts, source_name, created_at, updated_at) VALUES"
+                    " (:id, 'running', :stage, 0.5, '[]', 0, 's', '[\"flac\"]', 1, 'n',"
+                    " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                ),
+                {"id": job_id, "stage": stage},
+            )
+    query = text("SELECT id, stage, stage_detail FROM jobs ORDER BY id")
+
+    migrate.upgrade(empty_database, "0004")
+    with engine.begin() as connection:
+        rows = [tuple(row) for row in connection.execute(query)]
+    assert rows == [("a", "separating", "demucs:htdemucs"), ("b", "encoding", None)]
+
+    migrate.downgrade(empty_database, "0003")
+    with engine.begin() as connection:
+        rows = [tuple(row) for row in connection.execute(text("SELECT id, stage FROM jobs"))]
+    assert sorted(rows) == [("a", "separating: demucs:htdemucs"), ("b", "encoding")]
+    engine.dispose()

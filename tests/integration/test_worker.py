@@ -11,9 +11,11 @@ from rq.job import Job as RqJob
 from rq.serializers import JSONSerializer
 
 from stemdeck.core.db import session_scope
+from stemdeck.core.lifecycle import Attempt, JobLifecycle
 from stemdeck.core.models import Job
 from stemdeck.core.queue import redis_connection
 from stemdeck.core.settings import Settings
+from stemdeck.core.states import JobStatus
 from stemdeck.core.storage import keys, make_storage
 from stemdeck.worker import runtime
 from stemdeck.worker.main import build_worker
@@ -88,24 +90,28 @@ def test_models_stay_loaded_across_jobs(settings: Settings, shared_audio: Path) 
     assert set(cache.loaded) == {"builtin:crossover", "builtin:hpss", "builtin:center"}
 
 
-def running_job(settings: Settings, shared_audio: Path) -> str:
+def lifecycle(settings: Settings) -> JobLifecycle:
+    return JobLifecycle(settings.effective_database_url)
+
+
+def running_job(settings: Settings, shared_audio: Path) -> Attempt:
     """A job a worker has picked up, without running it."""
     job_id = queued_job(settings, shared_audio / "Music_Delta__80s_Rock" / "mixture.wav")
-    with session_scope(settings.effective_database_url) as session:
-        job = session.get(Job, job_id)
-        assert job is not None
-        job.status = "running"
-    return job_id
+    attempt = lifecycle(settings).claim(job_id, JobStatus.running)
+    assert attempt is not None
+    return attempt
 
 
 def test_progress_only_moves_forward_and_is_throttled(
     settings: Settings, shared_audio: Path
 ) -> None:
-    job_id = running_job(settings, shared_audio)
+    attempt = running_job(settings, shared_audio)
+    job_id = attempt.job_id
     now = [0.0]
-    progress = JobProgress(settings.effective_database_url, job_id, clock=lambda: now[0])
+    progress = JobProgress(lifecycle(settings), attempt, clock=lambda: now[0])
     progress.update("separating: builtin:hpss", 0.5)
-    assert load(settings, job_id).progress == 0.5
+    job = load(settings, job_id)
+    assert (job.progress, job.stage, job.stage_detail) == (0.5, "separating", "builtin:hpss")
     progress.update("separating: builtin:hpss", 0.3)  # backwards: ignored
     now[0] += 0.1
     progress.update("separating: builtin:hpss", 0.6)  # too soon: not written yet
@@ -115,19 +121,33 @@ def test_progress_only_moves_forward_and_is_throttled(
     assert load(settings, job_id).progress == 0.6
     # The executor's share of the bar: its 0–1 maps onto [0.6, 1.0] of the job.
     progress.scaled(0.6, 1.0)("encoding", 0.5)
-    assert (load(settings, job_id).progress, load(settings, job_id).stage) == (0.8, "encoding")
+    job = load(settings, job_id)
+    assert (job.progress, job.stage, job.stage_detail) == (0.8, "encoding", None)
 
 
 def test_a_deleted_job_stops_at_its_next_progress_point(
     settings: Settings, shared_audio: Path
 ) -> None:
-    job_id = running_job(settings, shared_audio)
-    progress = JobProgress(settings.effective_database_url, job_id)
+    attempt = running_job(settings, shared_audio)
+    progress = JobProgress(lifecycle(settings), attempt)
     progress.update("decoding", 0.1)
     with session_scope(settings.effective_database_url) as session:
-        session.delete(session.get(Job, job_id))
+        session.delete(session.get(Job, attempt.job_id))
     with pytest.raises(JobCancelled):
         progress.update("encoding", 0.9, force=True)
+
+
+def test_a_cancelled_job_stops_at_its_next_progress_point(
+    settings: Settings, shared_audio: Path
+) -> None:
+    attempt = running_job(settings, shared_audio)
+    progress = JobProgress(lifecycle(settings), attempt)
+    progress.update("decoding", 0.1)
+    assert lifecycle(settings).cancel(attempt.job_id)
+    with pytest.raises(JobCancelled):
+        progress.update("encoding", 0.9, force=True)
+    job = load(settings, attempt.job_id)
+    assert (job.status, job.progress, job.stage) == ("cancelled", 0.1, "decoding")
 
 
 def test_loud_input_is_turned_down_not_clipped(settings: Settings, shared_audio: Path) -> None:

@@ -33,7 +33,7 @@ export interface paths {
         get: operations["read_job_api_jobs__job_id__get"];
         put?: never;
         post?: never;
-        /** Cancel a job if it is queued or running, and delete its files and rows */
+        /** Cancel a job that has not finished (it answers 'cancelled' for a while), or delete a finished one; its files go at once */
         delete: operations["delete_job_api_jobs__job_id__delete"];
         options?: never;
         head?: never;
@@ -363,17 +363,17 @@ export interface components {
             /** Progress */
             progress: number;
             source: components["schemas"]["SourcePublic"];
-            /** Stage */
-            stage: string;
+            /** @description What an unfinished job is doing now */
+            stage: components["schemas"]["Stage"];
+            /**
+             * Stage Detail
+             * @description The model at work while separating (demucs:htdemucs, …)
+             */
+            stage_detail: string | null;
             /** Started At */
             started_at: string | null;
-            /**
-             * Status
-             * @example queued
-             * @example running
-             * @example completed
-             */
-            status: string;
+            /** @description queued → fetching (URL jobs) → running → completed, failed or cancelled. A cancelled job answers so for STEMDECK_CANCELLED_RETENTION_HOURS, then 404. */
+            status: components["schemas"]["JobStatus"];
             /** Stems */
             stems: components["schemas"]["StemPublic"][];
             /** Strategy */
@@ -391,6 +391,11 @@ export interface components {
              */
             zip_url: string | null;
         };
+        /**
+         * JobStatus
+         * @enum {string}
+         */
+        JobStatus: "queued" | "fetching" | "running" | "completed" | "failed" | "cancelled";
         /** JobsPublic */
         JobsPublic: {
             /**
@@ -466,6 +471,12 @@ export interface components {
              */
             url: string | null;
         };
+        /**
+         * Stage
+         * @description What an unfinished job is doing; ``stage_detail`` names the model while separating.
+         * @enum {string}
+         */
+        Stage: "waiting" | "downloading" | "decoding" | "separating" | "encoding" | "uploading" | "done";
         /** StemPublic */
         StemPublic: {
             /**

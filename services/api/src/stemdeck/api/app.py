@@ -17,6 +17,8 @@ from stemdeck.api.context import AppContext
 from stemdeck.api.errors import install_error_handlers
 from stemdeck.api.routes import root_router
 from stemdeck.api.web import install_web_app, resolve_web_dir
+from stemdeck.core.events import announcer
+from stemdeck.core.lifecycle import JobLifecycle
 from stemdeck.core.queue import redis_connection
 from stemdeck.core.readiness import default_strategy
 from stemdeck.core.settings import ENV_PREFIX, Settings, SettingsError, get_settings
@@ -35,11 +37,13 @@ def build_context(settings: Settings) -> AppContext:
             f"{ENV_PREFIX}DEFAULT_STRATEGY: unknown strategy {settings.default_strategy!r}; "
             f"choose from {', '.join(strategies)}"
         )
+    redis = redis_connection(redis_url)
     return AppContext(
         settings=settings,
         strategies=strategies,
         storage=prepared_storage(settings),
-        redis=redis_connection(redis_url),
+        redis=redis,
+        lifecycle=JobLifecycle(settings.effective_database_url, [announcer(redis)]),
     )
 
 

@@ -8,7 +8,6 @@ sees an id without a row. Any failure removes the job's files (and row).
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import anyio
 from redis.exceptions import RedisError
@@ -18,16 +17,17 @@ from starlette.requests import Request
 
 from stemdeck.api.context import AppContext
 from stemdeck.api.errors import ApiError, queue_unavailable, refusal_status
+from stemdeck.api.jobstore import load_job
 from stemdeck.api.upload import ReceivedFile, receive_form
 from stemdeck.core.db import session_scope
-from stemdeck.core.dedup import complete_from_twin, find_twin
 from stemdeck.core.formats import FORMATS
+from stemdeck.core.lifecycle import new_job
 from stemdeck.core.models import Job, new_job_id
 from stemdeck.core.probe import AudioError, AudioInfo, check_duration, probe, verify_decodes
 from stemdeck.core.queue import enqueue_separation, separate_queue
 from stemdeck.core.readiness import default_strategy, missing_weights_message
 from stemdeck.core.settings import Settings
-from stemdeck.core.states import JobStatus, Stage
+from stemdeck.core.states import JobStatus
 from stemdeck.core.storage import Storage, keys
 from stemdeck.core.strategies import Strategy
 
@@ -78,32 +78,15 @@ def _check_audio(storage: Storage, source: ReceivedFile, settings: Settings) -> 
     return info
 
 
-def new_job_row(job_id: str, strategy: str, formats: list[str], **source: Any) -> Job:
-    """A queued job as accepted, before anything ran; ``source`` fills the source_* columns."""
-    return Job(
-        id=job_id,
-        status=JobStatus.queued,
-        stage=Stage.waiting,
-        progress=0.0,
-        notes=[],
-        strategy=strategy,
-        formats=formats,
-        attempts=0,
-        stems=[],  # loaded now: the instance is used after its session closes
-        **source,
-    )
-
-
 def _insert_job(
-    settings: Settings,
-    storage: Storage,
+    context: AppContext,
     job_id: str,
     source: ReceivedFile,
     info: AudioInfo,
     strategy: Strategy,
     formats: list[str],
 ) -> Job:
-    job = new_job_row(
+    job = new_job(
         job_id,
         strategy.name,
         formats,
@@ -116,15 +99,15 @@ def _insert_job(
         source_sample_rate=info.sample_rate,
         source_channels=info.channels,
     )
-    unused_source = None
-    with session_scope(settings.effective_database_url) as session:
-        # Same audio, strategy and formats as a completed job: done at once from its stems.
-        if twin := find_twin(session, job):
-            unused_source = complete_from_twin(job, twin)
-        session.add(job)
-    if unused_source:
-        storage.delete_prefix(unused_source)
-    return job
+    context.lifecycle.accept(job)
+    # Same audio, strategy and formats as a completed job: done at once from its stems.
+    reused = context.lifecycle.reuse_twin(job_id)
+    if not reused:
+        return job
+    if isinstance(reused, str):
+        context.storage.delete_prefix(reused)
+    with session_scope(context.settings.effective_database_url) as session:
+        return load_job(session, job_id)
 
 
 def forget(settings: Settings, storage: Storage, job_id: str, row_written: bool) -> None:
@@ -169,9 +152,7 @@ async def create_job_from_upload(request: Request, context: AppContext) -> Job:
         source = form.file
         info = await run_in_threadpool(_check_audio, storage, source, settings)
         row_written = True  # set first: a commit can succeed and still raise on the way back
-        job = await run_in_threadpool(
-            _insert_job, settings, storage, job_id, source, info, strategy, formats
-        )
+        job = await run_in_threadpool(_insert_job, context, job_id, source, info, strategy, formats)
         if job.status == JobStatus.queued:
             await run_in_threadpool(
                 enqueue_separation,

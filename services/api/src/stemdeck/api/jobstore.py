@@ -13,9 +13,10 @@ from rq.job import JobStatus as RQStatus
 from rq.serializers import JSONSerializer
 from sqlalchemy.orm import Session
 
+from stemdeck.api.context import AppContext
 from stemdeck.api.errors import ApiError, job_not_found
 from stemdeck.core.cleanup import release_plan
-from stemdeck.core.events import publish_job_changed
+from stemdeck.core.db import session_scope
 from stemdeck.core.models import Job, Stem
 from stemdeck.core.queue import ingest_entry_id
 from stemdeck.core.storage import Storage
@@ -82,16 +83,26 @@ def cancel_queue_entry(redis: Redis, job_id: str) -> None:
             log.warning("could not remove job %s from the queue: %s", entry_id, error)
 
 
-def delete_job(session: Session, storage: Storage, redis: Redis, job: Job) -> None:
-    """Row first (it is the truth, and a worker without a row stops), then queue, then files.
+def delete_job(context: AppContext, job: Job) -> None:
+    """DELETE: an unfinished job is cancelled (it answers ``cancelled`` for
+    STEMDECK_CANCELLED_RETENTION_HOURS); a finished one is removed, files and row.
 
     Files another job references (dedup) stay.
     """
-    job_id = job.id
-    plan = release_plan(session, job)
-    session.delete(job)
-    session.commit()
-    publish_job_changed(redis, job_id)
-    cancel_queue_entry(redis, job_id)
-    plan.run(storage)
-    log.info("deleted job %s", job_id)
+    storage = context.storage
+    with session_scope(context.settings.effective_database_url) as session:
+        # Decided while the stems still say which files the job references.
+        plan = release_plan(session, load_job(session, job.id))
+    if context.lifecycle.cancel(job.id):
+        # The row says cancelled first: a worker stops at its next progress write, and
+        # removes what it wrote after this.
+        cancel_queue_entry(context.redis, job.id)
+        plan.run(storage)
+        log.info("cancelled job %s", job.id)
+    elif context.lifecycle.remove(job.id, lambda session, row: release(session, row, storage)):
+        log.info("deleted job %s", job.id)
+
+
+def release(session: Session, job: Job, storage: Storage) -> None:
+    """Remove a job's files, except those another job still uses (dedup)."""
+    release_plan(session, job).run(storage)

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from stemdeck.api.errors import REFUSAL_STATUS
 from stemdeck.api.schemas import JobPublic, SourcePublic, StemPublic
 from stemdeck.core.models import Job, Stem
-from stemdeck.core.states import JobStatus
+from stemdeck.core.states import JobStatus, Stage
 
 # Below this much progress the rate is mostly start-up cost, so an ETA would mislead.
 ETA_MIN_PROGRESS = 0.02
@@ -52,8 +52,9 @@ def job_public(request: Request, job: Job) -> JobPublic:
     return JobPublic(
         id=job.id,
         url=str(request.url_for("read_job", job_id=job.id)),
-        status=job.status,
-        stage=job.stage,
+        status=JobStatus(job.status),
+        stage=Stage(job.stage),
+        stage_detail=job.stage_detail,
         progress=min(1.0, max(0.0, job.progress or 0.0)),
         eta_seconds=eta_seconds(job),
         error=job.error,

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from stemdeck.core.readiness import ModelStatus
+from stemdeck.core.states import JobStatus, Stage
 
 
 class ErrorDetail(BaseModel):
@@ -48,8 +49,14 @@ class StemPublic(BaseModel):
 class JobPublic(BaseModel):
     id: str
     url: str
-    status: str = Field(examples=["queued", "running", "completed"])
-    stage: str
+    status: JobStatus = Field(
+        description="queued → fetching (URL jobs) → running → completed, failed or cancelled. "
+        "A cancelled job answers so for STEMDECK_CANCELLED_RETENTION_HOURS, then 404."
+    )
+    stage: Stage = Field(description="What an unfinished job is doing now")
+    stage_detail: str | None = Field(
+        description="The model at work while separating (demucs:htdemucs, …)"
+    )
     progress: float = Field(ge=0.0, le=1.0)
     eta_seconds: float | None = Field(description="Estimated seconds left while running")
     error: str | None

@@ -21,8 +21,8 @@ from starlette.requests import Request
 
 from stemdeck.api.context import AppContext
 from stemdeck.api.errors import ApiError, queue_unavailable, refusal_status
-from stemdeck.api.intake import choose_formats, choose_strategy, forget, new_job_row
-from stemdeck.core.db import session_scope
+from stemdeck.api.intake import choose_formats, choose_strategy, forget
+from stemdeck.core.lifecycle import new_job
 from stemdeck.core.models import Job, new_job_id
 from stemdeck.core.netguard import MAX_URL_LENGTH, UrlRefused, check_url
 from stemdeck.core.queue import enqueue_ingest, ingest_queue
@@ -76,11 +76,10 @@ def _display_name(url: str) -> str:
 
 
 def _insert(context: AppContext, job_id: str, url: str, strategy: str, formats: list[str]) -> Job:
-    job = new_job_row(
+    job = new_job(
         job_id, strategy, formats, source_name=_display_name(url), source_url=url, source_key=None
     )
-    with session_scope(context.settings.effective_database_url) as session:
-        session.add(job)
+    context.lifecycle.accept(job)
     return job
 
 

@@ -1,7 +1,7 @@
 """Job-changed notices on Redis pub/sub, one channel per job.
 
-Writers (the worker's progress adapter and task, the API's delete) publish a
-notice after they commit a change to the job row; the API's event stream
+The job lifecycle publishes a notice after each transition it commits (every
+process subscribes ``announcer`` to its ``JobLifecycle``); the API's event stream
 re-reads the row when one arrives. The row stays the truth: a notice carries
 no state, so a lost one only delays an update until the stream's next resync.
 """
@@ -9,9 +9,12 @@ no state, so a lost one only delays an update until the stream's next resync.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from redis import Redis
 from redis.exceptions import RedisError
+
+from stemdeck.core.lifecycle import JobChange
 
 log = logging.getLogger(__name__)
 
@@ -28,3 +31,8 @@ def publish_job_changed(redis: Redis, job_id: str) -> None:
         redis.publish(job_channel(job_id), CHANGED)
     except RedisError as error:
         log.warning("could not publish a change of job %s: %s", job_id, error)
+
+
+def announcer(redis: Redis) -> Callable[[JobChange], None]:
+    """A lifecycle listener that tells the job's event streams it changed."""
+    return lambda change: publish_job_changed(redis, change.job_id)

@@ -57,6 +57,8 @@ class Job(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_job_id)
     status: Mapped[str] = mapped_column(String(16), default=JobStatus.queued, index=True)
     stage: Mapped[str] = mapped_column(String(80), default=Stage.waiting)
+    # The model at work while separating (``demucs:htdemucs``), else empty.
+    stage_detail: Mapped[str | None] = mapped_column(String(80), default=None)
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     error: Mapped[str | None] = mapped_column(Text, default=None)
     # Stable reason of a failure (``url_forbidden``, ``timeout``, ``worker_lost`` …).

@@ -7,9 +7,10 @@ Every ``STEMDECK_RECONCILE_INTERVAL_S`` (``stemdeck reconciler``, started by
   died), up to ``STEMDECK_MAX_ATTEMPTS`` attempts, then fails them saying so;
 - queues again ``queued`` jobs that Redis no longer has (restarted without its
   data, flushed, or down when the job was handed on);
-- deletes jobs that finished more than ``STEMDECK_RETENTION_DAYS`` ago.
+- removes cancelled jobs ``STEMDECK_CANCELLED_RETENTION_HOURS`` after they were
+  cancelled, and jobs that finished more than ``STEMDECK_RETENTION_DAYS`` ago.
 
-Running two reconcilers is harmless: each change is one conditional UPDATE, and
+Running two reconcilers is harmless: each change is a guarded lifecycle transition, and
 enqueueing an id twice runs it once (the second run finds the row not queued).
 """
 
@@ -28,12 +29,14 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job as RQJob
 from rq.job import JobStatus as RQStatus
 from rq.serializers import JSONSerializer
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from stemdeck.core.cleanup import release_plan
 from stemdeck.core.db import session_scope
-from stemdeck.core.events import publish_job_changed
+from stemdeck.core.events import announcer
+from stemdeck.core.lifecycle import Attempt, JobLifecycle
 from stemdeck.core.models import Job, utcnow
 from stemdeck.core.queue import (
     enqueue_ingest,
@@ -44,7 +47,7 @@ from stemdeck.core.queue import (
     separate_queue,
 )
 from stemdeck.core.settings import Settings
-from stemdeck.core.states import FINAL_STATES, JobStatus, Stage
+from stemdeck.core.states import FINAL_STATES, JobStatus
 from stemdeck.core.storage import Storage, StorageError, make_storage
 from stemdeck.core.strategies import cached_strategies
 
@@ -87,6 +90,7 @@ class Reconciler:
         self.redis = redis
         self.storage = storage
         self.url = settings.effective_database_url
+        self.lifecycle = JobLifecycle(self.url, [announcer(redis)])
 
     def _enqueue(self, job: Job) -> None:
         if job.source_key is None:
@@ -112,43 +116,36 @@ class Reconciler:
                     or_(Job.started_at < stale, Job.started_at.is_(None)),
                 )
             ).all()
-            candidates = [(job.id, job.attempts, job.status) for job in jobs]
-        for job_id, attempts, status in candidates:
-            gave_up = attempts >= self.settings.max_attempts
-            values: dict[str, object] = {"heartbeat_at": None}
-            if gave_up:
-                values.update(
-                    status=JobStatus.failed,
-                    error_code="worker_lost",
-                    error=(
-                        f"The worker running this job stopped without finishing it, "
-                        f"{attempts} time(s) (STEMDECK_MAX_ATTEMPTS is "
-                        f"{self.settings.max_attempts}). The file may be too heavy for the "
-                        "workers (memory); try a lighter strategy or a shorter file."
-                    ),
-                    finished_at=now,
+            lost = [Attempt(job.id, job.attempts, JobStatus(job.status)) for job in jobs]
+        for attempt in lost:
+            if attempt.number >= self.settings.max_attempts:
+                if self.lifecycle.give_up(attempt, self._gave_up(attempt.number)):
+                    log.warning(
+                        "job %s failed: its worker died %s times", attempt.job_id, attempt.number
+                    )
+                    report.failed.append(attempt.job_id)
+            elif self.lifecycle.requeue(attempt):
+                log.warning(
+                    "job %s lost its worker (attempt %s); queuing it again",
+                    attempt.job_id,
+                    attempt.number,
                 )
-            else:
-                values.update(status=JobStatus.queued, stage=Stage.waiting, progress=0.0)
-            with session_scope(self.url) as session:
-                changed = session.execute(
-                    update(Job)
-                    .where(Job.id == job_id, Job.attempts == attempts, Job.status == status)
-                    .values(**values)
-                ).rowcount  # type: ignore[attr-defined]
-                job = session.get(Job, job_id) if changed and not gave_up else None
-            if not changed:
-                continue
-            publish_job_changed(self.redis, job_id)
-            if gave_up:
-                log.warning("job %s failed: its worker died %s times", job_id, attempts)
-                report.failed.append(job_id)
-                continue
-            assert job is not None
-            log.warning("job %s lost its worker (attempt %s); queuing it again", job_id, attempts)
+                self._enqueue_again(attempt.job_id)
+                report.requeued.append(attempt.job_id)
+
+    def _gave_up(self, attempts: int) -> str:
+        return (
+            f"The worker running this job stopped without finishing it, {attempts} time(s) "
+            f"(STEMDECK_MAX_ATTEMPTS is {self.settings.max_attempts}). The file may be too "
+            "heavy for the workers (memory); try a lighter strategy or a shorter file."
+        )
+
+    def _enqueue_again(self, job_id: str) -> None:
+        with session_scope(self.url) as session:
+            job = session.get(Job, job_id)
+        if job is not None:
             _drop_entry(self.redis, _entry_id(job))
             self._enqueue(job)
-            report.requeued.append(job_id)
 
     def missing_from_redis(self, now: datetime, report: Report) -> None:
         settled = now - timedelta(seconds=ENQUEUE_GRACE_S)
@@ -164,30 +161,29 @@ class Reconciler:
                 report.enqueued.append(job.id)
 
     def retention(self, now: datetime, report: Report) -> None:
-        if not self.settings.retention_days:
-            return
-        cutoff = now - timedelta(days=self.settings.retention_days)
+        """Remove cancelled jobs after their window, and finished ones after theirs."""
+        expired = Job.status == JobStatus.cancelled
+        expired &= Job.finished_at < now - timedelta(hours=self.settings.cancelled_retention_hours)
+        if self.settings.retention_days:
+            cutoff = now - timedelta(days=self.settings.retention_days)
+            expired |= Job.status.in_(FINAL_STATES) & (Job.finished_at < cutoff)
         with session_scope(self.url) as session:
-            ids = session.scalars(
-                select(Job.id).where(Job.status.in_(FINAL_STATES), Job.finished_at < cutoff)
-            ).all()
+            ids = session.scalars(select(Job.id).where(expired)).all()
         for job_id in ids:
-            with session_scope(self.url) as session:
-                job = session.get(Job, job_id)
-                if job is None:
-                    continue
+            try:
                 # Files first: a row deleted before its files would leave them for good if
-                # the store failed; a row kept past its files is deleted on the next pass.
-                try:
-                    release_plan(session, job).run(self.storage)
-                except StorageError as error:
-                    log.warning("retention: job %s kept for now, its files stay: %s", job_id, error)
-                    continue
-                session.delete(job)
-            publish_job_changed(self.redis, job_id)
-            report.deleted.append(job_id)
-        if ids:
-            log.info("retention: deleted %s job(s) finished before %s", len(ids), cutoff)
+                # the store failed; a row kept past its files is removed on the next pass.
+                removed = self.lifecycle.remove(job_id, self._release)
+            except StorageError as error:
+                log.warning("retention: job %s kept for now, its files stay: %s", job_id, error)
+                continue
+            if removed:
+                report.deleted.append(job_id)
+        if report.deleted:
+            log.info("retention: removed %s job(s)", len(report.deleted))
+
+    def _release(self, session: Session, job: Job) -> None:
+        release_plan(session, job).run(self.storage)
 
     def run_once(self, now: datetime | None = None) -> Report:
         now = now or utcnow()

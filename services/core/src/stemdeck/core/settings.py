@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     reconcile_interval_s: float = Field(10.0, gt=0)
     # Jobs finished longer ago than this are deleted, files and rows (0: keep forever).
     retention_days: float = Field(0.0, ge=0)
+    # A cancelled job answers `cancelled` this long, then it is removed (its files go
+    # at once, when it is cancelled).
+    cancelled_retention_hours: float = Field(24.0, gt=0)
     result_ttl_s: int = Field(7 * 24 * 3600, ge=60)
     failure_ttl_s: int = Field(30 * 24 * 3600, ge=60)
     log_level: str = "INFO"

@@ -22,7 +22,10 @@ FINAL_STATES = frozenset({JobStatus.completed, JobStatus.failed, JobStatus.cance
 
 
 class Stage(StrEnum):
+    """What an unfinished job is doing; ``stage_detail`` names the model while separating."""
+
     waiting = "waiting"
+    downloading = "downloading"
     decoding = "decoding"
     separating = "separating"
     encoding = "encoding"

@@ -1,12 +1,10 @@
-"""One attempt at a job, as the worker sees its row.
+"""One attempt at a job, as the worker runs it: claimed, kept alive, and ended.
 
-Each claim bumps ``attempts`` and sets the phase (``fetching`` for a download,
-``running`` for a separation); every later write names both, so a worker the
-reconciler gave up on (paused, partitioned, not dead) cannot overwrite the row
-of the attempt that replaced it, in its phase or the next one (a download's
-attempts are counted apart from the separation's, so the numbers alone repeat).
-A heartbeat thread tells the reconciler the attempt is alive. Writes that end
-an attempt are retried while the database is briefly away.
+``run_attempt`` is the one place that turns every way an attempt can end (done,
+refused, cancelled, superseded, stopped, timed out, crashed) into a lifecycle
+transition, for downloads and separations alike. A heartbeat thread tells the
+reconciler the attempt is alive. Writes that end an attempt are retried while
+the database is briefly away.
 """
 
 from __future__ import annotations
@@ -15,15 +13,24 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from types import TracebackType
 from typing import TypeVar
 
-from sqlalchemy import update
+from rq import get_current_job
+from rq.timeouts import JobTimeoutException
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from stemdeck.core.db import session_scope
-from stemdeck.core.models import Job, utcnow
-from stemdeck.core.states import JobStatus, Stage
+from stemdeck.core.lifecycle import Attempt, JobLifecycle
+from stemdeck.core.models import Job
+from stemdeck.core.probe import AudioError
+from stemdeck.core.states import JobStatus
+from stemdeck.core.storage import NotFound, StorageError, keys
+from stemdeck.worker import runtime
+from stemdeck.worker.models.base import ModelError
+from stemdeck.worker.progress import JobCancelled
+from stemdeck.worker.shutdown import WorkerStopping
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +38,26 @@ T = TypeVar("T")
 # How long a worker keeps trying to record an attempt's end while the database is down.
 WRITE_RETRY_S = 120.0
 WRITE_RETRY_PAUSE_S = 1.0
+
+
+class JobFailed(Exception):
+    """The attempt ends as failed, for a reason the user is told."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+@dataclass(frozen=True)
+class Work:
+    """What an attempt does, in the words its failures use."""
+
+    noun: str  # "separation", "download"
+    again: str  # what the user submits again after a store failure
+
+
+SEPARATION = Work("separation", "the song")
+DOWNLOAD = Work("download", "the link")
 
 
 def with_retries(action: Callable[[], T], what: str, *, budget_s: float = WRITE_RETRY_S) -> T:
@@ -45,26 +72,9 @@ def with_retries(action: Callable[[], T], what: str, *, budget_s: float = WRITE_
             time.sleep(WRITE_RETRY_PAUSE_S)
 
 
-def claim(url: str, job_id: str, status: JobStatus, stage: str) -> int | None:
-    """Move a queued job to ``status`` as a new attempt; its number, or None if not queued."""
-
-    def run() -> int | None:
-        with session_scope(url) as session:
-            job = session.get(Job, job_id, with_for_update=True)
-            if job is None or job.status != JobStatus.queued:
-                log.info("job %s is gone or not queued (%s); skipping", job_id, job and job.status)
-                return None
-            now = utcnow()
-            job.status = status
-            job.stage = stage
-            job.progress = 0.0
-            job.attempts += 1
-            job.started_at = now
-            job.heartbeat_at = now
-            job.error = job.error_code = None
-            return job.attempts
-
-    return with_retries(run, f"claiming job {job_id}")
+def claim(job_id: str, phase: JobStatus) -> Attempt | None:
+    lifecycle = runtime.current().lifecycle
+    return with_retries(lambda: lifecycle.claim(job_id, phase), f"claiming job {job_id}")
 
 
 def store_unavailable(error: Exception, again: str) -> str:
@@ -75,53 +85,117 @@ def store_unavailable(error: Exception, again: str) -> str:
     )
 
 
-def owns(url: str, job_id: str, attempt: int, phase: JobStatus) -> bool:
+def owns(attempt: Attempt) -> bool:
     """Whether this attempt (its number, in its phase) still owns the job's row."""
-    with session_scope(url) as session:
-        job = session.get(Job, job_id)
-        return job is not None and job.attempts == attempt and job.status == phase
+    with session_scope(runtime.current().settings.effective_database_url) as session:
+        job = session.get(Job, attempt.job_id)
+        return job is not None and job.attempts == attempt.number and job.status == attempt.phase
 
 
-def finish(
-    url: str,
-    job_id: str,
-    attempt: int,
-    status: JobStatus,
-    *,
-    phase: JobStatus,
-    code: str | None,
-    message: str,
-) -> bool:
-    """End the attempt as failed/queued; False when the row is gone or a newer attempt owns it."""
+def run_attempt(attempt: Attempt, work: Work, body: Callable[[], str]) -> str:
+    """Run the attempt's work; however it ends, record that. Returns the job's status
+    as this attempt leaves it (or ``superseded`` when a newer attempt owns the job)."""
+    try:
+        return body()
+    except JobCancelled:
+        return _abandon(attempt)
+    except WorkerStopping:
+        log.info("worker stopping: job %s goes back to the queue", attempt.job_id)
+        _remove_outputs(attempt)
+        lifecycle = runtime.current().lifecycle
+        with_retries(lambda: lifecycle.hand_back(attempt), f"handing back job {attempt.job_id}")
+        return JobStatus.queued
+    except JobTimeoutException:
+        limit = _timeout()
+        log.warning("job %s ran past its %s s timeout", attempt.job_id, limit)
+        _remove_outputs(attempt)
+        _fail(attempt, JobFailed("timeout", _timed_out(work, limit)))
+    except JobFailed as failure:
+        _fail(attempt, failure)
+    except (AudioError, ModelError) as error:
+        _fail(attempt, JobFailed("separation_failed", str(error)))
+    except NotFound as error:
+        message = f"The job's file {error} is no longer stored; upload the song again."
+        _fail(attempt, JobFailed("source_missing", message))
+    except StorageError as error:
+        log.error("job %s: storage failed: %s", attempt.job_id, error)
+        _fail(attempt, JobFailed("storage_unavailable", store_unavailable(error, work.again)))
+    except Exception:
+        log.exception("job %s: the %s failed unexpectedly", attempt.job_id, work.noun)
+        message = (
+            f"The {work.noun} failed because of an internal error; try again, and if it "
+            "keeps failing, report it with the job id."
+        )
+        _fail(attempt, JobFailed("internal_error", message))
+        raise
+    return JobStatus.failed
 
-    def run() -> bool:
-        values: dict[str, object] = {"status": status, "heartbeat_at": None}
-        if status == JobStatus.queued:
-            # Handed back (worker shutdown): this attempt does not count.
-            values.update(stage=Stage.waiting, progress=0.0, attempts=attempt - 1)
-        else:
-            values.update(error=message, error_code=code, finished_at=utcnow())
-        with session_scope(url) as session:
-            result = session.execute(
-                update(Job)
-                .where(Job.id == job_id, Job.attempts == attempt, Job.status == phase)
-                .values(**values)
-            )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    return with_retries(run, f"recording the end of job {job_id}")
+def _fail(attempt: Attempt, failure: JobFailed) -> None:
+    lifecycle = runtime.current().lifecycle
+    with_retries(
+        lambda: lifecycle.fail(attempt, failure.code, failure.message),
+        f"recording the end of job {attempt.job_id}",
+    )
+
+
+def _timeout() -> float | str:
+    current = get_current_job()
+    return current.timeout if current is not None and current.timeout else "?"
+
+
+def _timed_out(work: Work, limit: float | str) -> str:
+    return (
+        f"The {work.noun} ran longer than its time limit ({limit} s for this duration and "
+        "strategy) and was stopped. Try a lighter strategy or a shorter file, or ask the "
+        "admin to raise STEMDECK_JOB_TIMEOUT_BASE_S / _PER_AUDIO_S."
+    )
+
+
+def _abandon(attempt: Attempt) -> str:
+    """Stopped at a progress point: the job was cancelled (or removed), or a newer
+    attempt owns it."""
+    rt = runtime.current()
+    with session_scope(rt.settings.effective_database_url) as session:
+        job = session.get(Job, attempt.job_id)
+        cancelled = job is None or job.status == JobStatus.cancelled
+    if not cancelled:
+        log.info(
+            "job %s was taken over by a newer attempt; leaving its files alone", attempt.job_id
+        )
+        return "superseded"
+    # The API removed the files it knew of when it cancelled the job, but this attempt
+    # may have written more since (stems, metadata.json): remove them all.
+    log.info("job %s was cancelled; removing its files", attempt.job_id)
+    rt.storage.delete_prefix(keys.job_prefix(attempt.job_id))
+    return JobStatus.cancelled
+
+
+def _remove_outputs(attempt: Attempt) -> None:
+    """What an unfinished attempt may have stored; the source stays for the next one.
+
+    Only while this attempt still owns the row: a stale one must not delete the stems of
+    the attempt that replaced it."""
+    if not owns(attempt):
+        log.info("job %s belongs to a newer attempt; leaving its files alone", attempt.job_id)
+        return
+    storage = runtime.current().storage
+    job_id = attempt.job_id
+    for prefix in (keys.stems_prefix(job_id), keys.waveforms_prefix(job_id)):
+        storage.delete_prefix(prefix)
+    storage.delete_prefix(keys.metadata(job_id))
 
 
 class Heartbeat:
-    """Writes ``heartbeat_at`` every interval while the attempt runs (a daemon thread)."""
+    """Marks the attempt alive every interval while it runs (a daemon thread)."""
 
-    def __init__(
-        self, url: str, job_id: str, attempt: int, phase: JobStatus, interval_s: float
-    ) -> None:
-        self._url, self._job_id, self._attempt, self._phase = url, job_id, attempt, phase
+    def __init__(self, lifecycle: JobLifecycle, attempt: Attempt, interval_s: float) -> None:
+        self._lifecycle, self._attempt = lifecycle, attempt
         self._interval_s = interval_s
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{job_id}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name=f"heartbeat-{attempt.job_id}", daemon=True
+        )
 
     def __enter__(self) -> Heartbeat:
         self._thread.start()
@@ -139,15 +213,6 @@ class Heartbeat:
     def _run(self) -> None:
         while not self._stop.wait(self._interval_s):
             try:
-                with session_scope(self._url) as session:
-                    session.execute(
-                        update(Job)
-                        .where(
-                            Job.id == self._job_id,
-                            Job.attempts == self._attempt,
-                            Job.status == self._phase,
-                        )
-                        .values(heartbeat_at=utcnow())
-                    )
+                self._lifecycle.beat(self._attempt)
             except Exception as error:  # the database may be away; the next beat retries
-                log.warning("heartbeat of job %s not written: %s", self._job_id, error)
+                log.warning("heartbeat of job %s not written: %s", self._attempt.job_id, error)

@@ -1,10 +1,9 @@
 """Adapts a model's progress callbacks to the job row: throttled, forward-only.
 
-A write that finds the row gone (deleted), no longer running or taken over by
-a newer attempt raises JobCancelled, so a cancelled job stops at its next
+A write the lifecycle refuses (the job was cancelled or removed, or a newer
+attempt owns it) raises JobCancelled, so a cancelled job stops at its next
 progress point; a worker asked to stop raises WorkerStopping there. A write
-that finds the database away is skipped (the next one tries again). After each
-write ``on_write`` runs (the task publishes a job-changed notice there).
+that finds the database away is skipped (the next one tries again).
 """
 
 from __future__ import annotations
@@ -13,12 +12,10 @@ import logging
 import time
 from collections.abc import Callable
 
-from sqlalchemy import update
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from stemdeck.core.db import session_scope
-from stemdeck.core.models import Job, utcnow
-from stemdeck.core.states import JobStatus
+from stemdeck.core.lifecycle import Attempt, JobLifecycle
+from stemdeck.core.states import Stage
 from stemdeck.worker import shutdown
 
 log = logging.getLogger(__name__)
@@ -30,21 +27,23 @@ class JobCancelled(Exception):
     pass
 
 
+def parse_stage(label: str) -> tuple[Stage, str | None]:
+    """``"separating: demucs:htdemucs"`` → (separating, ``"demucs:htdemucs"``)."""
+    stage, _, detail = label.partition(": ")
+    return Stage(stage), detail or None
+
+
 class JobProgress:
     def __init__(
         self,
-        database_url: str,
-        job_id: str,
-        attempt: int | None = None,
+        lifecycle: JobLifecycle,
+        attempt: Attempt,
         *,
         clock: Callable[[], float] = time.monotonic,
-        on_write: Callable[[], None] = lambda: None,
     ) -> None:
-        self._url = database_url
-        self._job_id = job_id
+        self._lifecycle = lifecycle
         self._attempt = attempt
         self._clock = clock
-        self._on_write = on_write
         self._progress = 0.0
         self._stage = ""
         self._last_write = float("-inf")
@@ -55,7 +54,7 @@ class JobProgress:
 
     def update(self, stage: str, progress: float, *, force: bool = False) -> None:
         if shutdown.requested():
-            raise shutdown.WorkerStopping(self._job_id)
+            raise shutdown.WorkerStopping(self._attempt.job_id)
         progress = min(1.0, max(self._progress, progress))
         stage_changed = stage != self._stage
         self._progress, self._stage = progress, stage
@@ -69,17 +68,11 @@ class JobProgress:
         return lambda stage, fraction: self.update(stage, start + (end - start) * fraction)
 
     def _write(self) -> None:
-        this_attempt = () if self._attempt is None else (Job.attempts == self._attempt,)
+        stage, detail = parse_stage(self._stage)
         try:
-            with session_scope(self._url) as session:
-                result = session.execute(
-                    update(Job)
-                    .where(Job.id == self._job_id, Job.status == JobStatus.running, *this_attempt)
-                    .values(progress=self._progress, stage=self._stage[:80], updated_at=utcnow())
-                )
+            written = self._lifecycle.progress(self._attempt, stage, detail, self._progress)
         except (OperationalError, InterfaceError) as error:
-            log.warning("progress of job %s not written: %s", self._job_id, error.orig)
+            log.warning("progress of job %s not written: %s", self._attempt.job_id, error.orig)
             return
-        if result.rowcount == 0:  # type: ignore[attr-defined]
-            raise JobCancelled(self._job_id)
-        self._on_write()
+        if not written:
+            raise JobCancelled(self._attempt.job_id)

@@ -1,5 +1,5 @@
 """What a worker process keeps warm between jobs: settings, storage, loaded models,
-and the Redis connection job-changed notices go out on."""
+and the job lifecycle (which announces each change on Redis)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from redis import Redis
 
-from stemdeck.core.events import publish_job_changed
+from stemdeck.core.events import announcer
+from stemdeck.core.lifecycle import JobLifecycle
 from stemdeck.core.queue import redis_connection
 from stemdeck.core.settings import Settings, get_settings
 from stemdeck.core.storage import Storage, prepared_storage
@@ -37,22 +38,20 @@ class WorkerRuntime:
     storage: Storage
     models: ModelCache
     strategies: dict[str, Strategy]
-    # None when no Redis is configured (a job run outside a worker): nobody listens then.
-    redis: Redis | None = None
-
-    def job_changed(self, job_id: str) -> None:
-        if self.redis is not None:
-            publish_job_changed(self.redis, job_id)
+    lifecycle: JobLifecycle
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WorkerRuntime:
         limit_torch_threads(settings)
+        # Without Redis (a job run outside a worker) nobody listens for changes.
+        redis: Redis | None = redis_connection(settings.redis_url) if settings.redis_url else None
+        listeners = [announcer(redis)] if redis is not None else []
         return cls(
             settings=settings,
             storage=prepared_storage(settings),
             models=model_cache(settings),
             strategies=cached_strategies(settings.strategies_file),
-            redis=redis_connection(settings.redis_url) if settings.redis_url else None,
+            lifecycle=JobLifecycle(settings.effective_database_url, listeners),
         )
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from stemdeck.api.delivery import serve_stem
-from stemdeck.api.deps import ContextDep, RedisDep, SessionDep, StorageDep
+from stemdeck.api.deps import ContextDep, SessionDep, StorageDep
 from stemdeck.api.intake import create_job_from_upload
 from stemdeck.api.jobstore import delete_job, load_job
 from stemdeck.api.presenters import job_public
@@ -70,7 +70,8 @@ def status(request: Request, session: SessionDep, job_id: str) -> CompatStatusPu
     return CompatStatusPublic(
         job_id=job.id,
         status=job.status,
-        stage=job.stage,
+        # The older API's stage was one text: "separating: demucs:htdemucs".
+        stage=f"{job.stage}: {job.stage_detail}" if job.stage_detail else job.stage,
         progress=job.progress,
         eta_seconds=job.eta_seconds,
         error=job.error,
@@ -100,8 +101,6 @@ def download(
 
 
 @router.delete("/job/{job_id}", name="compat_delete", responses=NOT_FOUND, summary="Delete a job")
-def delete(
-    session: SessionDep, storage: StorageDep, redis: RedisDep, job_id: str
-) -> CompatDeletedPublic:
-    delete_job(session, storage, redis, load_job(session, job_id))
+def delete(session: SessionDep, context: ContextDep, job_id: str) -> CompatDeletedPublic:
+    delete_job(context, load_job(session, job_id))
     return CompatDeletedPublic(job_id=job_id, deleted=True)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import func, select
 
-from stemdeck.api.deps import ContextDep, RedisDep, SessionDep, StorageDep
+from stemdeck.api.deps import ContextDep, SessionDep
 from stemdeck.api.intake import create_job_from_upload
 from stemdeck.api.jobstore import delete_job, load_job
 from stemdeck.api.presenters import job_public
@@ -102,7 +102,8 @@ def read_job(request: Request, session: SessionDep, job_id: str) -> JobPublic:
     status_code=204,
     name="delete_job",
     responses=NOT_FOUND,
-    summary="Cancel a job if it is queued or running, and delete its files and rows",
+    summary="Cancel a job that has not finished (it answers 'cancelled' for a while), "
+    "or delete a finished one; its files go at once",
 )
-def remove_job(session: SessionDep, storage: StorageDep, redis: RedisDep, job_id: str) -> None:
-    delete_job(session, storage, redis, load_job(session, job_id))
+def remove_job(session: SessionDep, context: ContextDep, job_id: str) -> None:
+    delete_job(context, load_job(session, job_id))
