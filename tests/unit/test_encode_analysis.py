@@ -13,11 +13,11 @@ import pytest
 import soundfile as sf
 from PIL import Image
 
-from stemdeck.core.formats import FORMATS
+from stemdeck.core.formats import FORMATS, FormatId
 from stemdeck.core.probe import probe
 from stemdeck.worker.analysis import loudness, waveform_peaks, waveform_png
 from stemdeck.worker.audio import decode
-from stemdeck.worker.encode import CODECS, encode
+from stemdeck.worker.encode import encode
 from stemdeck.worker.models.base import SAMPLE_RATE, Audio
 
 # format id -> (libsndfile subtype, sample rate, largest sample error for lossless)
@@ -42,8 +42,10 @@ def stereo_sine(hz: float, seconds: float, amplitude: float) -> Audio:
     return np.stack([mono, mono])
 
 
-def test_every_output_format_has_a_codec() -> None:
-    assert set(CODECS) == set(FORMATS) == set(EXPECTED)
+def test_every_format_id_is_described_once() -> None:
+    assert list(FORMATS) == list(FormatId)
+    assert all(key == fmt.id for key, fmt in FORMATS.items())
+    assert set(FORMATS) == set(EXPECTED)
 
 
 @pytest.mark.parametrize("format_id", list(FORMATS))

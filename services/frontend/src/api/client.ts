@@ -4,10 +4,14 @@ import { apiErrorFrom } from "../lib/errors";
 import type { components } from "./schema";
 
 export type Job = components["schemas"]["JobPublic"];
+export type JobStatus = Job["status"];
+export type JobStage = Job["stage"];
 export type JobList = components["schemas"]["JobsPublic"];
 export type Stem = components["schemas"]["StemPublic"];
 export type Strategy = components["schemas"]["StrategyPublic"];
 export type Model = components["schemas"]["ModelPublic"];
+export type Format = components["schemas"]["FormatPublic"];
+export type FormatId = components["schemas"]["FormatId"];
 
 export interface WaveformPeaks {
   version: number;
@@ -26,10 +30,11 @@ async function request<T>(path: string, init?: RequestInit): Promise<T> {
 
 export const api = {
   strategies: () => request<Strategy[]>("/api/strategies"),
+  formats: () => request<Format[]>("/api/formats"),
   jobs: (limit: number, offset: number) => request<JobList>(`/api/jobs?limit=${limit}&offset=${offset}`),
   job: (id: string) => request<Job>(`/api/jobs/${encodeURIComponent(id)}`),
   deleteJob: (id: string) => request<void>(`/api/jobs/${encodeURIComponent(id)}`, { method: "DELETE" }),
-  submitUrl: (url: string, strategy: string | null, formats: string[]) =>
+  submitUrl: (url: string, strategy: string | null, formats: readonly FormatId[]) =>
     request<Job>("/api/jobs", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
@@ -54,7 +59,7 @@ export interface UploadHandle {
 export function uploadFile(
   file: File,
   strategy: string | null,
-  formats: string[],
+  formats: readonly FormatId[],
   onProgress: (fraction: number) => void,
 ): UploadHandle {
   const xhr = new XMLHttpRequest();

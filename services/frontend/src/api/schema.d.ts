@@ -4,6 +4,23 @@
  */
 
 export interface paths {
+    "/api/formats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Output formats, their labels and the defaults */
+        get: operations["list_formats_api_formats_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/jobs": {
         parameters: {
             query?: never;
@@ -305,6 +322,39 @@ export interface components {
         ErrorPublic: {
             error: components["schemas"]["ErrorDetail"];
         };
+        /**
+         * FormatId
+         * @description An output format, as a job's `formats` names it; GET /api/formats describes each.
+         * @enum {string}
+         */
+        FormatId: "wav" | "wav24" | "flac" | "mp3" | "opus";
+        /** FormatPublic */
+        FormatPublic: {
+            /**
+             * Default
+             * @description In STEMDECK_DEFAULT_FORMATS: what a job gets when it names no format
+             */
+            default: boolean;
+            /**
+             * Extension
+             * @description Of the stem files, without the dot
+             */
+            extension: string;
+            /** @description What a job's `formats` names it by */
+            id: components["schemas"]["FormatId"];
+            /**
+             * Label
+             * @example FLAC 24-bit
+             */
+            label: string;
+            /** Lossless */
+            lossless: boolean;
+            /**
+             * Media Type
+             * @example audio/flac
+             */
+            media_type: string;
+        };
         /** HTTPValidationError */
         HTTPValidationError: {
             /** Detail */
@@ -347,7 +397,7 @@ export interface components {
             /** Finished At */
             finished_at: string | null;
             /** Formats */
-            formats: string[];
+            formats: components["schemas"]["FormatId"][];
             /**
              * Gain Db
              * @description Gain applied to every stem; below 0 when loud input was turned down
@@ -489,7 +539,7 @@ export interface components {
             /** Duration S */
             duration_s: number;
             /** Formats */
-            formats: string[];
+            formats: components["schemas"]["FormatId"][];
             /**
              * Lufs
              * @description Integrated loudness (LUFS)
@@ -553,6 +603,26 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    list_formats_api_formats_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FormatPublic"][];
+                };
+            };
+        };
+    };
     list_jobs_api_jobs_get: {
         parameters: {
             query?: {

@@ -34,18 +34,6 @@ export function formatPercent(fraction: number): string {
   return `${Math.round(Math.min(1, Math.max(0, fraction)) * 100)} %`;
 }
 
-const FORMAT_LABELS: Record<string, string> = {
-  wav: "WAV 16-bit",
-  wav24: "WAV 24-bit",
-  flac: "FLAC",
-  mp3: "MP3",
-  opus: "Opus",
-};
-
-export function formatLabel(format: string): string {
-  return FORMAT_LABELS[format] ?? format.toUpperCase();
-}
-
 export function formatTimestamp(iso: string): string {
   const date = new Date(iso);
   return Number.isNaN(date.getTime())

@@ -1,10 +1,10 @@
 import { useState } from "react";
 import { Link } from "react-router-dom";
-import { api, type Job } from "../api/client";
+import { api, type FormatId, type Job } from "../api/client";
 import { errorText } from "../lib/errors";
 
 /** A song by its link: the worker downloads it, then splits it like an upload. */
-export function UrlForm({ strategy, formats }: { strategy: string; formats: string[] }) {
+export function UrlForm({ strategy, formats }: { strategy: string; formats: readonly FormatId[] }) {
   const [url, setUrl] = useState("");
   const [urlError, setUrlError] = useState<string | null>(null);
   const [urlJob, setUrlJob] = useState<Job | null>(null);

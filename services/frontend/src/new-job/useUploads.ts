@@ -1,6 +1,6 @@
 // Files being uploaded as new jobs, newest first, each with its progress and outcome.
 import { useState } from "react";
-import { uploadFile, type Job, type UploadHandle } from "../api/client";
+import { uploadFile, type FormatId, type Job, type UploadHandle } from "../api/client";
 import { errorText } from "../lib/errors";
 
 export interface Upload {
@@ -14,7 +14,7 @@ export interface Upload {
 }
 
 /** `strategy` and `formats`: what the files dropped next are split with. */
-export function useUploads(strategy: string, formats: string[]): { uploads: Upload[]; start: (files: FileList | File[]) => void } {
+export function useUploads(strategy: string, formats: readonly FormatId[]): { uploads: Upload[]; start: (files: FileList | File[]) => void } {
   const [uploads, setUploads] = useState<Upload[]>([]);
 
   const update = (key: string, change: Partial<Upload>) =>

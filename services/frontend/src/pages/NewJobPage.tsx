@@ -1,22 +1,24 @@
 import { useEffect, useState } from "react";
-import { api, type Strategy } from "../api/client";
+import { api, type FormatId, type Strategy } from "../api/client";
 import { errorText } from "../lib/errors";
-import { formatLabel } from "../lib/format";
+import { defaultFormats, useFormats } from "../lib/formats";
 import { useTitle } from "../lib/useTitle";
+import { FormatPicker } from "../new-job/FormatPicker";
 import { StrategyPicker } from "../new-job/StrategyPicker";
 import { UploadDropzone } from "../new-job/UploadDropzone";
 import { UploadList } from "../new-job/UploadList";
 import { UrlForm } from "../new-job/UrlForm";
 import { useUploads } from "../new-job/useUploads";
 
-const FORMATS = ["flac", "wav", "wav24", "mp3", "opus"];
-
 export function NewJobPage() {
   useTitle("New job");
   const [strategies, setStrategies] = useState<Strategy[] | null>(null);
   const [strategiesError, setStrategiesError] = useState<string | null>(null);
   const [strategy, setStrategy] = useState("");
-  const [formats, setFormats] = useState<string[]>(["flac"]);
+  const offered = useFormats();
+  // null until a box is ticked or cleared: the server's defaults, once they are known.
+  const [picked, setPicked] = useState<FormatId[] | null>(null);
+  const formats = picked ?? (offered.formats ? defaultFormats(offered.formats) : []);
   const { uploads, start } = useUploads(strategy, formats);
 
   useEffect(() => {
@@ -28,9 +30,6 @@ export function NewJobPage() {
       })
       .catch((error: unknown) => setStrategiesError(errorText(error)));
   }, []);
-
-  const toggleFormat = (format: string) =>
-    setFormats((all) => (all.includes(format) ? all.filter((f) => f !== format) : [...all, format]));
 
   return (
     <div className="page">
@@ -48,16 +47,7 @@ export function NewJobPage() {
         )}
         {strategies === null && !strategiesError && <p className="muted">Loading strategies…</p>}
         {strategies && <StrategyPicker strategies={strategies} value={strategy} onChange={setStrategy} />}
-        <fieldset className="formats">
-          <legend>Output formats</legend>
-          {FORMATS.map((format) => (
-            <label key={format} className="chip">
-              <input type="checkbox" checked={formats.includes(format)} onChange={() => toggleFormat(format)} />
-              {formatLabel(format)}
-            </label>
-          ))}
-        </fieldset>
-        {formats.length === 0 && <p className="hint">No format chosen: the server's default format is used.</p>}
+        <FormatPicker formats={offered.formats} error={offered.error} value={formats} onChange={setPicked} />
       </section>
 
       <section className="panel" aria-labelledby="upload-heading">

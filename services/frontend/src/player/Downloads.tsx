@@ -1,16 +1,18 @@
 // Taking stems away: each stem's files, the zip of all of them, and the mix rendered
 // through the faders.
 import type { Stem } from "../api/client";
-import { formatBytes, formatLabel } from "../lib/format";
+import { formatBytes } from "../lib/format";
+import { formatLabel, useFormats } from "../lib/formats";
 import { dbToFader, faderToDb, formatDb } from "../lib/mix";
 
 /** One link per format the stem was encoded in, with its size. */
 export function StemDownloads({ stem }: { stem: Stem }) {
+  const { formats } = useFormats();
   return (
     <div className="stem-downloads">
       {stem.formats.map((format) => (
         <a key={format} className="download-link" href={stem.download_urls[format]} download>
-          {formatLabel(format)}
+          {formatLabel(formats, format)}
           <span className="muted"> {formatBytes(stem.sizes[format] ?? 0)}</span>
           <span className="visually-hidden"> of {stem.name}</span>
         </a>

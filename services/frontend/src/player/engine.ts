@@ -1,6 +1,7 @@
 // The Web Audio side of the player: one AudioContext, one GainNode per stem into
 // a master GainNode, and every AudioBufferSourceNode started at the same `when`
 // on the context clock, so the stems stay sample-aligned through play, seek and loop.
+import type { FormatId } from "../api/client";
 import {
   finished,
   joinPlaying,
@@ -292,9 +293,14 @@ export async function fetchRanged(
   return out.buffer;
 }
 
-/** Lossless formats first: an MP3/Opus decoder's padding would shift a stem by some samples. */
-export const PLAYBACK_PREFERENCE = ["flac", "wav24", "wav", "opus", "mp3"];
+/**
+ * Which format the player streams, lowest first. Lossless first: an MP3/Opus decoder's
+ * padding would shift a stem by some samples; among those the smaller download first.
+ * GET /api/formats says which are lossless, not this order among them, so it is kept
+ * here, keyed by every format id: a new format fails typecheck until it is ranked.
+ */
+const PLAYBACK_RANK: Record<FormatId, number> = { flac: 0, wav24: 1, wav: 2, opus: 3, mp3: 4 };
 
-export function playbackFormat(formats: readonly string[]): string | undefined {
-  return PLAYBACK_PREFERENCE.find((format) => formats.includes(format)) ?? formats[0];
+export function playbackFormat(formats: readonly FormatId[]): FormatId | undefined {
+  return [...formats].sort((a, b) => PLAYBACK_RANK[a] - PLAYBACK_RANK[b])[0];
 }

@@ -119,6 +119,7 @@ describe("playback format", () => {
   it("prefers lossless formats, whose decoders add no padding", () => {
     expect(playbackFormat(["mp3", "flac", "wav"])).toBe("flac");
     expect(playbackFormat(["mp3", "wav24"])).toBe("wav24");
+    expect(playbackFormat(["wav", "wav24"])).toBe("wav24");
     expect(playbackFormat(["opus", "mp3"])).toBe("opus");
     expect(playbackFormat([])).toBeUndefined();
   });

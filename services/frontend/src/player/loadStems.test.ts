@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import type { Stem, WaveformPeaks } from "../api/client";
+import type { FormatId, Stem, WaveformPeaks } from "../api/client";
 import { loadStems, NO_AUDIO_MESSAGE, type StemSources } from "./loadStems";
 import { initialPlayerState, loadOf, playerReducer, readyCount, type PlayerAction } from "./playerState";
 
-function stem(name: string, formats = ["mp3", "flac"]): Stem {
+function stem(name: string, formats: FormatId[] = ["mp3", "flac"]): Stem {
   const urls = Object.fromEntries(formats.map((format) => [format, `/stems/${name}.${format}`]));
   return {
     name,

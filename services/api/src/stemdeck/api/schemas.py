@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from stemdeck.core.formats import FormatId
 from stemdeck.core.readiness import ModelStatus
 from stemdeck.core.states import JobStatus, Stage
 
@@ -38,7 +39,7 @@ class StemPublic(BaseModel):
     duration_s: float
     lufs: float | None = Field(description="Integrated loudness (LUFS)")
     peak_dbfs: float | None
-    formats: list[str]
+    formats: list[FormatId]
     sizes: dict[str, int] = Field(description="Bytes per format")
     urls: dict[str, str] = Field(description="Format → URL to stream (supports HTTP Range)")
     download_urls: dict[str, str] = Field(description="Format → URL that downloads as a file")
@@ -71,7 +72,7 @@ class JobPublic(BaseModel):
         description="Gain applied to every stem; below 0 when loud input was turned down"
     )
     strategy: str
-    formats: list[str]
+    formats: list[FormatId]
     attempts: int
     created_at: datetime
     updated_at: datetime
@@ -105,6 +106,17 @@ class StrategyPublic(BaseModel):
     stems: list[str]
     models: list[ModelPublic]
     default: bool
+
+
+class FormatPublic(BaseModel):
+    id: FormatId = Field(description="What a job's `formats` names it by")
+    label: str = Field(examples=["FLAC 24-bit"])
+    extension: str = Field(description="Of the stem files, without the dot")
+    media_type: str = Field(examples=["audio/flac"])
+    lossless: bool
+    default: bool = Field(
+        description="In STEMDECK_DEFAULT_FORMATS: what a job gets when it names no format"
+    )
 
 
 class HealthPublic(BaseModel):

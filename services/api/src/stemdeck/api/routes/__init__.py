@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from stemdeck.api.routes import compat, health, job_events, jobs, stems, strategies
+from stemdeck.api.routes import compat, formats, health, job_events, jobs, stems, strategies
 
 api_router = APIRouter(prefix="/api")
 api_router.include_router(jobs.router)
 api_router.include_router(job_events.router)
 api_router.include_router(stems.router)
 api_router.include_router(strategies.router)
+api_router.include_router(formats.router)
 
 root_router = APIRouter()
 root_router.include_router(api_router)
