@@ -4,19 +4,10 @@ import { useEffect } from "react";
 import { Link } from "react-router-dom";
 import type { Job } from "../api/client";
 import { ProgressBar } from "../components/ProgressBar";
-import { FINAL_STATUSES } from "../lib/feed";
 import { formatDuration, formatEta, formatPercent, formatTimestamp } from "../lib/format";
+import { isFinal, stageText, STATUS_LABELS } from "../lib/jobStatus";
 import { useJobFeed } from "../lib/useJobFeed";
 import { DeleteJobButton } from "./DeleteJobButton";
-
-const STATUS_LABELS: Record<string, string> = {
-  queued: "Queued",
-  fetching: "Fetching",
-  running: "Separating",
-  completed: "Ready",
-  failed: "Failed",
-  cancelled: "Cancelled",
-};
 
 /** The site a URL job fetches from, as people recognise it ("www.example.org"). */
 function sourceHost(url: string): string {
@@ -35,7 +26,7 @@ export function JobRow({ initial, stream, onDeleted }: { initial: Job; stream: b
     if (live.mode === "gone") onDeleted(initial.id);
   }, [live.mode, initial.id, onDeleted]);
 
-  const final = FINAL_STATUSES.has(job.status);
+  const final = isFinal(job.status);
   return (
     <li className={`job status-${job.status}`} data-testid="job-row" data-job-id={job.id}>
       <div className="job-main">
@@ -47,7 +38,7 @@ export function JobRow({ initial, stream, onDeleted }: { initial: Job; stream: b
           ) : (
             <span className="job-name">{job.source.name}</span>
           )}
-          <span className={`status-pill ${job.status}`}>{STATUS_LABELS[job.status] ?? job.status}</span>
+          <span className={`status-pill ${job.status}`}>{STATUS_LABELS[job.status]}</span>
         </div>
         <div className="job-meta muted">
           {job.source.url && <span>from {sourceHost(job.source.url)}</span>}
@@ -60,7 +51,7 @@ export function JobRow({ initial, stream, onDeleted }: { initial: Job; stream: b
           <div className="job-progress">
             <ProgressBar value={job.progress} label={`Progress of ${job.source.name}`} />
             <span className="job-stage" aria-live="polite">
-              {job.stage} · <span data-testid="job-percent">{formatPercent(job.progress)}</span>
+              {stageText(job)} · <span data-testid="job-percent">{formatPercent(job.progress)}</span>
               {job.eta_seconds != null && ` · ${formatEta(job.eta_seconds)}`}
             </span>
           </div>

@@ -3,7 +3,8 @@
 import { useCallback, useEffect, useState } from "react";
 import { api, type Job } from "../api/client";
 import { errorText } from "../lib/errors";
-import { FINAL_STATUSES, MAX_LIVE_STREAMS } from "../lib/feed";
+import { MAX_LIVE_STREAMS } from "../lib/feed";
+import { isFinal } from "../lib/jobStatus";
 import { PAGE_SIZE, withNewestPage, withOlderPage } from "../lib/jobList";
 
 /** New jobs (from another tab, or the API) show up at this pace; progress comes by SSE. */
@@ -53,7 +54,7 @@ export function useJobList(): LoadedJobs {
   };
 
   // The newest unfinished jobs get event streams; the list's refresh carries the rest.
-  const unfinished = (jobs ?? []).filter((job) => !FINAL_STATUSES.has(job.status));
+  const unfinished = (jobs ?? []).filter((job) => !isFinal(job.status));
   const streamed = new Set(unfinished.slice(0, MAX_LIVE_STREAMS).map((job) => job.id));
   const busy = unfinished.length > MAX_LIVE_STREAMS;
 

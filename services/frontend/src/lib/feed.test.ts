@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import type { JobStatus } from "../api/client";
 import {
   feedReducer,
   feedWants,
@@ -10,7 +11,7 @@ import {
 } from "./feed";
 
 interface J {
-  status: string;
+  status: JobStatus;
   progress: number;
 }
 

@@ -1,8 +1,9 @@
 // The live-update state machine for one job: Server-Sent Events first,
 // polling when the event stream fails, and done once the job is final or gone.
 // Pure: the hook in useJobFeed.ts feeds it events and performs its commands.
+import type { JobStatus } from "../api/client";
+import { isFinal } from "./jobStatus";
 
-export const FINAL_STATUSES = new Set(["completed", "failed", "cancelled"]);
 /** Stream failures in a row before giving up on SSE for this job and polling instead. */
 export const MAX_STREAM_FAILURES = 3;
 export const POLL_INTERVAL_MS = 2000;
@@ -29,7 +30,7 @@ export type FeedEvent<J> =
   | { type: "poll-error" };
 
 export interface HasStatus {
-  status: string;
+  status: JobStatus;
 }
 
 /**
@@ -41,12 +42,12 @@ export const MAX_LIVE_STREAMS = 4;
 
 /** A job already final needs no feed at all; `follow: false` leaves it idle. */
 export function initialFeed<J extends HasStatus>(job: J | null = null, follow = true): FeedState<J> {
-  const mode = job && FINAL_STATUSES.has(job.status) ? "done" : follow ? "connecting" : "idle";
+  const mode = job && isFinal(job.status) ? "done" : follow ? "connecting" : "idle";
   return { mode, job, streamFailures: 0, pollFailures: 0 };
 }
 
 function withJob<J extends HasStatus>(state: FeedState<J>, job: J, mode: FeedMode): FeedState<J> {
-  return { ...state, job, mode: FINAL_STATUSES.has(job.status) ? "done" : mode };
+  return { ...state, job, mode: isFinal(job.status) ? "done" : mode };
 }
 
 export function feedReducer<J extends HasStatus>(

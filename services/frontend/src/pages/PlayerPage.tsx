@@ -2,8 +2,16 @@ import { useEffect, useState } from "react";
 import { Link, useParams } from "react-router-dom";
 import { api, type Job } from "../api/client";
 import { errorText } from "../lib/errors";
+import { stageText } from "../lib/jobStatus";
 import { useTitle } from "../lib/useTitle";
 import { Player } from "../player/Player";
+
+/** Why a job that is not completed has no player. */
+function notReady(job: Job): string {
+  if (job.status === "cancelled") return "This job was cancelled, so it has no stems.";
+  if (job.status === "failed") return `This job failed${job.error ? `: ${job.error}` : "."}`;
+  return `Not ready yet (${stageText(job)}). The player opens once its stems are ready.`;
+}
 
 /** Opens the job in the URL: the player once its stems are ready, else why not. */
 export function PlayerPage() {
@@ -34,10 +42,7 @@ export function PlayerPage() {
     return (
       <section className="panel narrow">
         <h1>{job.source.name}</h1>
-        <p>
-          This job is {job.status}
-          {job.error ? `: ${job.error}` : ""}. The player opens once its stems are ready.
-        </p>
+        <p>{notReady(job)}</p>
         <Link className="button" to="/jobs">
           Back to jobs
         </Link>
