@@ -144,7 +144,8 @@ class JobLifecycle:
     # --- the API -----------------------------------------------------------------------
 
     def accept(self, job: Job) -> None:
-        """Record a new job (built by ``new_job``) as queued."""
+        """Record a new job (built by ``new_job``) as queued. Its birth, not a transition:
+        nobody can be listening for a job before its id exists."""
         if job.status != JobStatus.queued:
             raise ValueError(f"a new job starts queued, not {job.status}")
         with session_scope(self.database_url) as session:
