@@ -7,6 +7,7 @@ the files themselves; this is the small part of the Compose spec the files use.
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -90,3 +91,15 @@ def service_environment(service: dict[str, Any], env_file: Mapping[str, str]) ->
         environment.update(env_file)
     environment.update({k: str(v) for k, v in (service.get("environment") or {}).items()})
     return environment
+
+
+def filled_in(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` as a user leaves it after changing the first block: each `change-me-…`
+    example secret replaced by a secret of their own, the same one wherever it appears
+    (a password also sits inside its URL)."""
+    own: dict[str, str] = {}
+
+    def replace(match: re.Match[str]) -> str:
+        return own.setdefault(match[0], f"{match[0]}-{secrets.token_hex(8)}")
+
+    return {name: re.sub(r"change-me-[a-z]+", replace, value) for name, value in env.items()}

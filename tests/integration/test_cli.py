@@ -165,7 +165,13 @@ def test_up_runs_the_all_in_one_stack_and_stops_cleanly(shared_audio: Path, tmp_
 
 def test_healthcheck_fails_saying_why_when_nothing_answers(redis_url: str) -> None:
     api = stemdeck(
-        "healthcheck", "api", env=clean_env(STEMDECK_PORT=str(free_port()), STEMDECK_HOST="0.0.0.0")
+        "healthcheck",
+        "api",
+        env=clean_env(
+            STEMDECK_PORT=str(free_port()),
+            STEMDECK_HOST="0.0.0.0",
+            STEMDECK_ALLOW_ANONYMOUS_NETWORK="true",
+        ),
     )
     worker = stemdeck("healthcheck", "worker", env=clean_env(STEMDECK_REDIS_URL=redis_url))
     down = stemdeck(

@@ -33,7 +33,7 @@ from rq import Worker
 from rq.job import Job as RqJob
 from rq.serializers import JSONSerializer
 
-from tests.compose import COMPOSE_FILE, ENV_EXAMPLE, interpolate, raw, read_env_file
+from tests.compose import COMPOSE_FILE, ENV_EXAMPLE, filled_in, interpolate, raw, read_env_file
 from tests.compose import service_environment as compose_environment
 from tests.conftest import REPO, SONGS
 from tests.integration.stack import free_port
@@ -130,7 +130,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     # `cp .env.example .env`, in the folder the images run in (/app, with migrations/).
     app_dir = workdir / "app"
     app_dir.mkdir()
-    shutil.copyfile(ENV_EXAMPLE, app_dir / ".env")
+    # … with the first block changed, as .env.example asks (its example secrets stop start-up).
+    filled = filled_in(read_env_file(ENV_EXAMPLE))
+    (app_dir / ".env").write_text("".join(f"{k}={v}\n" for k, v in filled.items()))
     (app_dir / "migrations").symlink_to(REPO / "migrations")
     processes = Processes(logs)
     with ExitStack() as cleanup:

@@ -21,12 +21,13 @@ from packaging.requirements import Requirement
 from typer.testing import CliRunner
 
 from stemdeck.core.cli import app as cli_app
-from stemdeck.core.settings import ENV_PREFIX, Settings
+from stemdeck.core.settings import ENV_PREFIX, EXAMPLE_SECRETS, Settings
 from tests.compose import (
     COMPOSE_FILE,
     ENV_EXAMPLE,
     GPU_FILE,
     MissingVariable,
+    filled_in,
     interpolate,
     merged,
     raw,
@@ -83,9 +84,12 @@ def test_env_example_puts_what_to_change_first() -> None:
     required = set(re.findall(r"\$\{([A-Z_]+):\?", COMPOSE_FILE.read_text()))
     for name in required:
         assert f"\n{name}=" in change_block, f"{name} is required but not in 'Change these first'"
-    # Every STEMDECK_* value below is the setting's default, so the copy changes nothing.
+    # Every STEMDECK_* value below that block is the setting's default, so the copy
+    # changes nothing there.
     defaults = Settings(_env_file=None)  # type: ignore[call-arg]
-    for name, value in read_env_file(ENV_EXAMPLE).items():
+    below = text.split("# --- Change these first", 1)[1].split("\n# ---", 1)[1]
+    for line in below.splitlines():
+        name, _, value = line.partition("=")
         if name.startswith(ENV_PREFIX) and value:
             field = name.removeprefix(ENV_PREFIX).lower()
             given = Settings(_env_file=None, **{field: value})  # type: ignore[call-arg]
@@ -123,9 +127,52 @@ def test_every_stemdeck_command_is_a_real_entry_point(services: dict[str, Any]) 
     ]
 
 
-def test_every_stemdeck_variable_is_a_real_setting_with_a_valid_value(
-    services: dict[str, Any], env_example: dict[str, str]
+def _settings(environment: dict[str, str]) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        **{
+            k.removeprefix(ENV_PREFIX).lower(): v
+            for k, v in environment.items()
+            if k.startswith(ENV_PREFIX) and v != ""
+        },
+    )
+
+
+def test_the_example_secrets_are_the_ones_start_up_refuses(env_example: dict[str, str]) -> None:
+    change_block = ENV_EXAMPLE.read_text().split("# --- Change these first", 1)[1]
+    change_block = change_block.split("# ---", 1)[0]
+    examples = {v for k, v in read_env_file(ENV_EXAMPLE).items() if v.startswith("change-me-")}
+    assert examples == set(EXAMPLE_SECRETS)
+    for value in examples:
+        (name,) = [k for k, v in env_example.items() if v == value]
+        assert f"\n{name}={value}" in change_block
+        assert EXAMPLE_SECRETS[value] == name
+
+
+def test_a_copied_env_example_is_refused_until_its_secrets_change(
+    compose: dict[str, Any], env_example: dict[str, str]
 ) -> None:
+    """GIVEN `cp .env.example .env` unchanged THEN every Stemdeck service refuses to start,
+    naming a secret to change; WHEN the first block is filled in THEN they start."""
+    for name in sorted(STEMDECK_SERVICES):
+        environment = service_environment(compose["services"][name], env_example)
+        with pytest.raises(ValueError, match="still holds the example secret") as caught:
+            _settings(environment)
+        assert "openssl rand" in str(caught.value)
+    filled = filled_in(env_example)
+    services = interpolate(raw(COMPOSE_FILE), filled)["services"]
+    for name in sorted(STEMDECK_SERVICES):
+        settings = _settings(service_environment(services[name], filled))
+        assert settings.auth == "accounts"
+        assert settings.admin_email == env_example["STEMDECK_ADMIN_EMAIL"]
+        assert settings.admin_password.get_secret_value() == filled["STEMDECK_ADMIN_PASSWORD"]
+
+
+def test_every_stemdeck_variable_is_a_real_setting_with_a_valid_value(
+    env_example: dict[str, str],
+) -> None:
+    env_example = filled_in(env_example)
+    services = interpolate(raw(COMPOSE_FILE), env_example)["services"]
     for path in (COMPOSE_FILE, GPU_FILE):
         unknown = {n for n in variables(path) if n.startswith(ENV_PREFIX)} - SETTINGS
         assert not unknown, f"{path.name} uses {unknown}, which are not settings"
@@ -134,14 +181,8 @@ def test_every_stemdeck_variable_is_a_real_setting_with_a_valid_value(
         unknown = {k for k in environment if k.startswith(ENV_PREFIX)} - SETTINGS
         assert not unknown, f"{name} sets {unknown}, which are not settings"
         if name in STEMDECK_SERVICES:
-            settings = Settings(
-                _env_file=None,  # type: ignore[call-arg]
-                **{
-                    k.removeprefix(ENV_PREFIX).lower(): v
-                    for k, v in environment.items()
-                    if k.startswith(ENV_PREFIX) and v != ""
-                },
-            )
+            settings = _settings(environment)
+            assert settings.auth == "accounts"
             assert settings.storage == "s3" and settings.s3_endpoint == "http://minio:9000"
             assert settings.database_url.startswith("postgresql+psycopg://stemdeck:")
             assert settings.redis_url == f"redis://:{env_example['REDIS_PASSWORD']}@redis:6379/0"
@@ -328,17 +369,10 @@ def test_the_readmes_r2_override_points_every_stemdeck_service_at_r2(
     (block,) = [b for b in re.findall(r"```yaml\n(.*?)```", readme, re.DOTALL) if "&r2" in b]
     block = block.replace("<account id>", "abc123").replace("<R2 token's access key id>", "id")
     override = yaml.safe_load(block.replace("<R2 token's secret>", "secret"))
+    env_example = filled_in(env_example)
     both = merged(interpolate(raw(COMPOSE_FILE), env_example), override)
     for name in sorted(STEMDECK_SERVICES - {"migrate"}):
-        environment = service_environment(both["services"][name], env_example)
-        settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            **{
-                k.removeprefix(ENV_PREFIX).lower(): v
-                for k, v in environment.items()
-                if k.startswith(ENV_PREFIX) and v != ""
-            },
-        )
+        settings = _settings(service_environment(both["services"][name], env_example))
         assert settings.s3_endpoint == "https://abc123.r2.cloudflarestorage.com"
         assert (settings.s3_region, settings.s3_access_key, settings.s3_public_url) == (
             "auto",

@@ -6,13 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import typer.main
 import yaml
 
 from stemdeck.core.cli import app as cli_app
 from stemdeck.core.queue import INGEST_QUEUE, SEPARATE_QUEUE
 from stemdeck.core.settings import ENV_PREFIX, Settings
-from tests.compose import read_env_file
+from tests.compose import filled_in, read_env_file
 from tests.conftest import REPO
 
 KUSTOMIZE = REPO / "deploy" / "kubernetes"
@@ -99,3 +100,31 @@ def test_the_gpu_variant_only_changes_the_worker() -> None:
     (container,) = patch["spec"]["template"]["spec"]["containers"]
     assert container["resources"]["limits"] == {"nvidia.com/gpu": 1}
     assert container["env"] == [{"name": "STEMDECK_DEVICE", "value": "cuda"}]
+
+
+def _pod_settings(values: dict[str, str]) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        **{k.removeprefix(ENV_PREFIX).lower(): v for k, v in values.items() if v},
+    )
+
+
+def test_the_pods_run_accounts_and_refuse_the_example_secrets() -> None:
+    """GIVEN stemdeck.env and secrets.env copied from their examples unchanged THEN the pods
+    refuse to start, naming a secret; WHEN the secrets are filled in THEN they run accounts
+    with the first admin from those files."""
+    base = KUSTOMIZE / "base"
+    example = {
+        **read_env_file(base / "stemdeck.env.example"),
+        **read_env_file(base / "secrets.env.example"),
+    }
+    stemdeck_only = {k: v for k, v in example.items() if k.startswith(ENV_PREFIX)}
+    # The store's keys are left empty in the example (they come from the store's console).
+    stemdeck_only.update(STEMDECK_S3_ACCESS_KEY="key", STEMDECK_S3_SECRET_KEY="store-secret")
+    with pytest.raises(ValueError, match="still holds the example secret"):
+        _pod_settings(stemdeck_only)
+    settings = _pod_settings(filled_in(stemdeck_only))
+    assert settings.auth == "accounts"
+    assert settings.admin_email == example["STEMDECK_ADMIN_EMAIL"]
+    assert "STEMDECK_ADMIN_PASSWORD" in read_env_file(base / "secrets.env.example")
+    assert "STEMDECK_ADMIN_PASSWORD" not in read_env_file(base / "stemdeck.env.example")

@@ -91,3 +91,127 @@ def test_env_file_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> 
     with open(".env", "w") as env_file:
         env_file.write("STEMDECK_PORT=9123\n")
     assert load_settings().port == 9123
+
+
+def test_auth_defaults_to_none_on_loopback() -> None:
+    settings = load_settings()
+    assert settings.auth == "none" and settings.host == "127.0.0.1"
+    assert not settings.allow_anonymous_network
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.20", "stemdeck.example.com"])
+def test_none_off_loopback_is_refused_saying_why(
+    monkeypatch: pytest.MonkeyPatch, host: str
+) -> None:
+    monkeypatch.setenv("STEMDECK_HOST", host)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert f"STEMDECK_AUTH: `none` on STEMDECK_HOST={host}" in message
+    assert "read and delete every job" in message
+    assert "STEMDECK_ALLOW_ANONYMOUS_NETWORK=true" in message
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost"])
+def test_none_on_loopback_starts(monkeypatch: pytest.MonkeyPatch, host: str) -> None:
+    monkeypatch.setenv("STEMDECK_HOST", host)
+    assert load_settings().auth == "none"
+
+
+def test_none_off_loopback_starts_when_allowed_on_purpose(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("STEMDECK_HOST", "0.0.0.0")
+    monkeypatch.setenv("STEMDECK_ALLOW_ANONYMOUS_NETWORK", "true")
+    assert load_settings().host == "0.0.0.0"
+
+
+@pytest.mark.parametrize(
+    ("given", "missing"),
+    [
+        ({}, "STEMDECK_ADMIN_EMAIL and STEMDECK_ADMIN_PASSWORD"),
+        ({"STEMDECK_ADMIN_EMAIL": "admin@example.com"}, "STEMDECK_ADMIN_PASSWORD"),
+        ({"STEMDECK_ADMIN_PASSWORD": "a-long-enough-secret"}, "STEMDECK_ADMIN_EMAIL"),
+    ],
+)
+def test_accounts_needs_the_first_admin(
+    monkeypatch: pytest.MonkeyPatch, given: dict[str, str], missing: str
+) -> None:
+    monkeypatch.setenv("STEMDECK_AUTH", "accounts")
+    for name, value in given.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert f"STEMDECK_AUTH=accounts needs the first admin's {missing}" in str(caught.value)
+
+
+def test_accounts_starts_anywhere_with_an_admin(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "AUTH": "accounts",
+        "HOST": "0.0.0.0",
+        "ADMIN_EMAIL": "  Admin@Example.COM ",
+        "ADMIN_PASSWORD": "a-long-enough-secret",
+    }.items():
+        monkeypatch.setenv(f"STEMDECK_{name}", value)
+    settings = load_settings()
+    assert settings.admin_email == "admin@example.com"
+    assert "a-long-enough-secret" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("STEMDECK_AUTH", "oidc", "STEMDECK_AUTH"),
+        ("STEMDECK_ADMIN_EMAIL", "admin", "must be an email address"),
+        ("STEMDECK_ADMIN_EMAIL", "admin@localhost", "must be an email address"),
+        ("STEMDECK_ADMIN_PASSWORD", "short", "at least 12 characters"),
+        ("STEMDECK_SESSION_IDLE_HOURS", "0", "STEMDECK_SESSION_IDLE_HOURS"),
+        ("STEMDECK_SESSION_LIFETIME_DAYS", "-1", "STEMDECK_SESSION_LIFETIME_DAYS"),
+        ("STEMDECK_ALLOW_ANONYMOUS_NETWORK", "perhaps", "STEMDECK_ALLOW_ANONYMOUS_NETWORK"),
+    ],
+)
+def test_a_bad_account_setting_is_refused(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert expected in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "named", "source"),
+    [
+        ("STEMDECK_ADMIN_PASSWORD", "change-me-admin", "STEMDECK_ADMIN_PASSWORD", None),
+        ("STEMDECK_S3_SECRET_KEY", "change-me-minio", "STEMDECK_S3_SECRET_KEY", "MINIO_ROOT"),
+        (
+            "STEMDECK_DATABASE_URL",
+            "postgresql+psycopg://stemdeck:change-me-postgres@postgres:5432/stemdeck",
+            "STEMDECK_DATABASE_URL",
+            "POSTGRES_PASSWORD",
+        ),
+        (
+            "STEMDECK_REDIS_URL",
+            "redis://:change-me-redis@redis:6379/0",
+            "STEMDECK_REDIS_URL",
+            "REDIS_PASSWORD",
+        ),
+    ],
+)
+def test_an_example_secret_is_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, named: str, source: str | None
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert f"{named}: still holds the example secret" in message
+    assert source is None or source in message
+    assert "openssl rand" in message
+
+
+def test_a_real_secret_that_merely_contains_the_example_starts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("STEMDECK_ADMIN_PASSWORD", "change-me-admin-4f1c9e2a7b")
+    assert load_settings().admin_password.get_secret_value() == "change-me-admin-4f1c9e2a7b"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from enum import StrEnum
 from functools import lru_cache
@@ -25,6 +26,35 @@ class Device(StrEnum):
     cpu = "cpu"
     cuda = "cuda"
     mps = "mps"
+
+
+class AuthMode(StrEnum):
+    # One built-in local admin, for a laptop: start-up refuses it off loopback.
+    none = "none"
+    # Sign-in, per-user jobs and API tokens (Compose, Kubernetes).
+    accounts = "accounts"
+
+
+# The example secrets of .env.example and deploy/kubernetes/base/secrets.env.example,
+# and the variable a user sets to replace each: a copied example starts nothing.
+EXAMPLE_SECRETS = {
+    "change-me-admin": "STEMDECK_ADMIN_PASSWORD",
+    "change-me-postgres": "POSTGRES_PASSWORD",
+    "change-me-redis": "REDIS_PASSWORD",
+    "change-me-minio": "MINIO_ROOT_PASSWORD",
+}
+MIN_ADMIN_PASSWORD_LENGTH = 12
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether only this machine can reach ``host`` (names other than localhost: unknown)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class SettingsError(Exception):
@@ -97,6 +127,17 @@ class Settings(BaseSettings):
     # checkout's services/frontend/dist when it has been built.
     web_dir: Path | None = None
 
+    auth: AuthMode = AuthMode.none
+    # Lets `auth=none` listen beyond loopback, for a proxy in front that signs users in.
+    allow_anonymous_network: bool = False
+    # The first admin: ensured by `stemdeck migrate` / `stemdeck up`, never "whoever
+    # signs in first". Required by auth=accounts.
+    admin_email: str = ""
+    admin_password: SecretStr = SecretStr("")
+    # A session ends after this long unused, and this long after sign-in whatever happens.
+    session_idle_hours: float = Field(168.0, gt=0)
+    session_lifetime_days: float = Field(30.0, gt=0)
+
     @field_validator("default_formats", mode="before")
     @classmethod
     def _split_formats(cls, value: object) -> object:
@@ -150,6 +191,14 @@ class Settings(BaseSettings):
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
         return level
 
+    @field_validator("admin_email")
+    @classmethod
+    def _check_admin_email(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value and not _EMAIL.fullmatch(value):
+            raise ValueError("must be an email address like admin@example.com")
+        return value
+
     @model_validator(mode="after")
     def _check_formats(self) -> Settings:
         from stemdeck.core.formats import FORMATS
@@ -191,6 +240,65 @@ class Settings(BaseSettings):
                 f"{ENV_PREFIX}HEARTBEAT_INTERVAL_S ({self.heartbeat_interval_s:g}), or live "
                 "workers would be taken for dead"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _check_auth(self) -> Settings:
+        if self.auth is AuthMode.none:
+            if not is_loopback(self.host) and not self.allow_anonymous_network:
+                raise ValueError(
+                    f"{ENV_PREFIX}AUTH: `none` on {ENV_PREFIX}HOST={self.host} would let anyone "
+                    "who reaches the port read and delete every job; set "
+                    f"{ENV_PREFIX}AUTH=accounts (with {ENV_PREFIX}ADMIN_EMAIL and "
+                    f"{ENV_PREFIX}ADMIN_PASSWORD), keep {ENV_PREFIX}HOST on 127.0.0.1, or set "
+                    f"{ENV_PREFIX}ALLOW_ANONYMOUS_NETWORK=true when a proxy in front signs "
+                    "users in"
+                )
+            return self
+        missing = [
+            f"{ENV_PREFIX}{name.upper()}"
+            for name, value in (
+                ("admin_email", self.admin_email),
+                ("admin_password", self.admin_password.get_secret_value()),
+            )
+            if not value
+        ]
+        if missing:
+            raise ValueError(
+                f"{missing[0]}: {ENV_PREFIX}AUTH=accounts needs the first admin's "
+                f"{' and '.join(missing)}; nobody could sign in otherwise"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _check_admin_password(self) -> Settings:
+        password = self.admin_password.get_secret_value()
+        if password and len(password) < MIN_ADMIN_PASSWORD_LENGTH:
+            raise ValueError(
+                f"{ENV_PREFIX}ADMIN_PASSWORD: must be at least {MIN_ADMIN_PASSWORD_LENGTH} "
+                "characters (`openssl rand -hex 16` makes one)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_example_secrets(self) -> Settings:
+        """A secret still equal to its example value is public: it is in this repository."""
+        secrets = {
+            "admin_password": self.admin_password.get_secret_value(),
+            "s3_secret_key": self.s3_secret_key.get_secret_value(),
+            "database_url": urlsplit(self.database_url).password or "",
+            "redis_url": urlsplit(self.redis_url).password or "",
+        }
+        for field, value in secrets.items():
+            if value in EXAMPLE_SECRETS:
+                source = EXAMPLE_SECRETS[value]
+                variable = f"{ENV_PREFIX}{field.upper()}"
+                via = "" if source == variable else f" (set from {source} in Compose)"
+                raise ValueError(
+                    f"{variable}: still holds the example secret {value!r}{via}, which "
+                    "anyone can read in the example files; change it to a long random "
+                    "string (`openssl rand -hex 24`)"
+                )
         return self
 
     @property
