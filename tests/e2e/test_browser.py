@@ -286,7 +286,8 @@ def check_exported_mix(page: Page, job: dict[str, Any], tmp_path: Path, duration
 def test_cancel_an_upload_and_delete_a_job(
     browser: Browser, stack: Stack, excerpt: Path, tmp_path: Path
 ) -> None:
-    """A cancelled upload leaves no job behind; Delete removes a job everywhere."""
+    """A cancelled upload leaves no job behind; Cancel keeps a job as cancelled, and
+    Delete then removes it everywhere."""
     context = browser.new_context(viewport=DESKTOP)
     page = context.new_page()
     page.goto(stack.base_url + "/")
@@ -321,7 +322,16 @@ def test_cancel_an_upload_and_delete_a_job(
     row = page.get_by_test_id("job-row")
     expect(row).to_have_count(1)
     job_id = row.get_attribute("data-job-id")
-    row.get_by_role("button", name=re.compile(r"^(Delete|Cancel and delete) ")).click()
+    # No worker runs, so the job is still queued: Cancel, and the row stays, cancelled.
+    row.get_by_role("button", name=f"Cancel {excerpt.name}").click()
+    expect(row.locator(".status-pill")).to_have_text("Cancelled")
+    expect(row.get_by_role("progressbar")).to_have_count(0)
+    with stack.client() as client:
+        cancelled = client.get(f"/api/jobs/{job_id}").json()
+        assert (cancelled["status"], cancelled["stems"]) == ("cancelled", [])
+    shot(page, "jobs-cancelled-desktop")
+
+    row.get_by_role("button", name=f"Delete {excerpt.name}").click()
     expect(page.get_by_role("heading", name="No jobs yet")).to_be_visible()
     assert_finished_page(page)
     shot(page, "jobs-empty-desktop")

@@ -7,7 +7,7 @@ import { ProgressBar } from "../components/ProgressBar";
 import { formatDuration, formatEta, formatPercent, formatTimestamp } from "../lib/format";
 import { isFinal, stageText, STATUS_LABELS } from "../lib/jobStatus";
 import { useJobFeed } from "../lib/useJobFeed";
-import { DeleteJobButton } from "./DeleteJobButton";
+import { CancelOrDeleteButton } from "./CancelOrDeleteButton";
 
 /** The site a URL job fetches from, as people recognise it ("www.example.org"). */
 function sourceHost(url: string): string {
@@ -19,7 +19,17 @@ function sourceHost(url: string): string {
 }
 
 /** `stream`: follow the job's own event stream; otherwise the list's refresh keeps it fresh. */
-export function JobRow({ initial, stream, onDeleted }: { initial: Job; stream: boolean; onDeleted: (id: string) => void }) {
+export function JobRow({
+  initial,
+  stream,
+  onCancelled,
+  onDeleted,
+}: {
+  initial: Job;
+  stream: boolean;
+  onCancelled: (id: string) => void;
+  onDeleted: (id: string) => void;
+}) {
   const live = useJobFeed(initial.id, initial, stream);
   const job = stream ? (live.job ?? initial) : initial;
   useEffect(() => {
@@ -82,7 +92,7 @@ export function JobRow({ initial, stream, onDeleted }: { initial: Job; stream: b
             Open player
           </Link>
         )}
-        <DeleteJobButton job={job} final={final} onDeleted={onDeleted} />
+        <CancelOrDeleteButton job={job} onCancelled={onCancelled} onDeleted={onDeleted} />
       </div>
     </li>
   );

@@ -2,10 +2,10 @@
 // which unfinished jobs get an event stream of their own.
 import { useCallback, useEffect, useState } from "react";
 import { api, type Job } from "../api/client";
-import { errorText } from "../lib/errors";
+import { ApiError, errorText } from "../lib/errors";
 import { MAX_LIVE_STREAMS } from "../lib/feed";
 import { isFinal } from "../lib/jobStatus";
-import { PAGE_SIZE, withNewestPage, withOlderPage } from "../lib/jobList";
+import { PAGE_SIZE, withJob, withNewestPage, withOlderPage } from "../lib/jobList";
 
 /** New jobs (from another tab, or the API) show up at this pace; progress comes by SSE. */
 const LIST_REFRESH_MS = 15000;
@@ -22,6 +22,8 @@ export interface LoadedJobs {
   /** The jobs that follow their own event stream. */
   streamed: Set<string>;
   loadOlder: () => void;
+  /** A job was cancelled: its row shows it so, from the API's own answer. */
+  onCancelled: (id: string) => void;
   onDeleted: (id: string) => void;
 }
 
@@ -70,6 +72,19 @@ export function useJobList(): LoadedJobs {
     },
     [refresh],
   );
+  const onCancelled = useCallback(
+    (id: string) => {
+      // The one job, not the list: it may sit on an older page the refresh does not cover.
+      // Should this ask fail, its event stream or the list's refresh brings the change.
+      api.job(id).then(
+        (job) => setJobs((all) => withJob(all, job)),
+        (e: unknown) => {
+          if (e instanceof ApiError && e.status === 404) onDeleted(id);
+        },
+      );
+    },
+    [onDeleted],
+  );
 
-  return { jobs, count, error, olderError, streamed, loadOlder, onDeleted };
+  return { jobs, count, error, olderError, streamed, loadOlder, onCancelled, onDeleted };
 }

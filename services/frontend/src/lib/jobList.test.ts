@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { PAGE_SIZE, withNewestPage, withOlderPage } from "./jobList";
+import { PAGE_SIZE, withJob, withNewestPage, withOlderPage } from "./jobList";
 
 const jobs = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => ({ id: `j${from + i}` }));
 const ids = (list: { id: string }[]) => list.map((job) => job.id);
@@ -23,5 +23,18 @@ describe("jobs list paging", () => {
 
   it("lists a job once when it moved onto the next page meanwhile", () => {
     expect(ids(withOlderPage(jobs(0, 3), jobs(2, 5)))).toEqual(["j0", "j1", "j2", "j3", "j4"]);
+  });
+
+  it("replaces a job in place with its fresher copy", () => {
+    const list = [
+      { id: "j0", status: "running" },
+      { id: "j1", status: "queued" },
+    ];
+    expect(withJob(list, { id: "j1", status: "cancelled" })).toEqual([
+      { id: "j0", status: "running" },
+      { id: "j1", status: "cancelled" },
+    ]);
+    expect(withJob(list, { id: "elsewhere", status: "cancelled" })).toEqual(list);
+    expect(withJob(null, { id: "j1", status: "cancelled" })).toBeNull();
   });
 });

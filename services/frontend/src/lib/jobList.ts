@@ -23,3 +23,8 @@ export function withOlderPage<J extends Listed>(current: readonly J[], page: rea
   const known = new Set(current.map((job) => job.id));
   return [...current, ...page.filter((job) => !known.has(job.id))];
 }
+
+/** The list with one job replaced by a fresher copy of it (after Cancel, say). */
+export function withJob<J extends Listed>(current: readonly J[] | null, job: J): J[] | null {
+  return current?.map((listed) => (listed.id === job.id ? job : listed)) ?? null;
+}

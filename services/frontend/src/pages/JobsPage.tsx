@@ -5,7 +5,7 @@ import { useTitle } from "../lib/useTitle";
 
 export function JobsPage() {
   useTitle("Jobs");
-  const { jobs, count, error, olderError, streamed, loadOlder, onDeleted } = useJobList();
+  const { jobs, count, error, olderError, streamed, loadOlder, onCancelled, onDeleted } = useJobList();
 
   return (
     <div className="page">
@@ -38,6 +38,7 @@ export function JobsPage() {
               key={`${job.id}:${streamed.has(job.id)}`}
               initial={job}
               stream={streamed.has(job.id)}
+              onCancelled={onCancelled}
               onDeleted={onDeleted}
             />
           ))}

@@ -1,0 +1,59 @@
+import { useState } from "react";
+import { api, type Job } from "../api/client";
+import { ApiError, errorText } from "../lib/errors";
+import { isFinal } from "../lib/jobStatus";
+
+/**
+ * Cancel for a job still going: it stays, as cancelled, until the server removes it a
+ * day later. Delete for a finished or cancelled one: it goes, with its files.
+ * Both are DELETE /api/jobs/{id}; the job's status decides which it is.
+ */
+export function CancelOrDeleteButton({
+  job,
+  onCancelled,
+  onDeleted,
+}: {
+  job: Job;
+  onCancelled: (id: string) => void;
+  onDeleted: (id: string) => void;
+}) {
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const final = isFinal(job.status);
+  const action = final ? "Delete" : "Cancel";
+
+  const act = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      await api.deleteJob(job.id);
+      if (final) onDeleted(job.id);
+      else onCancelled(job.id);
+    } catch (caught) {
+      // Gone already (deleted in another tab, or its day as cancelled is up): so is the row.
+      if (caught instanceof ApiError && caught.status === 404) onDeleted(job.id);
+      else setError(errorText(caught));
+    } finally {
+      // A cancelled row stays, and offers Delete next.
+      setBusy(false);
+    }
+  };
+  return (
+    <>
+      <button
+        type="button"
+        className="button danger"
+        onClick={act}
+        disabled={busy}
+        aria-label={`${action} ${job.source.name}`}
+      >
+        {action}
+      </button>
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
+    </>
+  );
+}
