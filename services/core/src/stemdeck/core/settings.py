@@ -43,7 +43,7 @@ EXAMPLE_SECRETS = {
     "change-me-redis": "REDIS_PASSWORD",
     "change-me-minio": "MINIO_ROOT_PASSWORD",
 }
-MIN_ADMIN_PASSWORD_LENGTH = 12
+MIN_PASSWORD_LENGTH = 12
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
@@ -273,9 +273,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _check_admin_password(self) -> Settings:
         password = self.admin_password.get_secret_value()
-        if password and len(password) < MIN_ADMIN_PASSWORD_LENGTH:
+        if password and len(password) < MIN_PASSWORD_LENGTH:
             raise ValueError(
-                f"{ENV_PREFIX}ADMIN_PASSWORD: must be at least {MIN_ADMIN_PASSWORD_LENGTH} "
+                f"{ENV_PREFIX}ADMIN_PASSWORD: must be at least {MIN_PASSWORD_LENGTH} "
                 "characters (`openssl rand -hex 16` makes one)"
             )
         return self
