@@ -172,25 +172,29 @@ def test_sigterm_hands_the_job_back_cleanly(
     assert stems_on_disk(settings, job_id) == STEMS
 
 
-def test_deleting_a_running_job_stops_it_and_frees_the_worker(
+def test_cancelling_a_running_job_stops_it_and_frees_the_worker(
     settings: Settings, long_song: Path, short_song: Path
 ) -> None:
-    """PROVES: DELETE on a running job stops the work at its next progress point, removes
-    every file, and the same worker takes the next job."""
+    """PROVES: DELETE on a running job cancels it: the work stops at its next progress
+    point, every file is removed, the job answers cancelled, and the same worker takes the
+    next job."""
     with running_stack(settings) as stack:
         doomed = submit(stack, long_song)
         stack.wait_until(separating(stack, doomed, 1), "separating")
         with stack.client() as client:
             assert client.delete(f"/api/jobs/{doomed}").status_code == 204
-            assert client.get(f"/api/jobs/{doomed}").status_code == 404
+            assert client.get(f"/api/jobs/{doomed}").json()["status"] == "cancelled"
         folder = settings.storage_root / "jobs" / doomed
         nxt = submit(stack, short_song, "four-stems-dsp")
         job = stack.wait_for(nxt)
         stack.wait_until(lambda: not folder.exists(), "the cancelled job's files removed")
         log = (stack.log_dir / "worker-0.log").read_text()
+        with stack.client() as client:
+            cancelled = client.get(f"/api/jobs/{doomed}").json()
 
     assert job["status"] == "completed"
     assert f"job {doomed} was cancelled" in log
+    assert (cancelled["status"], cancelled["stems"]) == ("cancelled", [])
 
 
 @dataclass
