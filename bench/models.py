@@ -40,7 +40,7 @@ from bench.run import DATABASE_URL, tiled_track  # noqa: E402
 from stemdeck.core import migrate  # noqa: E402
 from stemdeck.core.catalog import CATALOG, ModelSpec  # noqa: E402
 from stemdeck.core.lifecycle import JobLifecycle, new_job  # noqa: E402
-from stemdeck.core.models import new_job_id  # noqa: E402
+from stemdeck.core.models import LOCAL_ADMIN_ID, new_job_id  # noqa: E402
 from stemdeck.core.readiness import ModelStatus, model_readiness  # noqa: E402
 from stemdeck.core.states import JobStatus  # noqa: E402
 from stemdeck.worker.models import demucs as demucs_family  # noqa: E402
@@ -98,6 +98,7 @@ def running_job() -> JobProgress:
         new_job_id(),
         "bench",
         ["flac"],
+        owner_id=LOCAL_ADMIN_ID,
         source_name="bench.wav",
         source_key="jobs/bench/source.wav",
         source_sha256="0" * 64,

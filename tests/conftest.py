@@ -64,9 +64,22 @@ def database_url() -> str:
 
 @pytest.fixture
 def clean_database(database_url: str) -> str:
+    """No jobs and no accounts but the built-in admin, as migration 0005 left it."""
+    from stemdeck.core.models import LOCAL_ADMIN_EMAIL, LOCAL_ADMIN_ID
+
     engine = create_engine(database_url)
     with engine.begin() as connection:
-        connection.execute(text("TRUNCATE stems, jobs RESTART IDENTITY CASCADE"))
+        connection.execute(
+            text("TRUNCATE stems, jobs, sessions, api_tokens, identities RESTART IDENTITY CASCADE")
+        )
+        connection.execute(text("DELETE FROM users WHERE id != :id"), {"id": LOCAL_ADMIN_ID})
+        connection.execute(
+            text(
+                "UPDATE users SET email = :email, password_hash = NULL, is_admin = true,"
+                " disabled_at = NULL WHERE id = :id"
+            ),
+            {"email": LOCAL_ADMIN_EMAIL, "id": LOCAL_ADMIN_ID},
+        )
     engine.dispose()
     return database_url
 

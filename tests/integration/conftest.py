@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from stemdeck.api.app import create_app
 from stemdeck.core.db import session_scope
-from stemdeck.core.models import Job, Stem, new_job_id
+from stemdeck.core.models import LOCAL_ADMIN_ID, Job, Stem, new_job_id
 from stemdeck.core.queue import SEPARATE_QUEUE
 from stemdeck.core.settings import Settings
 from stemdeck.core.states import JobStatus, Stage
@@ -179,6 +179,7 @@ def make_stored_job(settings: Settings, storage: Storage) -> Callable[..., Store
         now = datetime.now(UTC)
         job = Job(
             id=stored.id,
+            owner_id=LOCAL_ADMIN_ID,
             status=status,
             stage=Stage.done if status == JobStatus.completed else Stage.separating,
             progress=1.0 if status == JobStatus.completed else 0.5,

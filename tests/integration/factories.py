@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 
 from stemdeck.core.db import session_scope
-from stemdeck.core.models import Job, new_job_id
+from stemdeck.core.models import LOCAL_ADMIN_ID, Job, new_job_id
 from stemdeck.core.probe import probe
 from stemdeck.core.queue import enqueue_separation, redis_connection, separate_queue
 from stemdeck.core.settings import Settings
@@ -28,6 +28,7 @@ def queued_job(
         session.add(
             Job(
                 id=job_id,
+                owner_id=LOCAL_ADMIN_ID,
                 strategy=strategy,
                 formats=list(formats),
                 source_name=audio.name,

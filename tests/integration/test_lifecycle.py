@@ -17,7 +17,7 @@ from stemdeck.core.lifecycle import (
     Transition,
     new_job,
 )
-from stemdeck.core.models import Job, Stem, new_job_id, utcnow
+from stemdeck.core.models import LOCAL_ADMIN_ID, Job, Stem, new_job_id, utcnow
 from stemdeck.core.settings import Settings
 from stemdeck.core.states import JobStatus, Stage
 
@@ -76,7 +76,12 @@ def make_job(settings: Settings) -> Callable[..., str]:
         job_id = new_job_id()
         source = {"source_key": f"jobs/{job_id}/source.wav", "source_sha256": SHA}
         job = new_job(
-            job_id, "four-stems-dsp", ["flac"], source_name="song.wav", **(source | columns)
+            job_id,
+            "four-stems-dsp",
+            ["flac"],
+            owner_id=LOCAL_ADMIN_ID,
+            source_name="song.wav",
+            **(source | columns),
         )
         job.status, job.attempts = status, attempts
         job.stems = [stem("vocals", job_id)]
@@ -349,7 +354,14 @@ def test_a_failing_listener_does_not_undo_the_change(
 
 
 def test_a_new_job_must_start_queued(lifecycle: JobLifecycle) -> None:
-    job = new_job(new_job_id(), "vocals", ["flac"], source_name="a.wav", source_key=None)
+    job = new_job(
+        new_job_id(),
+        "vocals",
+        ["flac"],
+        owner_id=LOCAL_ADMIN_ID,
+        source_name="a.wav",
+        source_key=None,
+    )
     job.status = JobStatus.completed
     with pytest.raises(ValueError, match="starts queued"):
         lifecycle.accept(job)

@@ -31,9 +31,12 @@ def tables(url: str) -> set[str]:
         engine.dispose()
 
 
+ALL_TABLES = {"jobs", "stems", "users", "identities", "sessions", "api_tokens"}
+
+
 def test_upgrade_downgrade_upgrade(empty_database: str) -> None:
     migrate.upgrade(empty_database)
-    assert tables(empty_database) == {"jobs", "stems"}
+    assert tables(empty_database) == ALL_TABLES
     assert migrate.is_current(empty_database)
 
     migrate.downgrade(empty_database, "base")
@@ -41,7 +44,7 @@ def test_upgrade_downgrade_upgrade(empty_database: str) -> None:
     assert not migrate.is_current(empty_database)
 
     migrate.upgrade(empty_database)
-    assert tables(empty_database) == {"jobs", "stems"}
+    assert tables(empty_database) == ALL_TABLES
 
 
 def test_migrated_schema_matches_the_models(empty_database: str) -> None:
@@ -59,13 +62,14 @@ def test_timestamps_come_back_in_utc(empty_database: str) -> None:
     from datetime import UTC
 
     from stemdeck.core.db import session_scope
-    from stemdeck.core.models import Job
+    from stemdeck.core.models import LOCAL_ADMIN_ID, Job
 
     migrate.upgrade(empty_database)
     with session_scope(empty_database) as session:
         session.add(
             Job(
                 id="a" * 32,
+                owner_id=LOCAL_ADMIN_ID,
                 strategy="s",
                 formats=["flac"],
                 source_name="n",
@@ -105,7 +109,7 @@ def test_0003_keeps_existing_jobs_and_its_downgrade_drops_only_url_jobs(
                 " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
             )
         )
-    migrate.upgrade(empty_database)
+    migrate.upgrade(empty_database, "0003")
     with engine.begin() as connection:
         connection.execute(
             text(
@@ -154,3 +158,94 @@ def test_0004_moves_the_model_out_of_the_stage_and_back(empty_database: str) -> 
         rows = [tuple(row) for row in connection.execute(text("SELECT id, stage FROM jobs"))]
     assert sorted(rows) == [("a", "separating: demucs:htdemucs"), ("b", "encoding")]
     engine.dispose()
+
+
+def _columns(url: str, table: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        return {column["name"] for column in inspect(engine).get_columns(table)}
+    finally:
+        engine.dispose()
+
+
+def test_0005_gives_existing_jobs_to_the_first_admin_and_its_downgrade_drops_accounts(
+    empty_database: str,
+) -> None:
+    """GIVEN jobs at 0004 WHEN upgraded to 0005 and the settings' first admin is ensured (as
+    `stemdeck migrate` does) THEN those jobs belong to that admin, who signs in with the
+    settings' password; downgrading to 0004 drops the accounts and keeps the jobs."""
+    from sqlalchemy import text
+
+    from stemdeck.core.accounts.first_admin import ensure_first_admin
+    from stemdeck.core.accounts.passwords import verify_password
+
+    migrate.upgrade(empty_database, "0004")
+    engine = create_engine(empty_database)
+    with engine.begin() as connection:
+        for job_id in ("a", "b"):
+            connection.execute(
+                text(
+                    "INSERT INTO jobs (id, status, stage, progress, notes, output_gain_db,"
+                    " strategy, formats, attempts, source_name, created_at, updated_at) VALUES"
+                    " (:id, 'completed', 'done', 1, '[]', 0, 's', '[\"flac\"]', 1, 'n',"
+                    " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                ),
+                {"id": job_id},
+            )
+
+    migrate.upgrade(empty_database, "0005")
+    ensure_first_admin(empty_database, "Admin@Example.com", "the first admin's password")
+    owners = text(
+        "SELECT jobs.id, users.email, users.is_admin, users.password_hash FROM jobs"
+        " JOIN users ON users.id = jobs.owner_id ORDER BY jobs.id"
+    )
+    with engine.begin() as connection:
+        rows = connection.execute(owners).all()
+        user_count = connection.execute(text("SELECT count(*) FROM users")).scalar()
+    assert [(row[0], row[1], bool(row[2])) for row in rows] == [
+        ("a", "admin@example.com", True),
+        ("b", "admin@example.com", True),
+    ]
+    assert user_count == 1
+    assert verify_password(rows[0][3], "the first admin's password")
+
+    migrate.downgrade(empty_database, "0004")
+    assert tables(empty_database) == {"jobs", "stems"}
+    assert "owner_id" not in _columns(empty_database, "jobs")
+    with engine.begin() as connection:
+        assert connection.execute(text("SELECT id FROM jobs ORDER BY id")).scalars().all() == [
+            "a",
+            "b",
+        ]
+    engine.dispose()
+    migrate.upgrade(empty_database)  # and up again, on what the downgrade left
+    assert tables(empty_database) == ALL_TABLES
+
+
+def test_0005_refuses_a_job_without_an_owner_and_an_email_in_capitals(
+    empty_database: str,
+) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    migrate.upgrade(empty_database)
+    engine = create_engine(empty_database)
+    try:
+        with pytest.raises(IntegrityError), engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO jobs (id, status, stage, progress, notes, output_gain_db,"
+                    " strategy, formats, attempts, source_name, created_at, updated_at) VALUES"
+                    " ('x', 'queued', 'waiting', 0, '[]', 0, 's', '[\"flac\"]', 0, 'n',"
+                    " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                )
+            )
+        with pytest.raises(IntegrityError), engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO users (id, email, is_admin, created_at)"
+                    " VALUES ('u', 'Ada@Example.com', false, CURRENT_TIMESTAMP)"
+                )
+            )
+    finally:
+        engine.dispose()

@@ -126,23 +126,33 @@ def test_none_off_loopback_starts_when_allowed_on_purpose(
     assert load_settings().host == "0.0.0.0"
 
 
+def test_accounts_needs_the_first_admin(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STEMDECK_AUTH", "accounts")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert (
+        "STEMDECK_ADMIN_EMAIL: STEMDECK_AUTH=accounts needs the first admin's "
+        "STEMDECK_ADMIN_EMAIL and STEMDECK_ADMIN_PASSWORD"
+    ) in str(caught.value)
+
+
+@pytest.mark.parametrize("auth", ["none", "accounts"])
 @pytest.mark.parametrize(
     ("given", "missing"),
     [
-        ({}, "STEMDECK_ADMIN_EMAIL and STEMDECK_ADMIN_PASSWORD"),
         ({"STEMDECK_ADMIN_EMAIL": "admin@example.com"}, "STEMDECK_ADMIN_PASSWORD"),
         ({"STEMDECK_ADMIN_PASSWORD": "a-long-enough-secret"}, "STEMDECK_ADMIN_EMAIL"),
     ],
 )
-def test_accounts_needs_the_first_admin(
-    monkeypatch: pytest.MonkeyPatch, given: dict[str, str], missing: str
+def test_the_first_admins_email_and_password_go_together(
+    monkeypatch: pytest.MonkeyPatch, auth: str, given: dict[str, str], missing: str
 ) -> None:
-    monkeypatch.setenv("STEMDECK_AUTH", "accounts")
+    monkeypatch.setenv("STEMDECK_AUTH", auth)
     for name, value in given.items():
         monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError) as caught:
         load_settings()
-    assert f"STEMDECK_AUTH=accounts needs the first admin's {missing}" in str(caught.value)
+    assert f"{missing}: " in str(caught.value) and f"needs {missing} too" in str(caught.value)
 
 
 def test_accounts_starts_anywhere_with_an_admin(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -173,6 +183,8 @@ def test_accounts_starts_anywhere_with_an_admin(monkeypatch: pytest.MonkeyPatch)
 def test_a_bad_account_setting_is_refused(
     monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str
 ) -> None:
+    monkeypatch.setenv("STEMDECK_ADMIN_EMAIL", "admin@example.com")
+    monkeypatch.setenv("STEMDECK_ADMIN_PASSWORD", "a-long-enough-secret")
     monkeypatch.setenv(variable, value)
     with pytest.raises(SettingsError) as caught:
         load_settings()
@@ -201,6 +213,8 @@ def test_a_bad_account_setting_is_refused(
 def test_an_example_secret_is_refused_naming_the_variable(
     monkeypatch: pytest.MonkeyPatch, variable: str, value: str, named: str, source: str | None
 ) -> None:
+    monkeypatch.setenv("STEMDECK_ADMIN_EMAIL", "admin@example.com")
+    monkeypatch.setenv("STEMDECK_ADMIN_PASSWORD", "a-long-enough-secret")
     monkeypatch.setenv(variable, value)
     with pytest.raises(SettingsError) as caught:
         load_settings()
@@ -213,5 +227,6 @@ def test_an_example_secret_is_refused_naming_the_variable(
 def test_a_real_secret_that_merely_contains_the_example_starts(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("STEMDECK_ADMIN_EMAIL", "admin@example.com")
     monkeypatch.setenv("STEMDECK_ADMIN_PASSWORD", "change-me-admin-4f1c9e2a7b")
     assert load_settings().admin_password.get_secret_value() == "change-me-admin-4f1c9e2a7b"

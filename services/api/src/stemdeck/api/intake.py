@@ -22,7 +22,7 @@ from stemdeck.api.upload import ReceivedFile, receive_form
 from stemdeck.core.db import session_scope
 from stemdeck.core.formats import FORMATS
 from stemdeck.core.lifecycle import new_job
-from stemdeck.core.models import Job, new_job_id
+from stemdeck.core.models import LOCAL_ADMIN_ID, Job, new_job_id
 from stemdeck.core.probe import AudioError, AudioInfo, check_duration, probe, verify_decodes
 from stemdeck.core.queue import enqueue_separation, separate_queue
 from stemdeck.core.readiness import default_strategy, missing_weights_message
@@ -90,6 +90,9 @@ def _insert_job(
         job_id,
         strategy.name,
         formats,
+        # Until sign-in tells who is asking, every job is the built-in admin's (as in
+        # `none` mode); migration 0005 made that row and the first admin is it.
+        owner_id=LOCAL_ADMIN_ID,
         source_name=source.display_name,
         source_key=source.key,
         source_sha256=source.sha256,

@@ -23,7 +23,7 @@ from stemdeck.api.context import AppContext
 from stemdeck.api.errors import ApiError, queue_unavailable, refusal_status
 from stemdeck.api.intake import choose_formats, choose_strategy, forget
 from stemdeck.core.lifecycle import new_job
-from stemdeck.core.models import Job, new_job_id
+from stemdeck.core.models import LOCAL_ADMIN_ID, Job, new_job_id
 from stemdeck.core.netguard import MAX_URL_LENGTH, UrlRefused, check_url
 from stemdeck.core.queue import enqueue_ingest, ingest_queue
 from stemdeck.core.readiness import default_strategy, missing_weights_message
@@ -77,7 +77,13 @@ def _display_name(url: str) -> str:
 
 def _insert(context: AppContext, job_id: str, url: str, strategy: str, formats: list[str]) -> Job:
     job = new_job(
-        job_id, strategy, formats, source_name=_display_name(url), source_url=url, source_key=None
+        job_id,
+        strategy,
+        formats,
+        owner_id=LOCAL_ADMIN_ID,  # as in intake.py, until sign-in tells who is asking
+        source_name=_display_name(url),
+        source_url=url,
+        source_key=None,
     )
     context.lifecycle.accept(job)
     return job

@@ -93,14 +93,32 @@ app = typer.Typer(
 )
 
 
-@app.command()
-def migrate() -> None:
-    """Bring the database schema up to date (run once per deploy, before api/worker)."""
+def migrate_and_ensure_admin(settings: Settings) -> None:
+    """The schema up to date, then the settings' first admin in place (see
+    core/accounts/first_admin.py): the step `migrate` and `up` share."""
     from stemdeck.core import migrate as migrations
+    from stemdeck.core.accounts.errors import AccountError
+    from stemdeck.core.accounts.first_admin import ensure_first_admin
 
-    settings = settings_or_die()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrations.upgrade(settings.effective_database_url)
+    if settings.admin_email:
+        try:
+            done = ensure_first_admin(
+                settings.effective_database_url,
+                settings.admin_email,
+                settings.admin_password.get_secret_value(),
+            )
+        except AccountError as error:
+            die(str(error))
+        typer.echo(done)
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date and the first admin (STEMDECK_ADMIN_EMAIL) in
+    place (run once per deploy, before api/worker)."""
+    migrate_and_ensure_admin(settings_or_die())
     typer.echo("database is up to date")
 
 
@@ -182,7 +200,6 @@ def strategies() -> None:
 @app.command()
 def up(ctx: typer.Context) -> None:
     """All-in-one: Redis (embedded unless STEMDECK_REDIS_URL), SQLite, API, worker, reconciler."""
-    from stemdeck.core import migrate as migrations
     from stemdeck.core.embedded_redis import EmbeddedRedisError, start_redis
 
     root = ctx.find_root().command
@@ -191,7 +208,8 @@ def up(ctx: typer.Context) -> None:
     if missing:
         die(f"`stemdeck up` runs the API and a worker here; install {' and '.join(missing)}")
     settings = settings_or_die()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # Before Redis starts: a refusal here leaves nothing running.
+    migrate_and_ensure_admin(settings)
     env = dict(os.environ)
     env["STEMDECK_DATA_DIR"] = str(settings.data_dir.resolve())
     redis_process = None
@@ -201,7 +219,6 @@ def up(ctx: typer.Context) -> None:
         except EmbeddedRedisError as error:
             die(str(error))
         env["STEMDECK_REDIS_URL"] = url
-    migrations.upgrade(settings.effective_database_url)
 
     command = [sys.executable, "-m", "stemdeck.core.cli"]
     # Own sessions: Ctrl-C reaches only this supervisor, which stops each child once.

@@ -116,10 +116,12 @@ class FetchedSource:
     source_channels: int
 
 
-def new_job(job_id: str, strategy: str, formats: list[str], **source: Any) -> Job:
-    """A job as accepted, before anything ran; ``source`` fills the source_* columns."""
+def new_job(job_id: str, strategy: str, formats: list[str], *, owner_id: str, **source: Any) -> Job:
+    """A job as accepted, before anything ran, belonging to ``owner_id`` (a user's id);
+    ``source`` fills the source_* columns."""
     return Job(
         id=job_id,
+        owner_id=owner_id,
         status=JobStatus.queued,
         stage=Stage.waiting,
         stage_detail=None,

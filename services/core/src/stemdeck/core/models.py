@@ -1,4 +1,5 @@
-"""Database rows: a Job (with its source audio) and its Stems."""
+"""Database rows: a Job (with its source audio) and its Stems, and who owns them: Users,
+their OIDC Identities, sign-in Sessions and ApiTokens."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
+    CheckConstraint,
     DateTime,
     Float,
     ForeignKey,
@@ -30,6 +33,17 @@ def utcnow() -> datetime:
 
 def new_job_id() -> str:
     return uuid.uuid4().hex
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+# The built-in admin, made by migration 0005: `STEMDECK_AUTH=none` acts as it, jobs from
+# before accounts belong to it, and the settings' first admin is this row (see
+# core/accounts/first_admin.py). Its address until then can never be a real one.
+LOCAL_ADMIN_ID = "0" * 31 + "1"
+LOCAL_ADMIN_EMAIL = "local-admin@stemdeck.invalid"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -55,6 +69,10 @@ class Job(Base):
     __tablename__ = "jobs"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_job_id)
+    # Who may see the job; no default, so every way of making a job has to say.
+    owner_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", name="fk_jobs_owner_id_users"), index=True
+    )
     status: Mapped[str] = mapped_column(String(16), default=JobStatus.queued, index=True)
     stage: Mapped[str] = mapped_column(String(80), default=Stage.waiting)
     # The model at work while separating (``demucs:htdemucs``), else empty.
@@ -130,3 +148,67 @@ def copy_stem(stem: Stem, job_id: str | None = None) -> Stem:
     if job_id is not None:
         copy.job_id = job_id
     return copy
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint("email = lower(email)", name="ck_users_email_lower"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    # Lower-cased by the code that stores it, and checked by the database.
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    # argon2id; None: no password sign-in (OIDC only, or the built-in admin unclaimed).
+    password_hash: Mapped[str | None] = mapped_column(String(255), default=None)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    disabled_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Quotas of this user; None: the settings' defaults.
+    max_active_jobs: Mapped[int | None] = mapped_column(Integer, default=None)
+    audio_minutes_per_day: Mapped[int | None] = mapped_column(Integer, default=None)
+    storage_bytes: Mapped[int | None] = mapped_column(BigInteger, default=None)
+
+
+class Identity(Base):
+    """An OIDC account (issuer, subject) that signs in as a user."""
+
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("issuer", "subject"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    issuer: Mapped[str] = mapped_column(String(255))
+    subject: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SignInSession(Base):
+    """A signed-in browser. The cookie holds a random id; this row only its SHA-256."""
+
+    __tablename__ = "sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The absolute end (created_at + the lifetime); the idle end follows last_seen_at.
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    user_agent: Mapped[str | None] = mapped_column(String(255), default=None)
+    ip: Mapped[str | None] = mapped_column(String(45), default=None)
+
+
+class ApiToken(Base):
+    """A script's `Authorization: Bearer sdk_…`; only the token's SHA-256 is kept."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # "sdk_" and the next 8 characters, shown to tell tokens apart.
+    prefix: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -244,6 +244,15 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_auth(self) -> Settings:
+        email, password = self.admin_email, self.admin_password.get_secret_value()
+        if bool(email) != bool(password):
+            given, missing = (
+                ("ADMIN_EMAIL", "ADMIN_PASSWORD") if email else ("ADMIN_PASSWORD", "ADMIN_EMAIL")
+            )
+            raise ValueError(
+                f"{ENV_PREFIX}{missing}: {ENV_PREFIX}{given} is set, so the first admin "
+                f"needs {ENV_PREFIX}{missing} too (or unset both)"
+            )
         if self.auth is AuthMode.none:
             if not is_loopback(self.host) and not self.allow_anonymous_network:
                 raise ValueError(
@@ -255,18 +264,11 @@ class Settings(BaseSettings):
                     "users in"
                 )
             return self
-        missing = [
-            f"{ENV_PREFIX}{name.upper()}"
-            for name, value in (
-                ("admin_email", self.admin_email),
-                ("admin_password", self.admin_password.get_secret_value()),
-            )
-            if not value
-        ]
-        if missing:
+        if not email:
             raise ValueError(
-                f"{missing[0]}: {ENV_PREFIX}AUTH=accounts needs the first admin's "
-                f"{' and '.join(missing)}; nobody could sign in otherwise"
+                f"{ENV_PREFIX}ADMIN_EMAIL: {ENV_PREFIX}AUTH=accounts needs the first admin's "
+                f"{ENV_PREFIX}ADMIN_EMAIL and {ENV_PREFIX}ADMIN_PASSWORD; nobody could sign "
+                "in otherwise"
             )
         return self
 

@@ -1,0 +1,78 @@
+"""Users: adding, finding, listing and disabling them. Callers hold the session, so a
+refusal (an AccountError) leaves the database as it was."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from stemdeck.core.accounts.errors import AccountError
+from stemdeck.core.accounts.passwords import PasswordRefused, hash_password
+from stemdeck.core.models import LOCAL_ADMIN_ID, ApiToken, SignInSession, User, utcnow
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+MAX_EMAIL_LENGTH = 320
+
+
+def normalize_email(value: str) -> str:
+    """The form every email is stored and looked up in: trimmed, lower-cased."""
+    email = value.strip().lower()
+    if len(email) > MAX_EMAIL_LENGTH or not _EMAIL.fullmatch(email):
+        raise AccountError(f"{value!r} is not an email address; give one like ada@example.com")
+    return email
+
+
+def find_user(session: Session, email: str) -> User:
+    user = session.scalar(select(User).where(User.email == normalize_email(email)))
+    if user is None:
+        raise AccountError(
+            f"no account has the email {email.strip().lower()}; "
+            "`stemdeck users list` shows them, `stemdeck users add` makes one"
+        )
+    return user
+
+
+def add_user(session: Session, email: str, password: str, is_admin: bool = False) -> User:
+    """A new user who signs in with ``password``."""
+    address = normalize_email(email)
+    if session.scalar(select(User.id).where(User.email == address)) is not None:
+        raise AccountError(f"{address} already has an account; `stemdeck users list` shows it")
+    try:
+        password_hash = hash_password(password)
+    except PasswordRefused as refused:
+        raise AccountError(str(refused)) from None
+    user = User(email=address, password_hash=password_hash, is_admin=is_admin)
+    session.add(user)
+    try:
+        session.flush()
+    except IntegrityError:  # added by someone else since the check above
+        raise AccountError(f"{address} already has an account") from None
+    return user
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.created_at, User.email)))
+
+
+def disable_user(session: Session, user: User) -> tuple[int, int]:
+    """Disable ``user`` and, in the same transaction, end every session of theirs and
+    revoke every token: (sessions ended, tokens revoked)."""
+    if user.id == LOCAL_ADMIN_ID:
+        raise AccountError(
+            f"{user.email} is the first admin (STEMDECK_ADMIN_EMAIL), who cannot be "
+            "disabled: nobody could manage Stemdeck. Give STEMDECK_ADMIN_EMAIL another "
+            "address and run `stemdeck migrate` to hand the role on"
+        )
+    now = utcnow()
+    if user.disabled_at is None:
+        user.disabled_at = now
+    ended = session.execute(delete(SignInSession).where(SignInSession.user_id == user.id))
+    revoked = session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return ended.rowcount, revoked.rowcount  # type: ignore[attr-defined]
