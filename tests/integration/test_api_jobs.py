@@ -322,3 +322,49 @@ def test_when_redis_is_down_an_upload_is_refused_and_nothing_is_kept(
         assert "Redis" in error["message"]
         assert leftovers().empty, leftovers()
         assert client.get("/api/jobs").json()["count"] == 0
+
+
+def test_cancel_stops_an_unfinished_job_and_answers_it(
+    client: TestClient,
+    upload: Upload,
+    mixture: Path,
+    leftovers: Callable[[], Leftovers],
+) -> None:
+    job_id = upload(mixture.read_bytes()).json()["id"]
+
+    response = client.post(f"/api/jobs/{job_id}/cancel")
+
+    assert response.status_code == 200, response.text
+    assert (response.json()["status"], response.json()["stems"]) == ("cancelled", [])
+    assert leftovers() == Leftovers(rows=1, files=[], rq_keys=[], queued=[])
+    again = client.post(f"/api/jobs/{job_id}/cancel")
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "job_finished"
+    assert "already cancelled" in again.json()["error"]["message"]
+
+
+def test_cancel_never_removes_a_job_that_finished(
+    client: TestClient,
+    make_stored_job: Callable[..., StoredJob],
+    leftovers: Callable[[], Leftovers],
+) -> None:
+    """GIVEN a job that completed just before Cancel was pressed WHEN it is cancelled
+    THEN it is refused with 409 and the job and its files stay (DELETE would remove them)."""
+    stored = make_stored_job(status=JobStatus.completed)
+    before = leftovers()
+
+    response = client.post(f"/api/jobs/{stored.id}/cancel")
+
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert error["code"] == "job_finished"
+    assert "already completed" in error["message"] and "DELETE" in error["message"]
+    assert leftovers() == before
+    assert client.get(f"/api/jobs/{stored.id}").json()["status"] == "completed"
+
+
+@pytest.mark.parametrize("job_id", ["0" * 32, "not-an-id", "%2e%2e"])
+def test_cancel_of_an_unknown_job_is_404(client: TestClient, job_id: str) -> None:
+    response = client.post(f"/api/jobs/{job_id}/cancel")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "job_not_found"

@@ -279,3 +279,27 @@ def test_retention_deletes_old_jobs_files_and_rows(
     assert not (settings.storage_root / "jobs" / old).exists()
     assert load(settings, recent).status == "completed"
     assert stored_stems(settings, recent) == ["center.flac", "sides.flac"]
+
+
+def test_a_cancelled_job_is_removed_after_its_window_and_not_before(
+    make_settings: Callable[..., Settings], song: Path
+) -> None:
+    """GIVEN a cancelled job and a completed one, with no retention for finished jobs
+    WHEN the reconciler passes before and after STEMDECK_CANCELLED_RETENTION_HOURS
+    THEN the cancelled one is removed only after it, and the completed one stays."""
+    settings = make_settings(cancelled_retention_hours=2)
+    kept = queued_job(settings, song, "center-sides")
+    work(settings)
+    cancelled = queued_job(settings, song)
+    with TestClient(create_app(settings)) as client:
+        assert client.post(f"/api/jobs/{cancelled}/cancel").status_code == 200
+    finished_at = load(settings, cancelled).finished_at
+    assert finished_at is not None
+
+    soon = reconciler(settings).run_once(now=finished_at + timedelta(hours=1))
+    later = reconciler(settings).run_once(now=finished_at + timedelta(hours=2, seconds=1))
+
+    assert (soon.deleted, later.deleted) == ([], [cancelled])
+    with session_scope(settings.effective_database_url) as session:
+        assert session.get(Job, cancelled) is None
+    assert load(settings, kept).status == "completed"

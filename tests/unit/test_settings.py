@@ -19,6 +19,7 @@ def test_defaults_give_an_all_in_one_setup(tmp_path: object) -> None:
         ("STEMDECK_PORT", "eighty", "STEMDECK_PORT"),
         ("STEMDECK_PORT", "70000", "STEMDECK_PORT"),
         ("STEMDECK_MAX_UPLOAD_MB", "0", "STEMDECK_MAX_UPLOAD_MB"),
+        ("STEMDECK_CANCELLED_RETENTION_HOURS", "0", "STEMDECK_CANCELLED_RETENTION_HOURS"),
         ("STEMDECK_DATABASE_URL", "mysql://x", "STEMDECK_DATABASE_URL"),
         ("STEMDECK_REDIS_URL", "localhost:6379", "STEMDECK_REDIS_URL"),
         ("STEMDECK_DEVICE", "tpu", "STEMDECK_DEVICE"),

@@ -34,6 +34,8 @@ export const api = {
   jobs: (limit: number, offset: number) => request<JobList>(`/api/jobs?limit=${limit}&offset=${offset}`),
   job: (id: string) => request<Job>(`/api/jobs/${encodeURIComponent(id)}`),
   deleteJob: (id: string) => request<void>(`/api/jobs/${encodeURIComponent(id)}`, { method: "DELETE" }),
+  /** Never removes a job: one that finished meanwhile answers 409 and stays. */
+  cancelJob: (id: string) => request<Job>(`/api/jobs/${encodeURIComponent(id)}/cancel`, { method: "POST" }),
   submitUrl: (url: string, strategy: string | null, formats: readonly FormatId[]) =>
     request<Job>("/api/jobs", {
       method: "POST",

@@ -6,7 +6,8 @@ import { isFinal } from "../lib/jobStatus";
 /**
  * Cancel for a job still going: it stays, as cancelled, until the server removes it a
  * day later. Delete for a finished or cancelled one: it goes, with its files.
- * Both are DELETE /api/jobs/{id}; the job's status decides which it is.
+ * Cancel never deletes: a job that finished just before the click answers 409 and its
+ * row is refreshed to show how it ended.
  */
 export function CancelOrDeleteButton({
   job,
@@ -26,12 +27,17 @@ export function CancelOrDeleteButton({
     setBusy(true);
     setError(null);
     try {
-      await api.deleteJob(job.id);
-      if (final) onDeleted(job.id);
-      else onCancelled(job.id);
+      if (final) {
+        await api.deleteJob(job.id);
+        onDeleted(job.id);
+      } else {
+        await api.cancelJob(job.id);
+        onCancelled(job.id);
+      }
     } catch (caught) {
       // Gone already (deleted in another tab, or its day as cancelled is up): so is the row.
       if (caught instanceof ApiError && caught.status === 404) onDeleted(job.id);
+      else if (caught instanceof ApiError && caught.status === 409) onCancelled(job.id);
       else setError(errorText(caught));
     } finally {
       // A cancelled row stays, and offers Delete next.

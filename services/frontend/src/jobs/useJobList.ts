@@ -22,7 +22,7 @@ export interface LoadedJobs {
   /** The jobs that follow their own event stream. */
   streamed: Set<string>;
   loadOlder: () => void;
-  /** A job was cancelled: its row shows it so, from the API's own answer. */
+  /** A job was cancelled (or had just ended on its own): its row shows how, from the API. */
   onCancelled: (id: string) => void;
   onDeleted: (id: string) => void;
 }

@@ -83,23 +83,29 @@ def cancel_queue_entry(redis: Redis, job_id: str) -> None:
             log.warning("could not remove job %s from the queue: %s", entry_id, error)
 
 
-def delete_job(context: AppContext, job: Job) -> None:
-    """DELETE: an unfinished job is cancelled (it answers ``cancelled`` for
-    STEMDECK_CANCELLED_RETENTION_HOURS); a finished one is removed, files and row.
-
-    Files another job references (dedup) stay.
-    """
-    storage = context.storage
+def cancel_job(context: AppContext, job: Job) -> bool:
+    """Cancel a job that has not finished: it answers ``cancelled`` for
+    STEMDECK_CANCELLED_RETENTION_HOURS, its files go now. False when it had finished."""
     with session_scope(context.settings.effective_database_url) as session:
         # Decided while the stems still say which files the job references.
         plan = release_plan(session, load_job(session, job.id))
-    if context.lifecycle.cancel(job.id):
-        # The row says cancelled first: a worker stops at its next progress write, and
-        # removes what it wrote after this.
-        cancel_queue_entry(context.redis, job.id)
-        plan.run(storage)
-        log.info("cancelled job %s", job.id)
-    elif context.lifecycle.remove(job.id, lambda session, row: release(session, row, storage)):
+    if not context.lifecycle.cancel(job.id):
+        return False
+    # The row says cancelled first: a worker stops at its next progress write, and
+    # removes what it wrote after this.
+    cancel_queue_entry(context.redis, job.id)
+    plan.run(context.storage)
+    log.info("cancelled job %s", job.id)
+    return True
+
+
+def delete_job(context: AppContext, job: Job) -> None:
+    """DELETE: an unfinished job is cancelled; a finished (or cancelled) one is removed,
+    files and row. Files another job references (dedup) stay."""
+    if cancel_job(context, job):
+        return
+    storage = context.storage
+    if context.lifecycle.remove(job.id, lambda session, row: release(session, row, storage)):
         log.info("deleted job %s", job.id)
 
 

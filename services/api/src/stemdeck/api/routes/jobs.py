@@ -1,4 +1,4 @@
-"""/api/jobs: create (upload), list, read, delete."""
+"""/api/jobs: create (upload), list, read, cancel, delete."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import func, select
 
 from stemdeck.api.deps import ContextDep, SessionDep
+from stemdeck.api.errors import ApiError
 from stemdeck.api.intake import create_job_from_upload
-from stemdeck.api.jobstore import delete_job, load_job
+from stemdeck.api.jobstore import cancel_job, delete_job, load_job
 from stemdeck.api.presenters import job_public
 from stemdeck.api.schemas import ErrorPublic, JobPublic, JobsPublic
 from stemdeck.api.url_intake import JobCreateFromUrl, create_job_from_url
@@ -107,3 +108,23 @@ def read_job(request: Request, session: SessionDep, job_id: str) -> JobPublic:
 )
 def remove_job(session: SessionDep, context: ContextDep, job_id: str) -> None:
     delete_job(context, load_job(session, job_id))
+
+
+@router.post(
+    "/{job_id}/cancel",
+    name="cancel_job",
+    responses={404: {"model": ErrorPublic}, 409: {"model": ErrorPublic}},
+    summary="Cancel a job that has not finished; it answers 'cancelled' for a while",
+)
+def cancel(request: Request, session: SessionDep, context: ContextDep, job_id: str) -> JobPublic:
+    job = load_job(session, job_id)
+    if not cancel_job(context, job):
+        session.refresh(job)
+        raise ApiError(
+            409,
+            "job_finished",
+            f"Job {job_id} has already {job.status}, so there is nothing to cancel. "
+            f"DELETE /api/jobs/{job_id} removes it.",
+        )
+    session.refresh(job)
+    return job_public(request, job)
