@@ -19,23 +19,15 @@ from typing import Annotated, Any, NoReturn
 import typer
 from typer.core import TyperGroup
 
-from stemdeck.core.settings import Settings, SettingsError, load_settings
+from stemdeck.core.accounts.cli import tokens_app, users_app
+from stemdeck.core.cli_common import die, settings_or_die
+from stemdeck.core.settings import Settings, SettingsError
+
+__all__ = ["app", "die", "settings_or_die"]  # the plugins' imports
 
 COMMANDS_GROUP = "stemdeck.commands"
 # Which distribution brings each command `up` starts, for the message when one is missing.
 UP_NEEDS = {"api": "stemdeck-api", "worker": "stemdeck-worker"}
-
-
-def die(message: str, code: int = 2) -> NoReturn:
-    typer.secho(message, fg=typer.colors.RED, err=True)
-    raise typer.Exit(code)
-
-
-def settings_or_die() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as error:
-        die(str(error))
 
 
 def command_entry_points() -> list[EntryPoint]:
@@ -91,6 +83,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
 
 
 def migrate_and_ensure_admin(settings: Settings) -> None:
