@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from stemdeck.core.accounts.errors import AccountError
-from stemdeck.core.accounts.tokens import Scope, new_api_token, parse_scopes
+from stemdeck.core.accounts.sessions import TOUCH_EVERY
+from stemdeck.core.accounts.tokens import Scope, digest, new_api_token, parse_scopes
 from stemdeck.core.models import ApiToken, User, utcnow
 
 MAX_NAME_LENGTH = 100
@@ -55,3 +57,24 @@ def issue_api_token(
         )
     )
     return token.value
+
+
+def token_user(
+    session: Session, token: str, now: datetime | None = None
+) -> tuple[User, ApiToken] | None:
+    """The enabled user and the live (not revoked, not expired) token a value names."""
+    now = now or utcnow()
+    found = session.execute(
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == digest(token))
+    ).first()
+    if found is None:
+        return None
+    row, user = found
+    expired = row.expires_at is not None and row.expires_at <= now
+    if row.revoked_at is not None or expired or user.disabled_at is not None:
+        return None
+    if row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY:
+        row.last_used_at = now
+    return user, row

@@ -1,0 +1,1 @@
+"""Who is asking: sessions (the web app), API tokens (scripts), or the local admin."""

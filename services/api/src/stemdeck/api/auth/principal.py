@@ -1,0 +1,133 @@
+"""The principal of a request: who it acts for, and with which scopes.
+
+``STEMDECK_AUTH=none`` (a laptop, loopback only): every request is the built-in
+local admin. ``accounts``: an ``Authorization: Bearer sdk_…`` token (its scopes),
+else the session cookie (everything its user may do), else 401.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from stemdeck.api.context import AppContext
+from stemdeck.api.deps import ContextDep
+from stemdeck.api.errors import ApiError
+from stemdeck.core.accounts.api_tokens import token_user
+from stemdeck.core.accounts.sessions import SessionLimits, signed_in_user
+from stemdeck.core.accounts.tokens import Scope, looks_like_api_token
+from stemdeck.core.db import session_scope
+from stemdeck.core.models import LOCAL_ADMIN_EMAIL, LOCAL_ADMIN_ID, User
+from stemdeck.core.settings import AuthMode
+
+SESSION_COOKIE = "stemdeck_session"
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: str
+    email: str
+    is_admin: bool
+    # None: a signed-in browser, which may do all its user may; else a token's scopes.
+    scopes: frozenset[Scope] | None
+    # How the request proved it: "local" (auth none), "session" or "token".
+    via: str
+
+    def may(self, scope: Scope) -> bool:
+        if scope == Scope.admin and not self.is_admin:
+            return False
+        return self.scopes is None or scope in self.scopes
+
+
+def _of(user: User, scopes: frozenset[Scope] | None, via: str) -> Principal:
+    return Principal(user.id, user.email, user.is_admin, scopes, via)
+
+
+def not_signed_in() -> ApiError:
+    return ApiError(
+        401,
+        "not_signed_in",
+        "Sign in first (POST /api/auth/login, or the web app), or send an API token as "
+        "'Authorization: Bearer sdk_…' (create one with `stemdeck tokens create`).",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def _bearer(context: AppContext, header: str) -> Principal:
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not looks_like_api_token(token):
+        raise ApiError(
+            401,
+            "invalid_token",
+            "The Authorization header must be 'Bearer sdk_…' with a whole API token.",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+    with session_scope(context.settings.effective_database_url) as session:
+        found = token_user(session, token)
+        if found is None:
+            raise ApiError(
+                401,
+                "invalid_token",
+                "This API token is not valid: it was revoked or has expired, its user is "
+                "disabled, or it is mistyped. Create a new one.",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+        user, row = found
+        return _of(user, frozenset(Scope(scope) for scope in row.scopes), "token")
+
+
+def _session(context: AppContext, session_id: str) -> Principal:
+    limits = SessionLimits.from_settings(context.settings)
+    with session_scope(context.settings.effective_database_url) as session:
+        user = signed_in_user(session, session_id, limits)
+        if user is None:
+            raise ApiError(
+                401,
+                "session_expired",
+                "Your session has ended (signed out, idle too long, or too old); sign in again.",
+            )
+        return _of(user, None, "session")
+
+
+def current_principal(request: Request, context: ContextDep) -> Principal:
+    settings = context.settings
+    if settings.auth == AuthMode.none:
+        email = settings.admin_email or LOCAL_ADMIN_EMAIL
+        return Principal(LOCAL_ADMIN_ID, email, True, None, "local")
+    if header := request.headers.get("authorization"):
+        return _bearer(context, header)
+    if session_id := request.cookies.get(SESSION_COOKIE):
+        return _session(context, session_id)
+    raise not_signed_in()
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+def requires(scope: Scope) -> Callable[[Principal], Principal]:
+    """A dependency: the principal, if it may use ``scope``; else 403 naming it."""
+
+    def check(principal: PrincipalDep) -> Principal:
+        if not principal.may(scope):
+            why = (
+                "only admins may"
+                if scope == Scope.admin and not principal.is_admin
+                else f"this API token lacks the {scope.value!r} scope"
+            )
+            raise ApiError(
+                403,
+                "missing_scope",
+                f"This needs the {scope.value!r} scope: {why}. Use a token that has it.",
+            )
+        return principal
+
+    return check
+
+
+JobsReader = Annotated[Principal, Depends(requires(Scope.jobs_read))]
+JobsWriter = Annotated[Principal, Depends(requires(Scope.jobs_write))]
+Admin = Annotated[Principal, Depends(requires(Scope.admin))]

@@ -1,0 +1,86 @@
+"""Signed-in browsers, kept on the server: the cookie holds a random id, the row its SHA-256.
+
+A session ends at the first of: its absolute end (``expires_at``, set when it starts),
+``STEMDECK_SESSION_IDLE_HOURS`` without a request, sign-out, or its user disabled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from stemdeck.core.accounts.tokens import digest, new_session_id
+from stemdeck.core.models import SignInSession, User, utcnow
+from stemdeck.core.settings import Settings
+
+# last_seen_at (and a token's last_used_at) is written at most this often: a page's burst
+# of requests (stems, waveforms, events) must not become a burst of writes.
+TOUCH_EVERY = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class SessionLimits:
+    idle: timedelta
+    lifetime: timedelta
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SessionLimits:
+        return cls(
+            idle=timedelta(hours=settings.session_idle_hours),
+            lifetime=timedelta(days=settings.session_lifetime_days),
+        )
+
+
+def start_session(
+    session: Session,
+    user: User,
+    limits: SessionLimits,
+    *,
+    user_agent: str | None = None,
+    ip: str | None = None,
+) -> str:
+    """A new session of ``user``; returns the id for the cookie (the row keeps its hash).
+
+    Always a new id: signing in never reuses one a browser already had (fixation)."""
+    secret = new_session_id()
+    now = utcnow()
+    session.add(
+        SignInSession(
+            id_hash=secret.digest,
+            user_id=user.id,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + limits.lifetime,
+            user_agent=user_agent[:255] if user_agent else None,
+            ip=ip[:45] if ip else None,
+        )
+    )
+    return secret.value
+
+
+def signed_in_user(
+    session: Session, session_id: str, limits: SessionLimits, now: datetime | None = None
+) -> User | None:
+    """The enabled user a live session belongs to; an ended session's row is removed."""
+    now = now or utcnow()
+    found = session.execute(
+        select(SignInSession, User)
+        .join(User, User.id == SignInSession.user_id)
+        .where(SignInSession.id_hash == digest(session_id))
+    ).first()
+    if found is None:
+        return None
+    row, user = found
+    if row.expires_at <= now or row.last_seen_at + limits.idle <= now or user.disabled_at:
+        session.delete(row)
+        return None
+    if now - row.last_seen_at >= TOUCH_EVERY:
+        row.last_seen_at = now
+    return user
+
+
+def end_session(session: Session, session_id: str) -> None:
+    session.execute(delete(SignInSession).where(SignInSession.id_hash == digest(session_id)))
