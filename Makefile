@@ -65,6 +65,7 @@ bench: install
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/models.py
 	$(BIN)/python bench/quality.py
+	$(BIN)/python bench/signin.py
 
 # Weights of every strategy in strategies.yaml, on a machine that can reach them.
 models: install
