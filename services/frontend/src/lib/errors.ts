@@ -5,6 +5,8 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** From a 429's Retry-After: seconds until the server takes the request again. */
+    readonly retryAfterS: number | null = null,
   ) {
     super(message);
     this.name = "ApiError";
@@ -16,18 +18,37 @@ interface ErrorBody {
 }
 
 /** The API's `{"error": {"code", "message"}}`, or a message that says what the status means. */
-export function apiErrorFrom(status: number, bodyText: string): ApiError {
+export function apiErrorFrom(status: number, bodyText: string, retryAfter: string | null = null): ApiError {
+  const wait = retryAfterSeconds(retryAfter);
   try {
     const body = JSON.parse(bodyText) as ErrorBody;
     const message = body.error?.message;
     const code = body.error?.code;
     if (typeof message === "string" && message) {
-      return new ApiError(status, typeof code === "string" ? code : "error", message);
+      return new ApiError(status, typeof code === "string" ? code : "error", message, wait);
     }
   } catch {
     // Not JSON: a proxy's error page, or an empty body. Fall through.
   }
-  return new ApiError(status, "http_error", fallbackMessage(status));
+  return new ApiError(status, "http_error", fallbackMessage(status), wait);
+}
+
+/** Retry-After as seconds from now: either form HTTP allows (seconds, or a date), null if absent. */
+export function retryAfterSeconds(header: string | null, now: number = Date.now()): number | null {
+  const value = header?.trim();
+  if (!value) return null;
+  if (/^\d+$/.test(value)) return Number(value);
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? null : Math.max(0, Math.ceil((at - now) / 1000));
+}
+
+/** "Try again in 3 minutes." — rounded up, so trying at the time said never fails again. */
+export function tryAgainText(seconds: number): string {
+  if (seconds <= 0) return "Try again now.";
+  let [amount, unit] = [seconds, "second"];
+  if (seconds >= 5400) [amount, unit] = [Math.ceil(seconds / 3600), "hour"];
+  else if (seconds >= 60) [amount, unit] = [Math.ceil(seconds / 60), "minute"];
+  return `Try again in ${amount} ${unit}${amount === 1 ? "" : "s"}.`;
 }
 
 export function fallbackMessage(status: number): string {
@@ -41,7 +62,11 @@ export function fallbackMessage(status: number): string {
 
 /** The sentence to show next to the control that caused `error`. */
 export function errorText(error: unknown): string {
-  if (error instanceof ApiError) return error.message;
+  if (error instanceof ApiError) {
+    // Retry-After says when, unless the server's message already does.
+    const saysWhen = error.retryAfterS === null || /try again in/i.test(error.message);
+    return saysWhen ? error.message : `${error.message} ${tryAgainText(error.retryAfterS)}`;
+  }
   if (error instanceof DOMException && error.name === "AbortError") return "Cancelled.";
   if (error instanceof TypeError) return fallbackMessage(0);
   if (error instanceof Error && error.message) return error.message;
