@@ -1,13 +1,21 @@
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { BrowserRouter, NavLink, Route, Routes } from "react-router-dom";
+import { AuthGate } from "./auth/AuthGate";
+import { SIGN_IN_PATH } from "./auth/session";
+import { useAuth } from "./auth/useAuth";
+import { UserMenu } from "./auth/UserMenu";
 import { JobsPage } from "./pages/JobsPage";
 import { NewJobPage } from "./pages/NewJobPage";
 import { NotFoundPage } from "./pages/NotFoundPage";
 import { PlayerPage } from "./pages/PlayerPage";
+import { SignInPage } from "./pages/SignInPage";
 import "./styles.css";
 
 function Layout({ children }: { children: React.ReactNode }) {
+  // Links only once the pages are in reach: signed out, they would lead back to sign-in.
+  const phase = useAuth().phase;
+  const showLinks = phase !== "checking" && phase !== "signed-out";
   return (
     <>
       <a className="skip-link" href="#main">
@@ -18,14 +26,19 @@ function Layout({ children }: { children: React.ReactNode }) {
           <img src="/favicon.svg" alt="" width={28} height={28} />
           <span>Stemdeck</span>
         </NavLink>
-        <nav aria-label="Main">
-          <NavLink to="/" end>
-            New job
-          </NavLink>
-          <NavLink to="/jobs" end>
-            Jobs
-          </NavLink>
-        </nav>
+        <div className="topbar-end">
+          {showLinks && (
+            <nav aria-label="Main">
+              <NavLink to="/" end>
+                New job
+              </NavLink>
+              <NavLink to="/jobs" end>
+                Jobs
+              </NavLink>
+            </nav>
+          )}
+          <UserMenu />
+        </div>
       </header>
       <main id="main" tabIndex={-1}>
         {children}
@@ -38,12 +51,15 @@ createRoot(document.getElementById("root")!).render(
   <StrictMode>
     <BrowserRouter>
       <Layout>
-        <Routes>
-          <Route path="/" element={<NewJobPage />} />
-          <Route path="/jobs" element={<JobsPage />} />
-          <Route path="/jobs/:jobId" element={<PlayerPage />} />
-          <Route path="*" element={<NotFoundPage />} />
-        </Routes>
+        <AuthGate>
+          <Routes>
+            <Route path="/" element={<NewJobPage />} />
+            <Route path="/jobs" element={<JobsPage />} />
+            <Route path="/jobs/:jobId" element={<PlayerPage />} />
+            <Route path={SIGN_IN_PATH} element={<SignInPage />} />
+            <Route path="*" element={<NotFoundPage />} />
+          </Routes>
+        </AuthGate>
       </Layout>
     </BrowserRouter>
   </StrictMode>,

@@ -1,6 +1,7 @@
 // Typed calls to the Stemdeck API. Every type comes from schema.d.ts, which is
 // generated from the service's OpenAPI schema (make gen-client), never copied by hand.
-import { apiErrorFrom } from "../lib/errors";
+import { apiErrorFrom, type ApiError } from "../lib/errors";
+import { endsSession } from "../auth/session";
 import type { components } from "./schema";
 
 export type Job = components["schemas"]["JobPublic"];
@@ -22,10 +23,42 @@ export interface WaveformPeaks {
   data: number[];
 }
 
+// The sign-in contract of issue 11, by hand until the API's auth routes are in schema.d.ts.
+export interface User {
+  id: string;
+  email: string;
+  is_admin: boolean;
+}
+export interface Me {
+  user: User;
+  auth: "none" | "accounts";
+  via: "local" | "session" | "token";
+}
+
+let sessionLost: (error: ApiError) => void = () => undefined;
+
+/**
+ * The one place that learns of a lost session: every call below (fetch, the upload's XHR,
+ * and the polling that replaces a failed event stream) fails through `failure`.
+ */
+export function whenSessionLost(handler: (error: ApiError) => void): void {
+  sessionLost = handler;
+}
+
+function failure(status: number, body: string, retryAfter: string | null): ApiError {
+  const error = apiErrorFrom(status, body, retryAfter);
+  if (endsSession(error.status, error.code)) sessionLost(error);
+  return error;
+}
+
 async function request<T>(path: string, init?: RequestInit): Promise<T> {
   const response = await fetch(path, { ...init, headers: { Accept: "application/json", ...init?.headers } });
-  if (!response.ok) throw apiErrorFrom(response.status, await response.text());
+  if (!response.ok) throw failure(response.status, await response.text(), response.headers.get("Retry-After"));
   return (response.status === 204 ? undefined : await response.json()) as T;
+}
+
+function postJson<T>(path: string, body: unknown): Promise<T> {
+  return request<T>(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
 }
 
 export const api = {
@@ -37,11 +70,10 @@ export const api = {
   /** Never removes a job: one that finished meanwhile answers 409 and stays. */
   cancelJob: (id: string) => request<Job>(`/api/jobs/${encodeURIComponent(id)}/cancel`, { method: "POST" }),
   submitUrl: (url: string, strategy: string | null, formats: readonly FormatId[]) =>
-    request<Job>("/api/jobs", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ url, strategy, formats }),
-    }),
+    postJson<Job>("/api/jobs", { url, strategy, formats }),
+  me: () => request<Me>("/api/auth/me"),
+  login: (email: string, password: string) => postJson<{ user: User }>("/api/auth/login", { email, password }),
+  logout: () => request<void>("/api/auth/logout", { method: "POST" }),
   waveform: (stem: Stem, signal?: AbortSignal) => request<WaveformPeaks>(stem.waveform_url, { signal }),
 };
 
@@ -73,9 +105,9 @@ export function uploadFile(
     };
     xhr.onload = () => {
       if (xhr.status === 202) resolve(JSON.parse(xhr.responseText) as Job);
-      else reject(apiErrorFrom(xhr.status, xhr.responseText));
+      else reject(failure(xhr.status, xhr.responseText, xhr.getResponseHeader("Retry-After")));
     };
-    xhr.onerror = () => reject(apiErrorFrom(0, ""));
+    xhr.onerror = () => reject(failure(0, "", null));
     xhr.onabort = () => reject(new DOMException("Upload cancelled", "AbortError"));
     const form = new FormData();
     if (strategy) form.append("strategy", strategy);

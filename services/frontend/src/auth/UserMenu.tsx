@@ -1,0 +1,39 @@
+import { useState } from "react";
+import { errorText } from "../lib/errors";
+import { signOut, useAuth } from "./useAuth";
+
+/** Who is signed in, and the way out; nothing at all when the server has no accounts. */
+export function UserMenu() {
+  const auth = useAuth();
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  if (auth.phase !== "signed-in") return null;
+
+  const leave = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      await signOut();
+    } catch (e) {
+      setError(errorText(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <div className="user-menu">
+      <span className="user-email" title={auth.user.email} data-testid="user-email">
+        {auth.user.email}
+      </span>
+      <button type="button" className="button small" onClick={leave} disabled={busy}>
+        Sign out
+      </button>
+      {error && (
+        <p className="error user-error" role="alert">
+          {error}
+        </p>
+      )}
+    </div>
+  );
+}
