@@ -7,8 +7,10 @@ from collections.abc import Callable
 
 import pytest
 
+from stemdeck.core.accounts.users import add_user
 from stemdeck.core.db import session_scope
 from stemdeck.core.lifecycle import (
+    REUSE_NOTE,
     TRANSITIONS,
     Attempt,
     FetchedSource,
@@ -18,7 +20,7 @@ from stemdeck.core.lifecycle import (
     new_job,
 )
 from stemdeck.core.models import LOCAL_ADMIN_ID, Job, Stem, new_job_id, utcnow
-from stemdeck.core.settings import Settings
+from stemdeck.core.settings import DedupScope, Settings
 from stemdeck.core.states import JobStatus, Stage
 
 SHA = "ab" * 32
@@ -72,14 +74,16 @@ def lifecycle(settings: Settings, heard: Recorder) -> JobLifecycle:
 def make_job(settings: Settings) -> Callable[..., str]:
     """A job row in any status (as fixtures may write it), with one stem row."""
 
-    def build(status: JobStatus, attempts: int = 1, **columns: object) -> str:
+    def build(
+        status: JobStatus, attempts: int = 1, owner_id: str = LOCAL_ADMIN_ID, **columns: object
+    ) -> str:
         job_id = new_job_id()
         source = {"source_key": f"jobs/{job_id}/source.wav", "source_sha256": SHA}
         job = new_job(
             job_id,
             "four-stems-dsp",
             ["flac"],
-            owner_id=LOCAL_ADMIN_ID,
+            owner_id=owner_id,
             source_name="song.wav",
             **(source | columns),
         )
@@ -117,7 +121,7 @@ def invoke(lifecycle: JobLifecycle, transition: Transition, job_id: str, status:
         Transition.complete: lambda: lifecycle.complete(
             attempt(job_id, status), [stem("drums", job_id)], ["a note"], -1.5
         ),
-        Transition.reuse: lambda: lifecycle.reuse_twin(job_id),
+        Transition.reuse: lambda: lifecycle.reuse_twin(job_id, DedupScope.user),
         Transition.fail: lambda: lifecycle.fail(attempt(job_id, status), "x", "it broke"),
         Transition.hand_back: lambda: lifecycle.hand_back(attempt(job_id, status)),
         Transition.requeue: lambda: lifecycle.requeue(attempt(job_id, status)),
@@ -283,7 +287,9 @@ def test_a_twin_completes_a_queued_job_with_copies_of_its_stems(
     twin = make_job(JobStatus.completed, finished_at=utcnow(), output_gain_db=-3.0)
     job_id = make_job(JobStatus.queued)
 
-    assert lifecycle.reuse_twin(job_id) == f"jobs/{job_id}/source.wav"  # now unused
+    assert (
+        lifecycle.reuse_twin(job_id, DedupScope.user) == f"jobs/{job_id}/source.wav"
+    )  # now unused
 
     job = load(settings, job_id)
     assert job is not None
@@ -296,11 +302,68 @@ def test_a_twin_completes_a_queued_job_with_copies_of_its_stems(
     assert twin in job.notes[-1]
 
 
+@pytest.fixture
+def other_user(settings: Settings) -> str:
+    with session_scope(settings.effective_database_url) as session:
+        return add_user(session, "bea@example.com", "a long enough password").id
+
+
+def test_under_user_scope_another_owners_twin_is_not_used(
+    settings: Settings, lifecycle: JobLifecycle, make_job: Callable[..., str], other_user: str
+) -> None:
+    make_job(JobStatus.completed, finished_at=utcnow(), owner_id=other_user)
+    job_id = make_job(JobStatus.queued)
+    assert lifecycle.reuse_twin(job_id, DedupScope.user) is False
+    assert load(settings, job_id).status == "queued"  # type: ignore[union-attr]
+
+
+def test_under_global_scope_another_owners_twin_is_used_but_never_named(
+    settings: Settings, lifecycle: JobLifecycle, make_job: Callable[..., str], other_user: str
+) -> None:
+    """GIVEN another user's twin that was itself completed from a third job (its note
+    names that one) WHEN a job reuses it under global dedup THEN the stems are shared,
+    the twin's notes about the audio stay, and no note names either job."""
+    earlier = make_job(JobStatus.cancelled, owner_id=other_user)  # named, not a twin
+    twin = make_job(JobStatus.completed, finished_at=utcnow(), owner_id=other_user)
+    with session_scope(settings.effective_database_url) as session:
+        row = session.get(Job, twin)
+        assert row is not None
+        row.notes = [
+            "Turned down by 3 dB.",
+            f"{REUSE_NOTE} (job {earlier}); its stems were reused.",
+        ]
+    job_id = make_job(JobStatus.queued)
+
+    assert lifecycle.reuse_twin(job_id, DedupScope.global_)
+
+    job = load(settings, job_id)
+    assert job is not None and job.status == "completed"
+    assert [s.keys for s in job.stems] == [{"flac": f"jobs/{twin}/stems/vocals.flac"}]
+    assert job.notes == [
+        "Turned down by 3 dB.",
+        f"{REUSE_NOTE}; its stems were reused.",
+    ]
+
+
+def test_under_global_scope_the_owners_own_twin_comes_first_and_is_named(
+    settings: Settings, lifecycle: JobLifecycle, make_job: Callable[..., str], other_user: str
+) -> None:
+    make_job(JobStatus.completed, finished_at=utcnow(), owner_id=other_user)
+    mine = make_job(JobStatus.completed, finished_at=utcnow())
+    job_id = make_job(JobStatus.queued)
+
+    assert lifecycle.reuse_twin(job_id, DedupScope.global_)
+
+    job = load(settings, job_id)
+    assert job is not None
+    assert job.notes == [f"{REUSE_NOTE} (job {mine}); its stems were reused."]
+
+
 def test_no_twin_leaves_the_job_queued(
     settings: Settings, lifecycle: JobLifecycle, make_job: Callable[..., str], heard: Recorder
 ) -> None:
     job_id = make_job(JobStatus.queued)
-    assert lifecycle.reuse_twin(job_id) is False
+    assert lifecycle.reuse_twin(job_id, DedupScope.user) is False
     assert load(settings, job_id).status == "queued"  # type: ignore[union-attr]
     assert heard.heard == []
 

@@ -104,7 +104,7 @@ def _insert_job(
     )
     context.lifecycle.accept(job)
     # Same audio, strategy and formats as a completed job: done at once from its stems.
-    reused = context.lifecycle.reuse_twin(job_id)
+    reused = context.lifecycle.reuse_twin(job_id, context.settings.dedup_scope)
     if not reused:
         return job
     if isinstance(reused, str):

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from stemdeck.core.db import session_scope
 from stemdeck.core.dedup import find_twin
 from stemdeck.core.models import Job, Stem, copy_stem, utcnow
+from stemdeck.core.settings import DedupScope
 from stemdeck.core.states import JobStatus, Stage
 
 log = logging.getLogger(__name__)
@@ -293,13 +294,14 @@ class JobLifecycle:
 
     # --- dedup ---------------------------------------------------------------------------
 
-    def reuse_twin(self, job_id: str) -> str | bool:
+    def reuse_twin(self, job_id: str, scope: DedupScope) -> str | bool:
         """Complete a queued job from a completed job with the same audio, strategy and
-        formats. False when there is none (or the job is not queued); else the job's own
-        source key, now unused, or True when it had none of its own."""
+        formats (of the same owner, under ``DedupScope.user``). False when there is none
+        (or the job is not queued); else the job's own source key, now unused, or True
+        when it had none of its own."""
         with session_scope(self.database_url) as session:
             job = session.get(Job, job_id)
-            twin = find_twin(session, job) if job is not None else None
+            twin = find_twin(session, job, scope) if job is not None else None
             if job is None or twin is None:
                 return False
             own_source = job.source_key if job.source_key != twin.source_key else None
@@ -307,7 +309,7 @@ class JobLifecycle:
                 session,
                 Transition.reuse,
                 self._guarded(Transition.reuse, job_id),
-                **_reused(twin, job.started_at),
+                **_reused(twin, job),
             )
             if won:
                 _delete_stems(session, job_id)
@@ -390,7 +392,19 @@ def _waiting() -> dict[str, Any]:
     return {"stage": Stage.waiting, "stage_detail": None, "progress": 0.0, "heartbeat_at": None}
 
 
-def _reused(twin: Job, started_at: Any) -> dict[str, Any]:
+REUSE_NOTE = "The same audio was already separated with this strategy"
+
+
+def _reuse_notes(twin: Job, job: Job) -> list[str]:
+    """The twin's notes about the audio, and one saying its stems were reused: naming the
+    twin only when it is the same owner's (under global dedup another owner's job must
+    not show). The twin's own reuse note goes, as it may name a third job."""
+    kept = [note for note in twin.notes or [] if not note.startswith(REUSE_NOTE)]
+    which = f" (job {twin.id})" if twin.owner_id == job.owner_id else ""
+    return [*kept, f"{REUSE_NOTE}{which}; its stems were reused."]
+
+
+def _reused(twin: Job, job: Job) -> dict[str, Any]:
     now = utcnow()
     return {
         "status": JobStatus.completed,
@@ -401,12 +415,8 @@ def _reused(twin: Job, started_at: Any) -> dict[str, Any]:
         "error": None,
         "error_code": None,
         "output_gain_db": twin.output_gain_db,
-        "notes": [
-            *(twin.notes or []),
-            f"The same audio was already separated with this strategy (job {twin.id}); "
-            "its stems were reused.",
-        ],
-        "started_at": started_at or now,
+        "notes": _reuse_notes(twin, job),
+        "started_at": job.started_at or now,
         "finished_at": now,
         "heartbeat_at": None,
     }

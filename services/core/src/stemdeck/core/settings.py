@@ -35,6 +35,13 @@ class AuthMode(StrEnum):
     accounts = "accounts"
 
 
+class DedupScope(StrEnum):
+    # A job completes from a twin (same audio, strategy, formats) of its own owner only.
+    user = "user"
+    # From anyone's twin: the files are shared, nothing else about the twin shows.
+    global_ = "global"
+
+
 # The example secrets of .env.example and deploy/kubernetes/base/secrets.env.example,
 # and the variable a user sets to replace each: a copied example starts nothing.
 EXAMPLE_SECRETS = {
@@ -120,6 +127,8 @@ class Settings(BaseSettings):
     # A cancelled job answers `cancelled` this long, then it is removed (its files go
     # at once, when it is cancelled).
     cancelled_retention_hours: float = Field(24.0, gt=0)
+    # Whose completed jobs a new job may reuse the stems of (see core/dedup.py).
+    dedup_scope: DedupScope = DedupScope.user
     result_ttl_s: int = Field(7 * 24 * 3600, ge=60)
     failure_ttl_s: int = Field(30 * 24 * 3600, ge=60)
     log_level: str = "INFO"

@@ -102,7 +102,8 @@ def reused_twin(job_id: str) -> bool:
     """Complete a queued job at once from a completed job with the same audio (dedup)."""
     rt = runtime.current()
     reused = with_retries(
-        lambda: rt.lifecycle.reuse_twin(job_id), f"looking for a twin of job {job_id}"
+        lambda: rt.lifecycle.reuse_twin(job_id, rt.settings.dedup_scope),
+        f"looking for a twin of job {job_id}",
     )
     if isinstance(reused, str):
         rt.storage.delete_prefix(reused)
