@@ -20,6 +20,7 @@ SECRET_BYTES = 32  # 256 bits
 SHOWN_PREFIX_LENGTH = len(TOKEN_PREFIX) + 8
 # token_urlsafe(32): 43 characters of the URL-safe base64 alphabet.
 _TOKEN = re.compile(rf"{TOKEN_PREFIX}[A-Za-z0-9_-]{{43}}")
+_SESSION_ID = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 class Scope(StrEnum):
@@ -59,6 +60,11 @@ def new_session_id() -> NewSecret:
 def looks_like_api_token(value: str) -> bool:
     """Whether ``value`` has an API token's shape (worth a database read)."""
     return _TOKEN.fullmatch(value) is not None
+
+
+def looks_like_session_id(value: str) -> bool:
+    """Whether ``value`` has a session id's shape (worth a database read)."""
+    return _SESSION_ID.fullmatch(value) is not None
 
 
 def parse_scopes(values: Iterable[str]) -> list[Scope]:
