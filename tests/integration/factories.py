@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import io
 from pathlib import Path
+
+import soundfile as sf
 
 from stemdeck.core.db import session_scope
 from stemdeck.core.models import LOCAL_ADMIN_ID, Job, new_job_id
@@ -12,6 +15,14 @@ from stemdeck.core.queue import enqueue_separation, redis_connection, separate_q
 from stemdeck.core.settings import Settings
 from stemdeck.core.storage import keys, make_storage
 from stemdeck.core.strategies import cached_strategies
+
+
+def short_wav(song: Path, seconds: float) -> bytes:
+    """The first ``seconds`` of ``song`` as 16-bit WAV bytes: a quick upload."""
+    audio, rate = sf.read(song, frames=int(seconds * 44100), dtype="int16")
+    out = io.BytesIO()
+    sf.write(out, audio, rate, format="WAV", subtype="PCM_16")
+    return out.getvalue()
 
 
 def queued_job(

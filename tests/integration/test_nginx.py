@@ -9,7 +9,6 @@ nginx's limit gets the API's JSON error shape.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
@@ -20,10 +19,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-import soundfile as sf
 
 from stemdeck.core.settings import Settings
 from tests.conftest import REPO
+from tests.integration.factories import short_wav
 from tests.integration.stack import Stack, free_port, running_stack, wait_for_http
 
 NGINX_DIR = REPO / "deploy" / "nginx"
@@ -76,13 +75,6 @@ http {{
 """
     )
     return config
-
-
-def short_wav(song: Path, seconds: float) -> bytes:
-    audio, rate = sf.read(song, frames=int(seconds * 44100), dtype="int16")
-    out = io.BytesIO()
-    sf.write(out, audio, rate, format="WAV", subtype="PCM_16")
-    return out.getvalue()
 
 
 def nginx_env(stack: Stack, s3: str, max_upload_mb: int, bucket: str) -> dict[str, str]:

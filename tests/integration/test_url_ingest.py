@@ -206,6 +206,21 @@ def test_a_body_that_is_not_json_is_400(
     assert_refused(response, 400, "invalid_body")
 
 
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+@pytest.mark.parametrize("path", ["/api/jobs", "/submit-url"])
+def test_a_json_body_not_sent_as_application_json_is_415(
+    client: TestClient, assert_refused: Refused, path: str, content_type: str | None
+) -> None:
+    """A text/plain (or form) post is one any web page can send cross-site without a
+    preflight, so the JSON routes take only Content-Type: application/json."""
+    headers = {"content-type": content_type} if content_type else {}
+    body = b'{"url": "https://example.com/song.mp3"}'
+    error = assert_refused(
+        client.post(path, content=body, headers=headers), 415, "unsupported_content_type"
+    )
+    assert "Content-Type: application/json" in error["message"]
+
+
 def test_submit_url_queues_the_download(
     ingest_client: TestClient, ingest_settings: Settings, server: str
 ) -> None:

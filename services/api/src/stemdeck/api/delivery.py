@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import PurePath
 
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
-from sqlalchemy.orm import Session
 from starlette.datastructures import Headers
 
 from stemdeck.api.errors import ApiError, error_response
 from stemdeck.api.filenames import content_disposition
-from stemdeck.api.jobstore import find_stem, load_job, stem_key
+from stemdeck.api.jobstore import find_stem, stem_key
 from stemdeck.api.ranges import RangeNotSatisfiableError, parse_range
 from stemdeck.api.zipstream import ZipEntry, zip_chunks
 from stemdeck.core.formats import FORMATS, download_filename
@@ -68,16 +67,15 @@ def known_format(format_id: str) -> str:
 
 
 def serve_stem(
-    session: Session,
     storage: Storage,
     request_headers: Headers,
-    job_id: str,
+    job: Job,
     stem_name: str,
     format_id: str | None,
     download: bool,
 ) -> Response:
-    """One stem's audio; ``format_id=None`` picks the first format the job asked for."""
-    job = load_job(session, job_id)
+    """One stem's audio; ``format_id=None`` picks the first format the job asked for.
+    ``job`` comes from jobstore.load_job, which checked who may see it."""
     stem = find_stem(job, stem_name)
     if format_id is None:
         format_id = next((f for f in job.formats if f in stem.keys), None) or next(

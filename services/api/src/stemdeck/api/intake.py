@@ -15,6 +15,7 @@ from sqlalchemy import delete
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from stemdeck.api.auth.principal import Principal
 from stemdeck.api.context import AppContext
 from stemdeck.api.errors import ApiError, queue_unavailable, refusal_status
 from stemdeck.api.jobstore import load_job
@@ -22,7 +23,7 @@ from stemdeck.api.upload import ReceivedFile, receive_form
 from stemdeck.core.db import session_scope
 from stemdeck.core.formats import FORMATS
 from stemdeck.core.lifecycle import new_job
-from stemdeck.core.models import LOCAL_ADMIN_ID, Job, new_job_id
+from stemdeck.core.models import Job, new_job_id
 from stemdeck.core.probe import AudioError, AudioInfo, check_duration, probe, verify_decodes
 from stemdeck.core.queue import enqueue_separation, separate_queue
 from stemdeck.core.readiness import default_strategy, missing_weights_message
@@ -80,6 +81,7 @@ def _check_audio(storage: Storage, source: ReceivedFile, settings: Settings) -> 
 
 def _insert_job(
     context: AppContext,
+    owner: Principal,
     job_id: str,
     source: ReceivedFile,
     info: AudioInfo,
@@ -90,9 +92,7 @@ def _insert_job(
         job_id,
         strategy.name,
         formats,
-        # Until sign-in tells who is asking, every job is the built-in admin's (as in
-        # `none` mode); migration 0005 made that row and the first admin is it.
-        owner_id=LOCAL_ADMIN_ID,
+        owner_id=owner.user_id,
         source_name=source.display_name,
         source_key=source.key,
         source_sha256=source.sha256,
@@ -110,7 +110,7 @@ def _insert_job(
     if isinstance(reused, str):
         context.storage.delete_prefix(reused)
     with session_scope(context.settings.effective_database_url) as session:
-        return load_job(session, job_id)
+        return load_job(session, job_id, owner)
 
 
 def forget(settings: Settings, storage: Storage, job_id: str, row_written: bool) -> None:
@@ -131,7 +131,7 @@ def forget(settings: Settings, storage: Storage, job_id: str, row_written: bool)
         log.exception("could not remove the files of refused job %s", job_id)
 
 
-async def create_job_from_upload(request: Request, context: AppContext) -> Job:
+async def create_job_from_upload(request: Request, context: AppContext, owner: Principal) -> Job:
     settings, storage = context.settings, context.storage
     job_id = new_job_id()
     row_written = False
@@ -155,7 +155,9 @@ async def create_job_from_upload(request: Request, context: AppContext) -> Job:
         source = form.file
         info = await run_in_threadpool(_check_audio, storage, source, settings)
         row_written = True  # set first: a commit can succeed and still raise on the way back
-        job = await run_in_threadpool(_insert_job, context, job_id, source, info, strategy, formats)
+        job = await run_in_threadpool(
+            _insert_job, context, owner, job_id, source, info, strategy, formats
+        )
         if job.status == JobStatus.queued:
             await run_in_threadpool(
                 enqueue_separation,

@@ -1,9 +1,15 @@
-"""Finding jobs and stems for a request, and removing a job everywhere it lives."""
+"""Finding jobs and stems for a request, and removing a job everywhere it lives.
+
+Every route reaches a job through ``load_job``, which is where ownership is
+checked: another user's job is answered exactly as an id that does not exist,
+so a job's existence is never revealed to someone who may not see it.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -11,26 +17,82 @@ from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job as RQJob
 from rq.job import JobStatus as RQStatus
 from rq.serializers import JSONSerializer
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from stemdeck.api.auth.principal import Principal
 from stemdeck.api.context import AppContext
 from stemdeck.api.errors import ApiError, job_not_found
+from stemdeck.core.accounts.tokens import Scope
 from stemdeck.core.cleanup import release_plan
 from stemdeck.core.db import session_scope
-from stemdeck.core.models import Job, Stem
+from stemdeck.core.models import Job, Stem, User
 from stemdeck.core.queue import ingest_entry_id
 from stemdeck.core.storage import Storage
 
 log = logging.getLogger(__name__)
 
-# models.new_job_id(): uuid4 hex. Anything else cannot name a job, so it is a 404
-# without a database round trip.
+# models.new_job_id() (and User ids): uuid4 hex. Anything else cannot name a job, so
+# it is a 404 without a database round trip.
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 # RQ states in which the entry has not reached a worker yet.
 _NOT_STARTED = {RQStatus.QUEUED, RQStatus.DEFERRED, RQStatus.SCHEDULED}
 
 
-def load_job(session: Session, job_id: str) -> Job:
+def sees_every_job(principal: Principal) -> bool:
+    """Admins see every user's jobs, but only with the admin scope: an admin's
+    jobs:read token for a script sees that admin's own jobs, like anyone's."""
+    return principal.may(Scope.admin)
+
+
+def load_job(session: Session, job_id: str, principal: Principal) -> Job:
+    """The job ``principal`` may see, else 404 ``job_not_found`` — the same answer for
+    another user's job as for an id that never existed."""
+    job = _row(session, job_id)
+    if job.owner_id != principal.user_id and not sees_every_job(principal):
+        raise job_not_found(job_id)
+    return job
+
+
+def owner_filter(session: Session, principal: Principal, owner: str | None) -> list[Any]:
+    """The WHERE clauses of a job list: the principal's own jobs; an admin's ``owner``
+    (a user id or email), or every job when an admin names none."""
+    if not sees_every_job(principal):
+        if owner is not None and owner.strip().lower() not in {principal.user_id, principal.email}:
+            raise ApiError(
+                403,
+                "missing_scope",
+                "Listing another user's jobs (?owner=) needs the 'admin' scope: only admins "
+                "see other users' jobs. Leave ?owner= out to list your own.",
+            )
+        return [Job.owner_id == principal.user_id]
+    if owner is None:
+        return []
+    return [Job.owner_id == _owner_id(session, owner)]
+
+
+def _owner_id(session: Session, owner: str) -> str:
+    wanted = owner.strip().lower()
+    column = User.email if "@" in wanted else User.id
+    if column is User.id and not JOB_ID.match(wanted):
+        raise ApiError(
+            422,
+            "invalid_owner",
+            f"?owner= takes a user's id (32 hex characters) or email address; got {owner!r}.",
+        )
+    found = session.scalar(select(User.id).where(column == wanted))
+    if found is None:
+        raise ApiError(
+            422,
+            "unknown_owner",
+            f"No user has the {'email' if column is User.email else 'id'} {wanted!r}; "
+            "`stemdeck users list` shows the users there are.",
+        )
+    return found
+
+
+def _row(session: Session, job_id: str) -> Job:
+    """A job by id, whoever owns it: for code that already holds a job it was allowed."""
     job = session.get(Job, job_id) if JOB_ID.match(job_id) else None
     if job is None:
         raise job_not_found(job_id)
@@ -88,7 +150,7 @@ def cancel_job(context: AppContext, job: Job) -> bool:
     STEMDECK_CANCELLED_RETENTION_HOURS, its files go now. False when it had finished."""
     with session_scope(context.settings.effective_database_url) as session:
         # Decided while the stems still say which files the job references.
-        plan = release_plan(session, load_job(session, job.id))
+        plan = release_plan(session, _row(session, job.id))
     if not context.lifecycle.cancel(job.id):
         return False
     # The row says cancelled first: a worker stops at its next progress write, and

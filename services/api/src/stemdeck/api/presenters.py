@@ -52,6 +52,7 @@ def job_public(request: Request, job: Job) -> JobPublic:
     return JobPublic(
         id=job.id,
         url=str(request.url_for("read_job", job_id=job.id)),
+        owner_id=job.owner_id,
         status=JobStatus(job.status),
         stage=Stage(job.stage),
         stage_detail=job.stage_detail,

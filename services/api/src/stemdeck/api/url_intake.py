@@ -19,11 +19,12 @@ from redis.exceptions import RedisError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from stemdeck.api.auth.principal import Principal
 from stemdeck.api.context import AppContext
 from stemdeck.api.errors import ApiError, queue_unavailable, refusal_status
 from stemdeck.api.intake import choose_formats, choose_strategy, forget
 from stemdeck.core.lifecycle import new_job
-from stemdeck.core.models import LOCAL_ADMIN_ID, Job, new_job_id
+from stemdeck.core.models import Job, new_job_id
 from stemdeck.core.netguard import MAX_URL_LENGTH, UrlRefused, check_url
 from stemdeck.core.queue import enqueue_ingest, ingest_queue
 from stemdeck.core.readiness import default_strategy, missing_weights_message
@@ -49,7 +50,28 @@ def _bad_body(message: str) -> ApiError:
     )
 
 
+def media_type(request: Request) -> str:
+    """The Content-Type without its parameters, lower-cased ("" when there is none)."""
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def require_json(request: Request) -> None:
+    """415 unless the body is declared as JSON. A form or text/plain post is a "simple"
+    request any web page can make cross-site, without a preflight; application/json is
+    not, so accepting only it keeps other sites from submitting jobs."""
+    got = media_type(request)
+    if got != "application/json":
+        raise ApiError(
+            415,
+            "unsupported_content_type",
+            f"This route takes a JSON body: send it with 'Content-Type: application/json' "
+            f"(got {got or 'no Content-Type'!r}), "
+            'for example: curl -H "Content-Type: application/json" -d \'{"url": "…"}\' …',
+        )
+
+
 async def read_url_body(request: Request) -> JobCreateFromUrl:
+    require_json(request)
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
@@ -75,12 +97,14 @@ def _display_name(url: str) -> str:
     return f"{parts.hostname}/{tail}"[:255] if tail else (parts.hostname or url)[:255]
 
 
-def _insert(context: AppContext, job_id: str, url: str, strategy: str, formats: list[str]) -> Job:
+def _insert(
+    context: AppContext, owner_id: str, job_id: str, url: str, strategy: str, formats: list[str]
+) -> Job:
     job = new_job(
         job_id,
         strategy,
         formats,
-        owner_id=LOCAL_ADMIN_ID,  # as in intake.py, until sign-in tells who is asking
+        owner_id=owner_id,
         source_name=_display_name(url),
         source_url=url,
         source_key=None,
@@ -89,7 +113,7 @@ def _insert(context: AppContext, job_id: str, url: str, strategy: str, formats: 
     return job
 
 
-async def create_job_from_url(request: Request, context: AppContext) -> Job:
+async def create_job_from_url(request: Request, context: AppContext, owner: Principal) -> Job:
     settings = context.settings
     body = await read_url_body(request)
     strategy = choose_strategy(
@@ -112,7 +136,9 @@ async def create_job_from_url(request: Request, context: AppContext) -> Job:
     row_written = False
     try:
         row_written = True
-        job = await run_in_threadpool(_insert, context, job_id, url, strategy.name, formats)
+        job = await run_in_threadpool(
+            _insert, context, owner.user_id, job_id, url, strategy.name, formats
+        )
         await run_in_threadpool(enqueue_ingest, ingest_queue(context.redis), settings, job_id)
     except BaseException as error:
         with anyio.CancelScope(shield=True):

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
+from stemdeck.api.auth.principal import JobsReader, JobsWriter
 from stemdeck.api.delivery import serve_stem
 from stemdeck.api.deps import ContextDep, SessionDep, StorageDep
 from stemdeck.api.intake import create_job_from_upload
@@ -33,8 +34,10 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorPublic}}
     responses=UPLOAD_ERRORS,
     summary="Upload a song (same as POST /api/jobs)",
 )
-async def upload(request: Request, response: Response, context: ContextDep) -> CompatUploadPublic:
-    job = await create_job_from_upload(request, context)
+async def upload(
+    request: Request, response: Response, context: ContextDep, principal: JobsWriter
+) -> CompatUploadPublic:
+    job = await create_job_from_upload(request, context, principal)
     status_url = str(request.url_for("compat_status", job_id=job.id))
     response.headers["Location"] = str(request.url_for("read_job", job_id=job.id))
     return CompatUploadPublic(job_id=job.id, status=job.status, status_url=status_url)
@@ -54,9 +57,9 @@ async def upload(request: Request, response: Response, context: ContextDep) -> C
     summary="Fetch a song from a URL (same as POST /api/jobs with a JSON body)",
 )
 async def submit_url(
-    request: Request, response: Response, context: ContextDep
+    request: Request, response: Response, context: ContextDep, principal: JobsWriter
 ) -> CompatUploadPublic:
-    job = await create_job_from_url(request, context)
+    job = await create_job_from_url(request, context, principal)
     status_url = str(request.url_for("compat_status", job_id=job.id))
     response.headers["Location"] = str(request.url_for("read_job", job_id=job.id))
     return CompatUploadPublic(job_id=job.id, status=job.status, status_url=status_url)
@@ -65,8 +68,10 @@ async def submit_url(
 @router.get(
     "/status/{job_id}", name="compat_status", responses=NOT_FOUND, summary="A job's progress"
 )
-def status(request: Request, session: SessionDep, job_id: str) -> CompatStatusPublic:
-    job = job_public(request, load_job(session, job_id))
+def status(
+    request: Request, session: SessionDep, principal: JobsReader, job_id: str
+) -> CompatStatusPublic:
+    job = job_public(request, load_job(session, job_id, principal))
     return CompatStatusPublic(
         job_id=job.id,
         status=job.status,
@@ -93,14 +98,18 @@ def download(
     request: Request,
     session: SessionDep,
     storage: StorageDep,
+    principal: JobsReader,
     job_id: str,
     stem: str,
     format: Annotated[str | None, Query(description="A format the job stored")] = None,
 ) -> Response:
-    return serve_stem(session, storage, request.headers, job_id, stem, format, download=True)
+    job = load_job(session, job_id, principal)
+    return serve_stem(storage, request.headers, job, stem, format, download=True)
 
 
 @router.delete("/job/{job_id}", name="compat_delete", responses=NOT_FOUND, summary="Delete a job")
-def delete(session: SessionDep, context: ContextDep, job_id: str) -> CompatDeletedPublic:
-    delete_job(context, load_job(session, job_id))
+def delete(
+    session: SessionDep, context: ContextDep, principal: JobsWriter, job_id: str
+) -> CompatDeletedPublic:
+    delete_job(context, load_job(session, job_id, principal))
     return CompatDeletedPublic(job_id=job_id, deleted=True)

@@ -21,6 +21,7 @@ from fastapi.responses import StreamingResponse
 from redis.asyncio import Redis as AsyncRedis
 from starlette.concurrency import run_in_threadpool
 
+from stemdeck.api.auth.principal import JobsReader, Principal
 from stemdeck.api.context import AppContext
 from stemdeck.api.deps import ContextDep
 from stemdeck.api.errors import ApiError, job_not_found
@@ -46,11 +47,11 @@ EVENTS_DOC: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _read(context: AppContext, request: Request, job_id: str) -> str | None:
-    """The job as JSON, or None when it no longer exists."""
+def _read(context: AppContext, request: Request, principal: Principal, job_id: str) -> str | None:
+    """The job as JSON, or None when it no longer exists (or ``principal`` may not see it)."""
     with session_scope(context.settings.effective_database_url) as session:
         try:
-            job = load_job(session, job_id)
+            job = load_job(session, job_id, principal)
         except ApiError:
             return None
         return job_public(request, job).model_dump_json()
@@ -83,6 +84,7 @@ async def _wait_for_notice(pubsub: Any, timeout_s: float) -> bool:
 async def _stream(
     context: AppContext,
     request: Request,
+    principal: Principal,
     job_id: str,
     first: str,
     pubsub: Any,
@@ -104,7 +106,7 @@ async def _stream(
             # Writes come in bursts: one re-read answers every notice already waiting.
             while await pubsub.get_message(ignore_subscribe_messages=True, timeout=0):
                 pass
-            body = await run_in_threadpool(_read, context, request, job_id)
+            body = await run_in_threadpool(_read, context, request, principal, job_id)
         yield _event("deleted", json.dumps({"id": job_id}))
     finally:
         await _close(pubsub, redis)
@@ -117,20 +119,22 @@ async def _stream(
     response_class=StreamingResponse,
     responses=EVENTS_DOC,
 )
-async def job_events(request: Request, context: ContextDep, job_id: str) -> StreamingResponse:
+async def job_events(
+    request: Request, context: ContextDep, principal: JobsReader, job_id: str
+) -> StreamingResponse:
     redis = AsyncRedis.from_url(context.settings.require_redis_url(), socket_connect_timeout=5)
     pubsub = redis.pubsub()
     try:
         # Subscribe before the first read, so no change between the two is missed.
         await pubsub.subscribe(job_channel(job_id))
-        first = await run_in_threadpool(_read, context, request, job_id)
+        first = await run_in_threadpool(_read, context, request, principal, job_id)
         if first is None:
             raise job_not_found(job_id)
     except BaseException:
         await _close(pubsub, redis)
         raise
     return StreamingResponse(
-        _stream(context, request, job_id, first, pubsub, redis),
+        _stream(context, request, principal, job_id, first, pubsub, redis),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

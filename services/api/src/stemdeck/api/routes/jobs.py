@@ -7,13 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import func, select
 
+from stemdeck.api.auth.principal import JobsReader, JobsWriter, Principal
 from stemdeck.api.deps import ContextDep, SessionDep
 from stemdeck.api.errors import ApiError
 from stemdeck.api.intake import create_job_from_upload
-from stemdeck.api.jobstore import cancel_job, delete_job, load_job
+from stemdeck.api.jobstore import cancel_job, delete_job, load_job, owner_filter
 from stemdeck.api.presenters import job_public
 from stemdeck.api.schemas import ErrorPublic, JobPublic, JobsPublic
-from stemdeck.api.url_intake import JobCreateFromUrl, create_job_from_url
+from stemdeck.api.url_intake import JobCreateFromUrl, create_job_from_url, media_type
 from stemdeck.core.formats import FORMATS
 from stemdeck.core.models import Job
 
@@ -50,16 +51,25 @@ UPLOAD_BODY: dict[str, Any] = {
     }
 }
 UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorPublic} for status in (400, 413, 415, 422, 503)
+    status: {"model": ErrorPublic} for status in (400, 401, 403, 413, 415, 422, 503)
 }
 
 
-async def create_job_from_request(request: Request, context: ContextDep) -> Job:
-    """JSON bodies name a URL to fetch; anything else is an upload."""
-    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if content_type == "application/json":
-        return await create_job_from_url(request, context)
-    return await create_job_from_upload(request, context)
+async def create_job_from_request(request: Request, context: ContextDep, owner: Principal) -> Job:
+    """JSON bodies name a URL to fetch; multipart ones carry an upload; nothing else
+    is taken (a text/plain body holding JSON is refused: see url_intake.require_json)."""
+    if media_type(request) == "application/json":
+        return await create_job_from_url(request, context, owner)
+    if media_type(request) == "multipart/form-data":
+        return await create_job_from_upload(request, context, owner)
+    raise ApiError(
+        415,
+        "unsupported_content_type",
+        "Send the upload as multipart/form-data with the audio in a field named 'file' "
+        "(curl -F file=@song.mp3 …), or a URL to fetch as JSON with "
+        "'Content-Type: application/json' (curl -H 'Content-Type: application/json' "
+        """-d '{"url": "…"}' …).""",
+    )
 
 
 @router.post(
@@ -70,23 +80,43 @@ async def create_job_from_request(request: Request, context: ContextDep) -> Job:
     openapi_extra=UPLOAD_BODY,
     responses=UPLOAD_ERRORS,
 )
-async def create_job(request: Request, response: Response, context: ContextDep) -> JobPublic:
-    job = await create_job_from_request(request, context)
+async def create_job(
+    request: Request, response: Response, context: ContextDep, principal: JobsWriter
+) -> JobPublic:
+    job = await create_job_from_request(request, context, principal)
     body = job_public(request, job)
     response.headers["Location"] = body.url
     return body
 
 
-@router.get("", name="list_jobs", summary="Jobs, newest first")
+@router.get(
+    "",
+    name="list_jobs",
+    summary="Your jobs, newest first (an admin's: everyone's, or one owner's with ?owner=)",
+    responses={status: {"model": ErrorPublic} for status in (401, 403, 422)},
+)
 def list_jobs(
     request: Request,
     session: SessionDep,
+    principal: JobsReader,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0)] = 0,
+    owner: Annotated[
+        str | None,
+        Query(
+            max_length=320,
+            description="Admins only: the jobs of the user with this id or email",
+        ),
+    ] = None,
 ) -> JobsPublic:
-    count = session.scalar(select(func.count()).select_from(Job)) or 0
+    scope = owner_filter(session, principal, owner)
+    count = session.scalar(select(func.count()).select_from(Job).where(*scope)) or 0
     jobs = session.scalars(
-        select(Job).order_by(Job.created_at.desc(), Job.id.desc()).limit(limit).offset(offset)
+        select(Job)
+        .where(*scope)
+        .order_by(Job.created_at.desc(), Job.id.desc())
+        .limit(limit)
+        .offset(offset)
     ).all()
     return JobsPublic(
         data=[job_public(request, job) for job in jobs], count=count, limit=limit, offset=offset
@@ -94,8 +124,10 @@ def list_jobs(
 
 
 @router.get("/{job_id}", name="read_job", responses=NOT_FOUND, summary="One job and its stems")
-def read_job(request: Request, session: SessionDep, job_id: str) -> JobPublic:
-    return job_public(request, load_job(session, job_id))
+def read_job(
+    request: Request, session: SessionDep, principal: JobsReader, job_id: str
+) -> JobPublic:
+    return job_public(request, load_job(session, job_id, principal))
 
 
 @router.delete(
@@ -106,8 +138,10 @@ def read_job(request: Request, session: SessionDep, job_id: str) -> JobPublic:
     summary="Cancel a job that has not finished (it answers 'cancelled' for a while), "
     "or delete a finished one; its files go at once",
 )
-def remove_job(session: SessionDep, context: ContextDep, job_id: str) -> None:
-    delete_job(context, load_job(session, job_id))
+def remove_job(
+    session: SessionDep, context: ContextDep, principal: JobsWriter, job_id: str
+) -> None:
+    delete_job(context, load_job(session, job_id, principal))
 
 
 @router.post(
@@ -116,8 +150,10 @@ def remove_job(session: SessionDep, context: ContextDep, job_id: str) -> None:
     responses={404: {"model": ErrorPublic}, 409: {"model": ErrorPublic}},
     summary="Cancel a job that has not finished; it answers 'cancelled' for a while",
 )
-def cancel(request: Request, session: SessionDep, context: ContextDep, job_id: str) -> JobPublic:
-    job = load_job(session, job_id)
+def cancel(
+    request: Request, session: SessionDep, context: ContextDep, principal: JobsWriter, job_id: str
+) -> JobPublic:
+    job = load_job(session, job_id, principal)
     if not cancel_job(context, job):
         session.refresh(job)
         raise ApiError(

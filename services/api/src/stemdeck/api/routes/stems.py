@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from stemdeck.api.auth.principal import JobsReader
 from stemdeck.api.delivery import serve_object, serve_stem, serve_zip
 from stemdeck.api.deps import SessionDep, StorageDep
 from stemdeck.api.errors import ApiError
@@ -35,12 +36,14 @@ def stem_audio(
     request: Request,
     session: SessionDep,
     storage: StorageDep,
+    principal: JobsReader,
     job_id: str,
     stem: str,
     fmt: str,
     download: Annotated[bool, Query(description="Send as an attachment")] = False,
 ) -> Response:
-    return serve_stem(session, storage, request.headers, job_id, stem, fmt, download)
+    job = load_job(session, job_id, principal)
+    return serve_stem(storage, request.headers, job, stem, fmt, download)
 
 
 @router.get(
@@ -53,8 +56,10 @@ def stem_audio(
     },
     summary="Every stem in every stored format, as one zip (streamed)",
 )
-def stems_zip(session: SessionDep, storage: StorageDep, job_id: str) -> Response:
-    return serve_zip(storage, load_job(session, job_id))
+def stems_zip(
+    session: SessionDep, storage: StorageDep, principal: JobsReader, job_id: str
+) -> Response:
+    return serve_zip(storage, load_job(session, job_id, principal))
 
 
 @router.get(
@@ -64,9 +69,15 @@ def stems_zip(session: SessionDep, storage: StorageDep, job_id: str) -> Response
     summary="Waveform peaks of a stem, as JSON or as a PNG image",
 )
 def waveform(
-    request: Request, session: SessionDep, storage: StorageDep, job_id: str, stem: str, kind: str
+    request: Request,
+    session: SessionDep,
+    storage: StorageDep,
+    principal: JobsReader,
+    job_id: str,
+    stem: str,
+    kind: str,
 ) -> Response:
-    job = load_job(session, job_id)
+    job = load_job(session, job_id, principal)
     found = find_stem(job, stem)
     if kind not in WAVEFORM_TYPES:
         raise ApiError(404, "not_found", "Waveforms come as .json or .png.")
