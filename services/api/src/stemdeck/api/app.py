@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from stemdeck.api.auth.origin import CrossSiteGuard
 from stemdeck.api.context import AppContext
 from stemdeck.api.errors import install_error_handlers
 from stemdeck.api.routes import root_router
@@ -65,6 +66,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.context = context
     install_error_handlers(app)
+    # Outermost: a forged cookie request is refused before any route reads its body.
+    app.add_middleware(CrossSiteGuard, settings=context.settings)
     app.include_router(root_router)
     install_web_app(app, web_dir)
     log.info(

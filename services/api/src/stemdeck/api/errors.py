@@ -28,13 +28,20 @@ DOCS_HINT = "See /docs for the API."
 
 class ApiError(Exception):
     def __init__(
-        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+        details: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.headers = headers
+        # More fields of the error object, for clients to act on (a limit, when it resets).
+        self.details = details or {}
 
 
 def error_response(
@@ -95,6 +102,43 @@ def queue_unavailable() -> ApiError:
     )
 
 
+def invalid_credentials() -> ApiError:
+    # One answer for an unknown email, a wrong password and a disabled account, so
+    # sign-in never tells which emails have accounts.
+    return ApiError(
+        401,
+        "invalid_credentials",
+        "The email or password is wrong; check both and try again. (The first admin's "
+        "are the server's STEMDECK_ADMIN_EMAIL and STEMDECK_ADMIN_PASSWORD.)",
+    )
+
+
+def json_required(content_type: str | None) -> ApiError:
+    got = f"Content-Type {content_type!r}" if content_type else "no Content-Type"
+    return ApiError(
+        415,
+        "unsupported_content_type",
+        f"This route takes a JSON body sent as 'Content-Type: application/json'; got {got}.",
+    )
+
+
+def body_too_large(limit: int) -> ApiError:
+    return ApiError(
+        413, "too_large", f"The request body is larger than this route accepts ({limit} bytes)."
+    )
+
+
+def cross_site_request() -> ApiError:
+    return ApiError(
+        403,
+        "cross_site_request",
+        "Refused: a sign-in, or a change made with the sign-in cookie, must come from "
+        "Stemdeck's own pages, and this request came from another site (its Origin or "
+        "Sec-Fetch-Site header says so). Use Stemdeck's web app, or send an API token as "
+        "'Authorization: Bearer sdk_…' from scripts.",
+    )
+
+
 def _describe_validation(error: RequestValidationError) -> str:
     problems = []
     for item in error.errors():
@@ -116,7 +160,8 @@ _HTTP_CODES = {
 
 async def _api_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, ApiError)
-    return error_response(error.status, error.code, error.message, error.headers)
+    body = {"error": {"code": error.code, "message": error.message, **error.details}}
+    return JSONResponse(body, status_code=error.status, headers=error.headers)
 
 
 async def _http_error(request: Request, error: Exception) -> JSONResponse:

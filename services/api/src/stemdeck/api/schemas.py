@@ -50,9 +50,6 @@ class StemPublic(BaseModel):
 class JobPublic(BaseModel):
     id: str
     url: str
-    owner_id: str = Field(
-        description="The id of the user who submitted it; only they (and admins) see the job"
-    )
     status: JobStatus = Field(
         description="queued → fetching (URL jobs) → running → completed, failed or cancelled. "
         "A cancelled job answers so for STEMDECK_CANCELLED_RETENTION_HOURS, then 404."
@@ -154,3 +151,27 @@ class CompatStatusPublic(BaseModel):
 class CompatDeletedPublic(BaseModel):
     job_id: str
     deleted: bool
+
+
+# Sign-in (routes/auth.py).
+
+
+class LoginCredentials(BaseModel):
+    email: str = Field(min_length=1, max_length=320, examples=["ada@example.com"])
+    # Up to passwords.MAX_PASSWORD_LENGTH: longer cannot be anyone's password.
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class UserPublic(BaseModel):
+    id: str
+    email: str
+    is_admin: bool
+
+
+class MePublic(BaseModel):
+    user: UserPublic
+    auth: Literal["none", "accounts"] = Field(description="The server's STEMDECK_AUTH")
+    via: Literal["local", "session", "token"] = Field(
+        description="How this request proved who it is: local (auth none, everyone is "
+        "the local admin), session (the sign-in cookie) or token (an API token)"
+    )

@@ -147,6 +147,16 @@ class Settings(BaseSettings):
     session_idle_hours: float = Field(168.0, gt=0)
     session_lifetime_days: float = Field(30.0, gt=0)
 
+    # The address browsers use (https://stemdeck.example.com); empty: the address each
+    # request came to. Its https makes the session cookie Secure, and its origin is one a
+    # signed-in browser's POST, PUT, PATCH or DELETE may come from.
+    public_url: str = ""
+    # Failed sign-ins allowed per account (email) and per client IP in each window, in
+    # Redis so they hold across API replicas; past either, sign-in answers 429.
+    signin_attempts_per_account: int = Field(5, ge=1)
+    signin_attempts_per_ip: int = Field(20, ge=1)
+    signin_window_minutes: int = Field(15, ge=1, le=24 * 60)
+
     @field_validator("default_formats", mode="before")
     @classmethod
     def _split_formats(cls, value: object) -> object:
@@ -183,6 +193,16 @@ class Settings(BaseSettings):
             raise ValueError(
                 "must be scheme://host[:port] with no path; the bucket goes in STEMDECK_S3_BUCKET"
             )
+        return value.rstrip("/")
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str) -> str:
+        if not value:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.hostname or parts.username:
+            raise ValueError("must be the URL browsers open, like https://stemdeck.example.com")
         return value.rstrip("/")
 
     @field_validator("s3_bucket")
@@ -323,6 +343,14 @@ class Settings(BaseSettings):
     @property
     def effective_models_dir(self) -> Path:
         return self.models_dir or self.data_dir / "models"
+
+    @property
+    def public_origin(self) -> str | None:
+        """scheme://host[:port] of ``public_url`` (what browsers send as Origin), if set."""
+        if not self.public_url:
+            return None
+        parts = urlsplit(self.public_url)
+        return f"{parts.scheme}://{parts.netloc}".lower()
 
     @property
     def max_upload_bytes(self) -> int:

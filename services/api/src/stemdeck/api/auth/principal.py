@@ -18,7 +18,7 @@ from stemdeck.api.deps import ContextDep
 from stemdeck.api.errors import ApiError
 from stemdeck.core.accounts.api_tokens import token_user
 from stemdeck.core.accounts.sessions import SessionLimits, signed_in_user
-from stemdeck.core.accounts.tokens import Scope, looks_like_api_token
+from stemdeck.core.accounts.tokens import Scope, looks_like_api_token, looks_like_session_id
 from stemdeck.core.db import session_scope
 from stemdeck.core.models import LOCAL_ADMIN_EMAIL, LOCAL_ADMIN_ID, User
 from stemdeck.core.settings import AuthMode
@@ -80,16 +80,27 @@ def _bearer(context: AppContext, header: str) -> Principal:
         return _of(user, frozenset(Scope(scope) for scope in row.scopes), "token")
 
 
+def session_ended() -> ApiError:
+    return ApiError(
+        401,
+        "session_expired",
+        "Your session has ended (signed out, idle too long, or too old); sign in again.",
+        # The dead cookie goes too, so the browser stops sending it.
+        headers={
+            "WWW-Authenticate": "Bearer",
+            "Set-Cookie": f"{SESSION_COOKIE}=; HttpOnly; Max-Age=0; Path=/; SameSite=lax",
+        },
+    )
+
+
 def _session(context: AppContext, session_id: str) -> Principal:
+    if not looks_like_session_id(session_id):
+        raise session_ended()  # not one this server made: no database read
     limits = SessionLimits.from_settings(context.settings)
     with session_scope(context.settings.effective_database_url) as session:
         user = signed_in_user(session, session_id, limits)
         if user is None:
-            raise ApiError(
-                401,
-                "session_expired",
-                "Your session has ended (signed out, idle too long, or too old); sign in again.",
-            )
+            raise session_ended()
         return _of(user, None, "session")
 
 

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from stemdeck.api.routes import compat, formats, health, job_events, jobs, stems, strategies
+from stemdeck.api.routes import (
+    auth,
+    compat,
+    formats,
+    health,
+    job_events,
+    jobs,
+    stems,
+    strategies,
+)
 
 api_router = APIRouter(prefix="/api")
 api_router.include_router(jobs.router)
@@ -12,6 +21,7 @@ api_router.include_router(job_events.router)
 api_router.include_router(stems.router)
 api_router.include_router(strategies.router)
 api_router.include_router(formats.router)
+api_router.include_router(auth.router)
 
 root_router = APIRouter()
 root_router.include_router(api_router)

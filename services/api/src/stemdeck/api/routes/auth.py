@@ -1,0 +1,114 @@
+"""Sign-in for the web app: a password for a session cookie, sign-out, and who am I.
+
+The session lives on the server (core/accounts/sessions.py); the cookie holds only
+its random id. Scripts skip all this and send an API token instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from stemdeck.api.auth.body import JsonBodyRoute
+from stemdeck.api.auth.principal import SESSION_COOKIE, Principal, PrincipalDep
+from stemdeck.api.auth.ratelimit import SignInLimiter
+from stemdeck.api.deps import ContextDep
+from stemdeck.api.errors import ApiError, invalid_credentials
+from stemdeck.api.schemas import ErrorPublic, LoginCredentials, MePublic, UserPublic
+from stemdeck.core.accounts.sessions import SessionLimits, end_session, start_session
+from stemdeck.core.accounts.signin import password_user
+from stemdeck.core.db import session_scope
+from stemdeck.core.settings import AuthMode, Settings
+
+router = APIRouter(prefix="/auth", tags=["auth"], route_class=JsonBodyRoute)
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {status: {"model": ErrorPublic} for status in statuses}
+
+
+def _me(principal: Principal, settings: Settings) -> MePublic:
+    user = UserPublic(id=principal.user_id, email=principal.email, is_admin=principal.is_admin)
+    return MePublic.model_validate(
+        {"user": user, "auth": settings.auth.value, "via": principal.via}
+    )
+
+
+def _secure(request: Request, settings: Settings) -> bool:
+    """Secure when browsers reach Stemdeck over https (the public URL, or this request)."""
+    return settings.public_url.startswith("https://") or request.url.scheme == "https"
+
+
+def _client_ip(request: Request) -> str:
+    # The peer, or the address a trusted proxy forwarded (uvicorn's proxy headers).
+    return request.client.host if request.client else "unknown"
+
+
+def _sign_in_off() -> ApiError:
+    return ApiError(
+        409,
+        "sign_in_off",
+        "This server runs STEMDECK_AUTH=none: there are no accounts to sign in to, and "
+        "every request already acts as the local admin (GET /api/auth/me).",
+    )
+
+
+@router.post("/login", responses=_errors(401, 409, 413, 415, 422, 429, 503))
+def login(
+    credentials: LoginCredentials, request: Request, response: Response, context: ContextDep
+) -> MePublic:
+    """Sign in with an email and password: sets the session cookie and answers who you are."""
+    settings = context.settings
+    if settings.auth is AuthMode.none:
+        raise _sign_in_off()
+    email, ip = credentials.email.strip().lower(), _client_ip(request)
+    limiter = SignInLimiter.from_settings(context.redis, settings)
+    limiter.count_attempt(email, ip)  # 429 before any password work
+    with session_scope(settings.effective_database_url) as session:
+        user = password_user(session, email, credentials.password)
+        if user is None:
+            raise invalid_credentials()
+        if planted := request.cookies.get(SESSION_COOKIE):
+            # Whatever id the browser had ends now; the new one is always fresh.
+            end_session(session, planted)
+        session_id = start_session(
+            session,
+            user,
+            SessionLimits.from_settings(settings),
+            user_agent=request.headers.get("user-agent"),
+            ip=ip,
+        )
+        principal = Principal(user.id, user.email, user.is_admin, None, "session")
+    limiter.succeeded(email, ip)
+    response.set_cookie(
+        SESSION_COOKIE,
+        session_id,
+        max_age=int(SessionLimits.from_settings(settings).lifetime.total_seconds()),
+        path="/",
+        secure=_secure(request, settings),
+        httponly=True,
+        samesite="lax",
+    )
+    return _me(principal, settings)
+
+
+@router.post("/logout", status_code=204, responses=_errors(403))
+def logout(request: Request, context: ContextDep) -> Response:
+    """Sign out: the session ends on the server and the cookie is cleared (204 even
+    when not signed in)."""
+    settings = context.settings
+    if session_id := request.cookies.get(SESSION_COOKIE):
+        with session_scope(settings.effective_database_url) as session:
+            end_session(session, session_id)
+    response = Response(status_code=204)
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", secure=_secure(request, settings), httponly=True, samesite="lax"
+    )
+    return response
+
+
+@router.get("/me", responses=_errors(401))
+def me(principal: PrincipalDep, context: ContextDep) -> MePublic:
+    """Who this request acts for, and how it proved it (401 when not signed in)."""
+    return _me(principal, context.settings)
