@@ -50,6 +50,9 @@ class StemPublic(BaseModel):
 class JobPublic(BaseModel):
     id: str
     url: str
+    owner_id: str = Field(
+        description="The id of the user who submitted it; only they (and admins) see the job"
+    )
     status: JobStatus = Field(
         description="queued → fetching (URL jobs) → running → completed, failed or cancelled. "
         "A cancelled job answers so for STEMDECK_CANCELLED_RETENTION_HOURS, then 404."
