@@ -9,7 +9,9 @@ options, and an S3-compatible server standing in for MinIO), in depends_on
 order and each after its dependencies pass their healthchecks, THEN the
 migration exits 0, api and two worker replicas pass their own healthchecks
 under their own RQ names, and jobs sent to the API (no nginx) complete on both
-workers with stems fetched through presigned URLs.
+workers with stems fetched through presigned URLs. The stack runs
+STEMDECK_AUTH=accounts, so the jobs are sent with an API token made as an
+operator would make one: `stemdeck tokens create` in the api service.
 """
 
 from __future__ import annotations
@@ -226,6 +228,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         )
         yield {
             "base_url": f"http://127.0.0.1:{api_port}",
+            "token": operator_token(environment("api"), app_dir, env_file["STEMDECK_ADMIN_EMAIL"]),
             "redis": connection,
             "health": health,
             "environment": environment,
@@ -233,6 +236,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             "migrate": migrate,
             "logs": logs,
         }
+
+
+def operator_token(env: dict[str, str], app_dir: Path, admin_email: str) -> str:
+    """`docker compose exec api stemdeck tokens create "$STEMDECK_ADMIN_EMAIL" …`: the
+    first admin's token, the only thing the command prints on stdout."""
+    command = ["stemdeck", "tokens", "create", admin_email]
+    command += ["--scope", "jobs:read", "--scope", "jobs:write", "--name", "parity"]
+    made = subprocess.run(local(command), env=env, cwd=app_dir, capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    return made.stdout.strip()
 
 
 def test_the_migration_ran_once_and_every_healthcheck_passes(stack: dict[str, Any]) -> None:
@@ -253,7 +266,11 @@ def test_jobs_complete_spread_over_the_workers_with_presigned_stems(
     stack: dict[str, Any], shared_audio: Path
 ) -> None:
     job_ids = []
-    with httpx.Client(base_url=stack["base_url"], timeout=60) as client:
+    with httpx.Client(base_url=stack["base_url"], timeout=60) as anonymous:
+        refused = anonymous.post("/api/jobs", files={"file": ("a.wav", b"RIFF")})
+    assert refused.status_code == 401, refused.text  # accounts mode: nobody is let in unasked
+    auth = {"Authorization": f"Bearer {stack['token']}"}
+    with httpx.Client(base_url=stack["base_url"], timeout=60, headers=auth) as client:
         for round_ in range(2):
             for song in SONGS:
                 with (shared_audio / song / "mixture.wav").open("rb") as handle:
