@@ -4,7 +4,8 @@ GIVEN deploy/nginx rendered the way the nginx image does it (the .envsh script,
 then ${VAR} filled in from the environment), WHEN nginx runs in front of the
 API and an S3-compatible server, THEN the app, the API and the bucket are all
 on one port, uploads stream through up to the API's own limit, and a body past
-nginx's limit gets the API's JSON error shape.
+nginx's limit gets the API's JSON error shape. The API runs STEMDECK_AUTH=accounts,
+as in Compose, so every job call carries an API token through nginx.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from stemdeck.core.accounts.api_tokens import issue_api_token
+from stemdeck.core.db import session_scope
+from stemdeck.core.models import LOCAL_ADMIN_ID, User
 from stemdeck.core.settings import Settings
 from tests.conftest import REPO
 from tests.integration.factories import short_wav
@@ -106,14 +110,27 @@ def test_the_rendered_config_is_valid_nginx(tmp_path: Path) -> None:
     assert checked.returncode == 0, checked.stderr
 
 
+def admin_token(settings: Settings) -> dict[str, str]:
+    """Headers with an API token of the first admin (what `stemdeck tokens create` makes)."""
+    with session_scope(settings.effective_database_url) as session:
+        admin = session.get(User, LOCAL_ADMIN_ID)
+        assert admin is not None
+        token = issue_api_token(session, admin, ["jobs:read", "jobs:write"], "nginx test")
+    return {"Authorization": f"Bearer {token}"}
+
+
 @pytest.fixture
 def web(s3_settings: Settings, s3_endpoint: str, tmp_path: Path) -> Iterator[tuple[str, Stack]]:
-    """The API (on S3, presigning for the web port) behind nginx, like the Compose stack."""
+    """The API (on S3, presigning for the web port, accounts mode) behind nginx, like the
+    Compose stack."""
     port = free_port()
     public = f"http://127.0.0.1:{port}"
     with running_stack(
         s3_settings.model_copy(update={"max_upload_mb": 1}),
         workers=0,
+        STEMDECK_AUTH="accounts",
+        STEMDECK_ADMIN_EMAIL="admin@example.com",
+        STEMDECK_ADMIN_PASSWORD="a long admin password",
         STEMDECK_STORAGE="s3",
         STEMDECK_S3_ENDPOINT=s3_endpoint,
         STEMDECK_S3_BUCKET=s3_settings.s3_bucket,
@@ -137,7 +154,7 @@ def test_one_port_serves_the_app_the_api_and_presigned_stems(
     web: tuple[str, Stack], mixture: Path, s3_settings: Settings
 ) -> None:
     public, _ = web
-    with httpx.Client(base_url=public, timeout=30) as client:
+    with httpx.Client(base_url=public, timeout=30, headers=admin_token(s3_settings)) as client:
         assert client.get("/").text.startswith("<!doctype html>")
         assert client.get("/player/some-job").text.startswith("<!doctype html>")  # app routes
         assert client.get("/health").json() == {"status": "ok"}
@@ -153,6 +170,8 @@ def test_one_port_serves_the_app_the_api_and_presigned_stems(
         )
         assert created.status_code == 202, created.text
         job_id = created.json()["id"]
+        # The token came through nginx; without one the same job is not reachable.
+        assert httpx.get(f"{public}/api/jobs/{job_id}").status_code == 401
 
         # The bucket is on the same port: a URL presigned for it fetches through nginx.
         from stemdeck.core.storage import keys, make_storage
@@ -168,11 +187,11 @@ def test_one_port_serves_the_app_the_api_and_presigned_stems(
 
 
 def test_an_upload_past_the_limit_is_refused_as_json_at_either_layer(
-    web: tuple[str, Stack], mixture: Path
+    web: tuple[str, Stack], mixture: Path, s3_settings: Settings
 ) -> None:
     public, _ = web
     song = short_wav(mixture, seconds=7.0)  # 1.2 MB
-    with httpx.Client(base_url=public, timeout=30) as client:
+    with httpx.Client(base_url=public, timeout=30, headers=admin_token(s3_settings)) as client:
         # Past the API's 1 MB but inside nginx's 2 MB: the API refuses it as it streams.
         over_api = client.post("/api/jobs", files={"file": ("a.wav", song, "audio/wav")})
         # Past nginx's own limit: nginx answers, in the API's error shape.
@@ -189,12 +208,14 @@ def test_an_upload_past_the_limit_is_refused_as_json_at_either_layer(
     assert still.status_code == 200
 
 
-def test_job_events_stream_through_unbuffered(web: tuple[str, Stack], mixture: Path) -> None:
+def test_job_events_stream_through_unbuffered(
+    web: tuple[str, Stack], mixture: Path, s3_settings: Settings
+) -> None:
     """GIVEN a queued job (no worker runs, so its event stream stays open) WHEN its events
     are read through nginx THEN the first event arrives while the stream is still open: a
     buffering proxy would hold it back until the stream ended, past the read timeout."""
     public, _ = web
-    with httpx.Client(base_url=public, timeout=30) as client:
+    with httpx.Client(base_url=public, timeout=30, headers=admin_token(s3_settings)) as client:
         created = client.post(
             "/api/jobs",
             files={"file": ("song.wav", short_wav(mixture, seconds=2.0), "audio/wav")},
