@@ -21,7 +21,7 @@ from starlette.requests import Request
 
 from stemdeck.api.auth.principal import Principal
 from stemdeck.api.context import AppContext
-from stemdeck.api.errors import ApiError, queue_unavailable, refusal_status
+from stemdeck.api.errors import ApiError, json_required, queue_unavailable, refusal_status
 from stemdeck.api.intake import choose_formats, choose_strategy, forget
 from stemdeck.core.lifecycle import new_job
 from stemdeck.core.models import Job, new_job_id
@@ -59,15 +59,8 @@ def require_json(request: Request) -> None:
     """415 unless the body is declared as JSON. A form or text/plain post is a "simple"
     request any web page can make cross-site, without a preflight; application/json is
     not, so accepting only it keeps other sites from submitting jobs."""
-    got = media_type(request)
-    if got != "application/json":
-        raise ApiError(
-            415,
-            "unsupported_content_type",
-            f"This route takes a JSON body: send it with 'Content-Type: application/json' "
-            f"(got {got or 'no Content-Type'!r}), "
-            'for example: curl -H "Content-Type: application/json" -d \'{"url": "…"}\' …',
-        )
+    if media_type(request) != "application/json":
+        raise json_required(request.headers.get("content-type"))
 
 
 async def read_url_body(request: Request) -> JobCreateFromUrl:
