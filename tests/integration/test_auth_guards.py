@@ -14,6 +14,7 @@ from redis import Redis
 
 from stemdeck.api.app import create_app
 from stemdeck.api.auth.principal import SESSION_COOKIE
+from stemdeck.api.auth.ratelimit import SignInLimiter
 from stemdeck.core.accounts.first_admin import ensure_first_admin
 from stemdeck.core.accounts.users import add_user
 from stemdeck.core.db import session_scope
@@ -218,3 +219,17 @@ def test_a_cross_site_sign_in_is_403(client: TestClient) -> None:
     response = login(client, "ada@example.com", PASSWORD, headers={"Origin": EVIL})
     refused(response, 403, "cross_site_request")
     assert SESSION_COOKIE not in response.headers.get("set-cookie", "")
+
+
+def test_a_success_at_the_end_of_a_window_leaves_no_key_behind(
+    settings: Settings, redis_url: str
+) -> None:
+    """GIVEN a sign-in whose IP window expires while its password is checked WHEN it
+    succeeds THEN taking its attempt back leaves no counter without an expiry."""
+    redis = Redis.from_url(redis_url)
+    limiter = SignInLimiter.from_settings(redis, settings)
+    limiter.count_attempt("ada@example.com", "203.0.113.7")
+    redis.delete(*redis.scan_iter("stemdeck:signin:*"))  # the window ends
+    limiter.succeeded("ada@example.com", "203.0.113.7")
+    assert list(redis.scan_iter("stemdeck:signin:*")) == []
+    redis.close()

@@ -94,7 +94,10 @@ class SignInLimiter:
         pipe = self.redis.pipeline(transaction=True)
         pipe.delete(account.key)
         pipe.decr(address.key)
-        pipe.execute()
+        _, left = pipe.execute()
+        if int(left) < 0:
+            # The window ended meanwhile and DECR made a new key, without a TTL: drop it.
+            self.redis.delete(address.key)
 
     def _refusal(self, counter: _Counter, retry_after_s: int) -> ApiError:
         resets_at = (utcnow() + timedelta(seconds=retry_after_s)).replace(microsecond=0)
