@@ -19,7 +19,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from stemdeck.api.app import create_app
+from stemdeck.api.auth.principal import SESSION_COOKIE
 from stemdeck.core.accounts.api_tokens import issue_api_token
+from stemdeck.core.accounts.sessions import SessionLimits, start_session
 from stemdeck.core.accounts.users import add_user
 from stemdeck.core.db import session_scope
 from stemdeck.core.models import LOCAL_ADMIN_ID, User, new_job_id
@@ -239,6 +241,32 @@ def test_an_admin_reaches_any_users_job(
     assert client.get(f"/api/jobs/{job_id}", headers=admin.headers).status_code == 200
     assert client.delete(f"/api/jobs/{job_id}", headers=admin.headers).status_code == 204
     assert client.get(f"/api/jobs/{job_id}", headers=ada.headers).status_code == 404
+
+
+def test_a_signed_in_browser_is_held_to_the_same_rule(
+    client: TestClient,
+    accounts_settings: Settings,
+    ada: Caller,
+    bea: Caller,
+    job_of: Callable[[Caller], str],
+) -> None:
+    """The session cookie (every scope of its user) reaches its own jobs and no others;
+    an admin's session sees every job."""
+    theirs, own = job_of(ada), job_of(bea)
+
+    def cookie(user_id: str) -> dict[str, str]:
+        limits = SessionLimits.from_settings(accounts_settings)
+        with session_scope(accounts_settings.effective_database_url) as session:
+            user = session.get(User, user_id)
+            assert user is not None
+            return {SESSION_COOKIE: start_session(session, user, limits)}
+
+    client.cookies.update(cookie(bea.user_id))
+    assert client.get(f"/api/jobs/{theirs}").status_code == 404
+    assert client.delete(f"/api/jobs/{theirs}").status_code == 404
+    assert {job["id"] for job in client.get("/api/jobs").json()["data"]} == {own}
+    client.cookies.update(cookie(LOCAL_ADMIN_ID))
+    assert {job["id"] for job in client.get("/api/jobs").json()["data"]} == {theirs, own}
 
 
 # --- dedup across owners -------------------------------------------------------------
