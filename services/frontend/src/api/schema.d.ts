@@ -4,6 +4,67 @@
  */
 
 export interface paths {
+    "/api/auth/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Login
+         * @description Sign in with an email and password: sets the session cookie and answers who you are.
+         */
+        post: operations["login_api_auth_login_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Logout
+         * @description Sign out: the session ends on the server and the cookie is cleared (204 even
+         *     when not signed in).
+         */
+        post: operations["logout_api_auth_logout_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Me
+         * @description Who this request acts for, and how it proved it (401 when not signed in).
+         */
+        get: operations["me_api_auth_me_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/formats": {
         parameters: {
             query?: never;
@@ -482,6 +543,32 @@ export interface components {
             /** Offset */
             offset: number;
         };
+        /** LoginCredentials */
+        LoginCredentials: {
+            /**
+             * Email
+             * @example ada@example.com
+             */
+            email: string;
+            /** Password */
+            password: string;
+        };
+        /** MePublic */
+        MePublic: {
+            /**
+             * Auth
+             * @description The server's STEMDECK_AUTH
+             * @enum {string}
+             */
+            auth: "none" | "accounts";
+            user: components["schemas"]["UserPublic"];
+            /**
+             * Via
+             * @description How this request proved who it is: local (auth none, everyone is the local admin), session (the sign-in cookie) or token (an API token)
+             * @enum {string}
+             */
+            via: "local" | "session" | "token";
+        };
         /** ModelPublic */
         ModelPublic: {
             /** Id */
@@ -603,6 +690,15 @@ export interface components {
             /** Stems */
             stems: string[];
         };
+        /** UserPublic */
+        UserPublic: {
+            /** Email */
+            email: string;
+            /** Id */
+            id: string;
+            /** Is Admin */
+            is_admin: boolean;
+        };
         /** ValidationError */
         ValidationError: {
             /** Context */
@@ -625,6 +721,149 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    login_api_auth_login_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LoginCredentials"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MePublic"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    logout_api_auth_logout_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    me_api_auth_me_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MePublic"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
     list_formats_api_formats_get: {
         parameters: {
             query?: never;
@@ -668,7 +907,7 @@ export interface operations {
                     "application/json": components["schemas"]["JobsPublic"];
                 };
             };
-            /** @description Unauthorized */
+            /** @description Not signed in (no or a dead session or token) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -677,7 +916,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
-            /** @description Forbidden */
+            /** @description The API token lacks the scope this needs, or a request signed in by cookie came from another site */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -752,7 +991,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
-            /** @description Unauthorized */
+            /** @description Not signed in (no or a dead session or token) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -761,7 +1000,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
-            /** @description Forbidden */
+            /** @description The API token lacks the scope this needs, or a request signed in by cookie came from another site */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -828,6 +1067,24 @@ export interface operations {
                     "application/json": components["schemas"]["JobPublic"];
                 };
             };
+            /** @description Not signed in (no or a dead session or token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The API token lacks the scope this needs, or a request signed in by cookie came from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
             /** @description Not Found */
             404: {
                 headers: {
@@ -865,6 +1122,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Not signed in (no or a dead session or token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The API token lacks the scope this needs, or a request signed in by cookie came from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
             };
             /** @description Not Found */
             404: {
@@ -904,6 +1179,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["JobPublic"];
+                };
+            };
+            /** @description Not signed in (no or a dead session or token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The API token lacks the scope this needs, or a request signed in by cookie came from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
             /** @description Not Found */
@@ -955,6 +1248,24 @@ export interface operations {
                     "text/event-stream": string;
                 };
             };
+            /** @description Not signed in (no or a dead session or token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The API token lacks the scope this needs, or a request signed in by cookie came from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
             /** @description Not Found */
             404: {
                 headers: {
@@ -994,6 +1305,24 @@ export interface operations {
                 content: {
                     "application/json": unknown;
                     "application/zip": unknown;
+                };
+            };
+            /** @description Not signed in (no or a dead session or token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The API token lacks the scope this needs, or a request signed in by cookie came from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
             /** @description Not Found */
@@ -1065,6 +1394,24 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Not signed in (no or a dead session or token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The API token lacks the scope this needs, or a request signed in by cookie came from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
             /** @description Not Found */
             404: {
                 headers: {
@@ -1114,6 +1461,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": unknown;
+                };
+            };
+            /** @description Not signed in (no or a dead session or token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The API token lacks the scope this needs, or a request signed in by cookie came from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
             /** @description Not Found */
@@ -1180,6 +1545,24 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
+            /** @description Not signed in (no or a dead session or token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The API token lacks the scope this needs, or a request signed in by cookie came from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
             /** @description Not Found */
             404: {
                 headers: {
@@ -1238,6 +1621,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CompatDeletedPublic"];
+                };
+            };
+            /** @description Not signed in (no or a dead session or token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The API token lacks the scope this needs, or a request signed in by cookie came from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
             /** @description Not Found */
@@ -1309,6 +1710,24 @@ export interface operations {
                     "application/json": components["schemas"]["CompatStatusPublic"];
                 };
             };
+            /** @description Not signed in (no or a dead session or token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The API token lacks the scope this needs, or a request signed in by cookie came from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
             /** @description Not Found */
             404: {
                 headers: {
@@ -1376,7 +1795,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
-            /** @description Unauthorized */
+            /** @description Not signed in (no or a dead session or token) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1385,7 +1804,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
-            /** @description Forbidden */
+            /** @description The API token lacks the scope this needs, or a request signed in by cookie came from another site */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1487,7 +1906,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
-            /** @description Unauthorized */
+            /** @description Not signed in (no or a dead session or token) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1496,7 +1915,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
-            /** @description Forbidden */
+            /** @description The API token lacks the scope this needs, or a request signed in by cookie came from another site */
             403: {
                 headers: {
                     [name: string]: unknown;

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -19,6 +19,19 @@ class ErrorDetail(BaseModel):
 
 class ErrorPublic(BaseModel):
     error: ErrorDetail
+
+
+# The answers every job route may give before it looks at the job: not signed in (401),
+# a token without the route's scope or a cross-site cookie request (403). For a
+# router's ``responses``, so /docs and the generated client list them.
+SIGN_IN_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorPublic, "description": "Not signed in (no or a dead session or token)"},
+    403: {
+        "model": ErrorPublic,
+        "description": "The API token lacks the scope this needs, or a request signed in "
+        "by cookie came from another site",
+    },
+}
 
 
 class SourcePublic(BaseModel):

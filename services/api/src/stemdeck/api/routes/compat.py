@@ -14,6 +14,7 @@ from stemdeck.api.jobstore import delete_job, load_job
 from stemdeck.api.presenters import job_public
 from stemdeck.api.routes.jobs import UPLOAD_BODY, UPLOAD_ERRORS
 from stemdeck.api.schemas import (
+    SIGN_IN_ERRORS,
     CompatDeletedPublic,
     CompatStatusPublic,
     CompatUploadPublic,
@@ -21,7 +22,7 @@ from stemdeck.api.schemas import (
 )
 from stemdeck.api.url_intake import JobCreateFromUrl, create_job_from_url
 
-router = APIRouter(tags=["compat (Stem Splitter API)"])
+router = APIRouter(tags=["compat (Stem Splitter API)"], responses=SIGN_IN_ERRORS)
 
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorPublic}}
 

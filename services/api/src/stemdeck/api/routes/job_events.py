@@ -27,12 +27,12 @@ from stemdeck.api.deps import ContextDep
 from stemdeck.api.errors import ApiError, job_not_found
 from stemdeck.api.jobstore import load_job
 from stemdeck.api.presenters import job_public
-from stemdeck.api.schemas import ErrorPublic
+from stemdeck.api.schemas import SIGN_IN_ERRORS, ErrorPublic
 from stemdeck.core.db import session_scope
 from stemdeck.core.events import job_channel
 from stemdeck.core.states import JobStatus
 
-router = APIRouter(prefix="/jobs", tags=["jobs"])
+router = APIRouter(prefix="/jobs", tags=["jobs"], responses=SIGN_IN_ERRORS)
 
 KEEPALIVE_S = 15.0
 

@@ -13,12 +13,12 @@ from stemdeck.api.errors import ApiError
 from stemdeck.api.intake import create_job_from_upload
 from stemdeck.api.jobstore import cancel_job, delete_job, load_job, owner_filter
 from stemdeck.api.presenters import job_public
-from stemdeck.api.schemas import ErrorPublic, JobPublic, JobsPublic
+from stemdeck.api.schemas import SIGN_IN_ERRORS, ErrorPublic, JobPublic, JobsPublic
 from stemdeck.api.url_intake import JobCreateFromUrl, create_job_from_url, media_type
 from stemdeck.core.formats import FORMATS
 from stemdeck.core.models import Job
 
-router = APIRouter(prefix="/jobs", tags=["jobs"])
+router = APIRouter(prefix="/jobs", tags=["jobs"], responses=SIGN_IN_ERRORS)
 
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorPublic}}
 
@@ -51,7 +51,7 @@ UPLOAD_BODY: dict[str, Any] = {
     }
 }
 UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorPublic} for status in (400, 401, 403, 413, 415, 422, 503)
+    status: {"model": ErrorPublic} for status in (400, 413, 415, 422, 503)
 }
 
 
@@ -93,7 +93,7 @@ async def create_job(
     "",
     name="list_jobs",
     summary="Your jobs, newest first (an admin's: everyone's, or one owner's with ?owner=)",
-    responses={status: {"model": ErrorPublic} for status in (401, 403, 422)},
+    responses={422: {"model": ErrorPublic}},
 )
 def list_jobs(
     request: Request,

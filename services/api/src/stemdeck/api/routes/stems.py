@@ -12,9 +12,9 @@ from stemdeck.api.delivery import serve_object, serve_stem, serve_zip
 from stemdeck.api.deps import SessionDep, StorageDep
 from stemdeck.api.errors import ApiError
 from stemdeck.api.jobstore import find_stem, load_job
-from stemdeck.api.schemas import ErrorPublic
+from stemdeck.api.schemas import SIGN_IN_ERRORS, ErrorPublic
 
-router = APIRouter(prefix="/jobs/{job_id}", tags=["stems"])
+router = APIRouter(prefix="/jobs/{job_id}", tags=["stems"], responses=SIGN_IN_ERRORS)
 
 AUDIO_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {"audio/*": {}}, "description": "The whole file"},
