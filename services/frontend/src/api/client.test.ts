@@ -39,7 +39,7 @@ describe("the API client's one place for a lost session", () => {
   });
 
   it("sends the sign-in as JSON", async () => {
-    const fetch = vi.fn(async () => Response.json({ user: { id: "u", email: "a@b.co", is_admin: false } }));
+    const fetch = vi.fn(async () => Response.json({ user: { id: "u", email: "a@b.co", is_admin: false }, auth: "accounts", via: "session" }));
     vi.stubGlobal("fetch", fetch);
     await api.login("a@b.co", "secret");
     expect(fetch).toHaveBeenCalledWith(

@@ -13,6 +13,9 @@ export type Strategy = components["schemas"]["StrategyPublic"];
 export type Model = components["schemas"]["ModelPublic"];
 export type Format = components["schemas"]["FormatPublic"];
 export type FormatId = components["schemas"]["FormatId"];
+export type User = components["schemas"]["UserPublic"];
+/** Who a request acts for: the user, the server's STEMDECK_AUTH, and how it proved it. */
+export type Me = components["schemas"]["MePublic"];
 
 export interface WaveformPeaks {
   version: number;
@@ -21,18 +24,6 @@ export interface WaveformPeaks {
   bins: number;
   /** Flat [min_0, max_0, min_1, max_1, …]. */
   data: number[];
-}
-
-// The sign-in contract of issue 11, by hand until the API's auth routes are in schema.d.ts.
-export interface User {
-  id: string;
-  email: string;
-  is_admin: boolean;
-}
-export interface Me {
-  user: User;
-  auth: "none" | "accounts";
-  via: "local" | "session" | "token";
 }
 
 let sessionLost: (error: ApiError) => void = () => undefined;
@@ -72,7 +63,7 @@ export const api = {
   submitUrl: (url: string, strategy: string | null, formats: readonly FormatId[]) =>
     postJson<Job>("/api/jobs", { url, strategy, formats }),
   me: () => request<Me>("/api/auth/me"),
-  login: (email: string, password: string) => postJson<{ user: User }>("/api/auth/login", { email, password }),
+  login: (email: string, password: string) => postJson<Me>("/api/auth/login", { email, password }),
   logout: () => request<void>("/api/auth/logout", { method: "POST" }),
   waveform: (stem: Stem, signal?: AbortSignal) => request<WaveformPeaks>(stem.waveform_url, { signal }),
 };
