@@ -19,6 +19,7 @@ from stemdeck.core.accounts.first_admin import ensure_first_admin
 from stemdeck.core.accounts.users import add_user
 from stemdeck.core.db import session_scope
 from stemdeck.core.settings import Settings
+from tests.integration.stack import running_stack
 
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "the admin's password"
@@ -233,3 +234,30 @@ def test_a_success_at_the_end_of_a_window_leaves_no_key_behind(
     limiter.succeeded("ada@example.com", "203.0.113.7")
     assert list(redis.scan_iter("stemdeck:signin:*")) == []
     redis.close()
+
+
+@pytest.mark.parametrize(("trusted", "separate"), [("127.0.0.1", True), ("10.9.9.9", False)])
+def test_the_per_ip_limit_counts_the_address_a_trusted_proxy_forwards(
+    settings: Settings, trusted: str, separate: bool
+) -> None:
+    """GIVEN the real `stemdeck api` behind a proxy at 127.0.0.1 WHEN one forwarded address
+    exhausts the per-IP limit THEN another forwarded address may still try, but only when
+    STEMDECK_FORWARDED_ALLOW_IPS trusts the proxy (else both are the proxy's one address)."""
+    env = {
+        "STEMDECK_AUTH": "accounts",
+        "STEMDECK_ADMIN_EMAIL": ADMIN_EMAIL,
+        "STEMDECK_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "STEMDECK_SIGNIN_ATTEMPTS_PER_IP": "5",
+        "STEMDECK_FORWARDED_ALLOW_IPS": trusted,
+    }
+    with running_stack(settings, workers=0, **env) as stack, stack.client() as http:
+
+        def attempt(number: int, address: str) -> httpx.Response:
+            body = {"email": f"user{number}@example.com", "password": "guess"}
+            return http.post("/api/auth/login", json=body, headers={"X-Forwarded-For": address})
+
+        for number in range(5):
+            refused(attempt(number, "203.0.113.7"), 401, "invalid_credentials")
+        refused(attempt(5, "203.0.113.7"), 429, "too_many_attempts")
+        other = attempt(6, "198.51.100.2")
+    assert other.status_code == (401 if separate else 429), other.text

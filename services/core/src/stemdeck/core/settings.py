@@ -156,6 +156,10 @@ class Settings(BaseSettings):
     signin_attempts_per_account: int = Field(5, ge=1)
     signin_attempts_per_ip: int = Field(20, ge=1)
     signin_window_minutes: int = Field(15, ge=1, le=24 * 60)
+    # Proxies whose X-Forwarded-For / -Proto the API believes (comma-separated IPs or
+    # "*"), for the client address that per-IP sign-in limits count. Only what sits in
+    # front of the API: anyone else listed could claim any address.
+    forwarded_allow_ips: str = "127.0.0.1"
 
     @field_validator("default_formats", mode="before")
     @classmethod
