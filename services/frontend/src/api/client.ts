@@ -17,6 +17,49 @@ export type User = components["schemas"]["UserPublic"];
 /** Who a request acts for: the user, the server's STEMDECK_AUTH, and how it proved it. */
 export type Me = components["schemas"]["MePublic"];
 
+// The Account page's answers, written against the agreed contract of /api/account/*
+// until those routes are in the OpenAPI schema; then they come from schema.d.ts too.
+export interface AccountSession {
+  id: string;
+  created_at: string;
+  last_seen_at: string;
+  expires_at: string;
+  user_agent: string | null;
+  ip: string | null;
+  /** The session of the browser asking. */
+  current: boolean;
+}
+export type TokenScope = "jobs:read" | "jobs:write" | "admin";
+export interface ApiToken {
+  id: string;
+  name: string;
+  /** "sdk_" and the next few characters, to tell tokens apart. */
+  prefix: string;
+  scopes: TokenScope[];
+  created_at: string;
+  last_used_at: string | null;
+  expires_at: string | null;
+}
+export interface NewApiToken {
+  name: string;
+  scopes: TokenScope[];
+  /** null: never expires. */
+  expires_days: number | null;
+}
+/** The token's value is in this answer only: the server keeps just its hash. */
+export type CreatedApiToken = ApiToken & { token: string };
+export interface Quota {
+  used: number;
+  /** null: unlimited. */
+  allowed: number | null;
+}
+export interface Usage {
+  active_jobs: Quota;
+  /** resets_at: when minutes used come back (a rolling 24 hours); null when none will. */
+  audio_minutes_today: Quota & { resets_at: string | null };
+  storage_bytes: Quota;
+}
+
 export interface WaveformPeaks {
   version: number;
   sample_rate: number;
@@ -65,6 +108,17 @@ export const api = {
   me: () => request<Me>("/api/auth/me"),
   login: (email: string, password: string) => postJson<Me>("/api/auth/login", { email, password }),
   logout: () => request<void>("/api/auth/logout", { method: "POST" }),
+  sessions: () => request<AccountSession[]>("/api/account/sessions"),
+  endSession: (id: string) => request<void>(`/api/account/sessions/${encodeURIComponent(id)}`, { method: "DELETE" }),
+  /** The current session too. */
+  endAllSessions: () => request<void>("/api/account/sessions", { method: "DELETE" }),
+  tokens: () => request<ApiToken[]>("/api/account/tokens"),
+  createToken: (token: NewApiToken) => postJson<CreatedApiToken>("/api/account/tokens", token),
+  revokeToken: (id: string) => request<void>(`/api/account/tokens/${encodeURIComponent(id)}`, { method: "DELETE" }),
+  /** The user's other sessions end; this one stays. */
+  changePassword: (current_password: string, new_password: string) =>
+    postJson<void>("/api/account/password", { current_password, new_password }),
+  usage: () => request<Usage>("/api/account/usage"),
   waveform: (stem: Stem, signal?: AbortSignal) => request<WaveformPeaks>(stem.waveform_url, { signal }),
 };
 

@@ -22,8 +22,10 @@ export function formatEta(seconds: number | null | undefined): string {
 
 export function formatBytes(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(0)} KB`;
-  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+  if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(0)} KB`;
+  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MB`;
+  // Storage quotas run to gigabytes, mostly whole ones: "10 GB", not "10240.0 MB".
+  return `${(bytes / 1024 ** 3).toFixed(1).replace(/\.0$/, "")} GB`;
 }
 
 export function formatLufs(lufs: number | null | undefined): string {
