@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from stemdeck.core.accounts.errors import AccountError
@@ -25,6 +25,19 @@ def issue_api_token(
     expires_days: int | None = None,
 ) -> str:
     """Store a new token of ``user`` and return its value (shown once, kept nowhere)."""
+    value, _ = create_api_token(session, user, scopes, name, expires_days)
+    return value
+
+
+def create_api_token(
+    session: Session,
+    user: User,
+    scopes: Iterable[str],
+    name: str,
+    expires_days: int | None = None,
+) -> tuple[str, ApiToken]:
+    """Store a new token of ``user``: its value (shown once, kept nowhere) and its row,
+    flushed so it has its id. An AccountError says what to change, and stores nothing."""
     try:
         granted = parse_scopes(scopes)
     except ValueError as error:
@@ -45,18 +58,45 @@ def issue_api_token(
         )
     token = new_api_token()
     now = utcnow()
-    session.add(
-        ApiToken(
-            user_id=user.id,
-            name=label,
-            prefix=token.shown_prefix,
-            token_hash=token.digest,
-            scopes=[scope.value for scope in granted],
-            created_at=now,
-            expires_at=now + timedelta(days=expires_days) if expires_days else None,
+    row = ApiToken(
+        user_id=user.id,
+        name=label,
+        prefix=token.shown_prefix,
+        token_hash=token.digest,
+        scopes=[scope.value for scope in granted],
+        created_at=now,
+        expires_at=now + timedelta(days=expires_days) if expires_days else None,
+    )
+    session.add(row)
+    session.flush()
+    return token.value, row
+
+
+def user_api_tokens(session: Session, user_id: str) -> list[ApiToken]:
+    """The user's tokens not revoked (expired ones too, to be seen and revoked), newest
+    first."""
+    return list(
+        session.scalars(
+            select(ApiToken)
+            .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+            .order_by(ApiToken.created_at.desc(), ApiToken.id)
         )
     )
-    return token.value
+
+
+def revoke_api_token(session: Session, user_id: str, token_id: str) -> bool:
+    """Revoke the user's token ``token_id``; False when no unrevoked token of theirs has
+    that id (another user's token is never touched). The row stays, for the record."""
+    revoked = session.execute(
+        update(ApiToken)
+        .where(
+            ApiToken.id == token_id,
+            ApiToken.user_id == user_id,
+            ApiToken.revoked_at.is_(None),
+        )
+        .values(revoked_at=utcnow())
+    )
+    return bool(revoked.rowcount)  # type: ignore[attr-defined]
 
 
 def token_user(

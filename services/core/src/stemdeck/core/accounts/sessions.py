@@ -6,6 +6,7 @@ A session ends at the first of: its absolute end (``expires_at``, set when it st
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -84,3 +85,58 @@ def signed_in_user(
 
 def end_session(session: Session, session_id: str) -> None:
     session.execute(delete(SignInSession).where(SignInSession.id_hash == digest(session_id)))
+
+
+# A session's handle in the API: the first 16 hex characters (64 bits) of the stored
+# SHA-256. The hash is one-way, so neither it nor a prefix can be turned back into the
+# cookie; 64 bits tell one user's few sessions apart, and every lookup by handle is
+# within that user's own sessions. Only a prefix, so the API never hands out the row's
+# whole key: a handle seen in a screenshot or a log names a session, and nothing more.
+HANDLE_LENGTH = 16
+_HANDLE = re.compile(rf"[0-9a-f]{{{HANDLE_LENGTH}}}")
+
+
+def session_handle(row: SignInSession) -> str:
+    return row.id_hash[:HANDLE_LENGTH]
+
+
+def live_sessions(
+    session: Session, user_id: str, limits: SessionLimits, now: datetime | None = None
+) -> list[SignInSession]:
+    """The user's sessions that have not ended (absolute end, idle end), newest first."""
+    now = now or utcnow()
+    return list(
+        session.scalars(
+            select(SignInSession)
+            .where(
+                SignInSession.user_id == user_id,
+                SignInSession.expires_at > now,
+                SignInSession.last_seen_at > now - limits.idle,
+            )
+            .order_by(SignInSession.created_at.desc(), SignInSession.id_hash)
+        )
+    )
+
+
+def end_session_by_handle(session: Session, user_id: str, handle: str) -> bool:
+    """End the session of ``user_id`` that ``handle`` names; False when none of theirs does
+    (another user's session is never touched)."""
+    if not _HANDLE.fullmatch(handle):
+        return False  # not a handle this server made: no database write
+    ended = session.execute(
+        delete(SignInSession).where(
+            SignInSession.user_id == user_id,
+            SignInSession.id_hash.startswith(handle, autoescape=True),
+        )
+    )
+    return bool(ended.rowcount)  # type: ignore[attr-defined]
+
+
+def end_user_sessions(session: Session, user_id: str, keep: str | None = None) -> int:
+    """End every session of ``user_id`` but the one whose id (the cookie) is ``keep``;
+    how many ended."""
+    ending = delete(SignInSession).where(SignInSession.user_id == user_id)
+    if keep is not None:
+        ending = ending.where(SignInSession.id_hash != digest(keep))
+    ended = session.execute(ending)
+    return int(ended.rowcount)  # type: ignore[attr-defined]

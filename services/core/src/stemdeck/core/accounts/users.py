@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from stemdeck.core.accounts.errors import AccountError
-from stemdeck.core.accounts.passwords import PasswordRefused, hash_password
-from stemdeck.core.models import LOCAL_ADMIN_ID, ApiToken, SignInSession, User, utcnow
+from stemdeck.core.accounts.passwords import PasswordRefused, hash_password, verify_password
+from stemdeck.core.accounts.sessions import end_user_sessions
+from stemdeck.core.models import LOCAL_ADMIN_ID, ApiToken, User, utcnow
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 MAX_EMAIL_LENGTH = 320
@@ -69,10 +70,37 @@ def disable_user(session: Session, user: User) -> tuple[int, int]:
     now = utcnow()
     if user.disabled_at is None:
         user.disabled_at = now
-    ended = session.execute(delete(SignInSession).where(SignInSession.user_id == user.id))
+    ended = end_user_sessions(session, user.id)
     revoked = session.execute(
         update(ApiToken)
         .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
         .values(revoked_at=now)
     )
-    return ended.rowcount, revoked.rowcount  # type: ignore[attr-defined]
+    return ended, revoked.rowcount  # type: ignore[attr-defined]
+
+
+def ensure_password_changeable(user: User) -> None:
+    """AccountError for the first admin: ensure_first_admin re-applies
+    STEMDECK_ADMIN_PASSWORD on every `stemdeck migrate`, and would silently undo a
+    change made anywhere else (and end the sessions signed in with it)."""
+    if user.id == LOCAL_ADMIN_ID:
+        raise AccountError(
+            f"{user.email} is the first admin: their password is the server's "
+            "STEMDECK_ADMIN_PASSWORD, which `stemdeck migrate` applies again, overwriting "
+            "a change made here. Change STEMDECK_ADMIN_PASSWORD and run `stemdeck migrate`"
+        )
+
+
+def change_password(
+    session: Session, user: User, current: str, new: str, keep_session: str | None = None
+) -> bool:
+    """Give ``user`` the password ``new`` if ``current`` is theirs, and end every other
+    session of theirs (whoever else knew the old password is signed out), keeping the
+    one whose id is ``keep_session``. False, changing nothing, when ``current`` is wrong;
+    PasswordRefused when ``new`` may not be set; AccountError for the first admin."""
+    ensure_password_changeable(user)
+    if not verify_password(user.password_hash, current):
+        return False
+    user.password_hash = hash_password(new)
+    end_user_sessions(session, user.id, keep=keep_session)
+    return True
