@@ -8,6 +8,8 @@ never has to parse two error formats.
 from __future__ import annotations
 
 import logging
+import math
+from datetime import datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -19,6 +21,8 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
+from stemdeck.core.accounts.quotas import QuotaRefusal
+from stemdeck.core.models import utcnow
 from stemdeck.core.storage import NotFound, StorageError
 
 log = logging.getLogger(__name__)
@@ -136,6 +140,55 @@ def cross_site_request() -> ApiError:
         "Stemdeck's own pages, and this request came from another site (its Origin or "
         "Sec-Fetch-Site header says so). Use Stemdeck's web app, or send an API token as "
         "'Authorization: Bearer sdk_…' from scripts.",
+    )
+
+
+# The Retry-After of a limit no clock lifts (jobs at once, storage): what frees it is
+# a job finishing or the user deleting jobs; a client polling this often is harmless.
+NO_CLOCK_RETRY_AFTER_S = 60
+
+
+def over_limit(
+    code: str,
+    message: str,
+    *,
+    limit: str,
+    used: float,
+    allowed: int,
+    retry_after_s: int | None,
+    resets_at: datetime | None,
+) -> ApiError:
+    """429 for a quota or rate limit: which one, how much is used of how much, and when
+    it resets (None: no clock resets it; the message says what to do, and Retry-After
+    is a modest NO_CLOCK_RETRY_AFTER_S)."""
+    wait = retry_after_s if retry_after_s is not None else NO_CLOCK_RETRY_AFTER_S
+    return ApiError(
+        429,
+        code,
+        message,
+        headers={"Retry-After": str(wait)},
+        details={
+            "limit": limit,
+            "used": used,
+            "allowed": allowed,
+            "retry_after_s": wait,
+            "resets_at": resets_at.isoformat() if resets_at is not None else None,
+        },
+    )
+
+
+def quota_exceeded(refusal: QuotaRefusal) -> ApiError:
+    resets_at = refusal.resets_at
+    # Rounded up: a client that waits that long is let in.
+    retry_after_s = max(1, math.ceil((resets_at - utcnow()).total_seconds())) if resets_at else None
+    return over_limit(
+        "quota_exceeded",
+        refusal.message,
+        limit=refusal.limit.value,
+        used=refusal.used,
+        allowed=refusal.allowed,
+        retry_after_s=retry_after_s,
+        resets_at=resets_at,
     )
 
 

@@ -16,18 +16,20 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from stemdeck.api.auth.principal import Principal
+from stemdeck.api.auth.ratelimit import JobCreateLimiter, client_ip
 from stemdeck.api.context import AppContext
-from stemdeck.api.errors import ApiError, queue_unavailable, refusal_status
+from stemdeck.api.errors import ApiError, queue_unavailable, quota_exceeded, refusal_status
 from stemdeck.api.jobstore import load_job
 from stemdeck.api.upload import ReceivedFile, receive_form
+from stemdeck.core.accounts.quotas import admission_refusal
 from stemdeck.core.db import session_scope
 from stemdeck.core.formats import FORMATS
 from stemdeck.core.lifecycle import new_job
-from stemdeck.core.models import Job, new_job_id
+from stemdeck.core.models import Job, User, new_job_id
 from stemdeck.core.probe import AudioError, AudioInfo, check_duration, probe, verify_decodes
 from stemdeck.core.queue import enqueue_separation, separate_queue
 from stemdeck.core.readiness import default_strategy, missing_weights_message
-from stemdeck.core.settings import Settings
+from stemdeck.core.settings import AuthMode, Settings
 from stemdeck.core.states import JobStatus
 from stemdeck.core.storage import Storage, keys
 from stemdeck.core.strategies import Strategy
@@ -65,6 +67,33 @@ def choose_formats(values: list[str], default: list[str]) -> list[str]:
             "(comma-separated or repeated 'formats' fields).",
         )
     return chosen or list(default)
+
+
+def count_new_job(request: Request, context: AppContext, owner: Principal) -> None:
+    """429 past the per-minute limits on new jobs (per user, per IP; in Redis, so across
+    replicas). Blocking: run it in a thread. Under auth=none nobody is limited."""
+    if context.settings.auth is AuthMode.none:
+        return
+    limiter = JobCreateLimiter.from_settings(context.redis, context.settings)
+    limiter.count(owner.user_id, client_ip(request))
+
+
+def admit(
+    context: AppContext, owner: Principal, seconds: float | None, size_bytes: int | None
+) -> None:
+    """429 when one more job of ``owner``, with ``seconds`` of audio in ``size_bytes``
+    (None: a URL job, not downloaded yet), would pass a quota of theirs. Blocking: run
+    it in a thread. Under auth=none there are no quotas."""
+    settings = context.settings
+    if settings.auth is AuthMode.none:
+        return
+    with session_scope(settings.effective_database_url) as session:
+        user = session.get(User, owner.user_id)
+        if user is None:  # deleted since the principal was read: nothing to count against
+            return
+        refusal = admission_refusal(session, user, settings, seconds, size_bytes)
+    if refusal is not None:
+        raise quota_exceeded(refusal)
 
 
 def _check_audio(storage: Storage, source: ReceivedFile, settings: Settings) -> AudioInfo:
@@ -133,6 +162,8 @@ def forget(settings: Settings, storage: Storage, job_id: str, row_written: bool)
 
 async def create_job_from_upload(request: Request, context: AppContext, owner: Principal) -> Job:
     settings, storage = context.settings, context.storage
+    # Counted before the upload is read: a refused one costs no bandwidth or disk.
+    await run_in_threadpool(count_new_job, request, context, owner)
     job_id = new_job_id()
     row_written = False
     try:
@@ -154,6 +185,8 @@ async def create_job_from_upload(request: Request, context: AppContext, owner: P
             )
         source = form.file
         info = await run_in_threadpool(_check_audio, storage, source, settings)
+        # Once the length is known, before the row: a refusal leaves nothing (see forget).
+        await run_in_threadpool(admit, context, owner, info.duration_s, source.size_bytes)
         row_written = True  # set first: a commit can succeed and still raise on the way back
         job = await run_in_threadpool(
             _insert_job, context, owner, job_id, source, info, strategy, formats

@@ -22,7 +22,7 @@ from starlette.requests import Request
 from stemdeck.api.auth.principal import Principal
 from stemdeck.api.context import AppContext
 from stemdeck.api.errors import ApiError, json_required, queue_unavailable, refusal_status
-from stemdeck.api.intake import choose_formats, choose_strategy, forget
+from stemdeck.api.intake import admit, choose_formats, choose_strategy, count_new_job, forget
 from stemdeck.core.lifecycle import new_job
 from stemdeck.core.models import Job, new_job_id
 from stemdeck.core.netguard import MAX_URL_LENGTH, UrlRefused, check_url
@@ -108,6 +108,7 @@ def _insert(
 
 async def create_job_from_url(request: Request, context: AppContext, owner: Principal) -> Job:
     settings = context.settings
+    await run_in_threadpool(count_new_job, request, context, owner)
     body = await read_url_body(request)
     strategy = choose_strategy(
         [body.strategy or ""], context.strategies, default_strategy(context.strategies, settings)
@@ -125,6 +126,9 @@ async def create_job_from_url(request: Request, context: AppContext, owner: Prin
     except UrlRefused as error:
         raise ApiError(refusal_status(error.code), error.code, error.message) from None
 
+    # Its length is unknown until it is downloaded: it counts toward the jobs at once
+    # now, toward the day's minutes once fetched, and is admitted while under both.
+    await run_in_threadpool(admit, context, owner, None, None)
     job_id = new_job_id()
     row_written = False
     try:

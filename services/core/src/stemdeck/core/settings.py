@@ -160,6 +160,18 @@ class Settings(BaseSettings):
     # "*"), for the client address that per-IP sign-in limits count. Only what sits in
     # front of the API: anyone else listed could claim any address.
     forwarded_allow_ips: str = "127.0.0.1"
+    # Each user's quotas unless an admin set their own (`stemdeck users quota`); 0 is
+    # unlimited. Only under auth=accounts: a laptop's one user has no one to share with.
+    # Jobs queued, fetching or running at once.
+    quota_active_jobs: int = Field(10, ge=0)
+    # Minutes of source audio accepted in the last 24 hours (a rolling day).
+    quota_audio_minutes_per_day: int = Field(240, ge=0, le=2**31 - 1)
+    # Bytes stored for the user's jobs (sources and stems), in MiB.
+    quota_storage_mb: int = Field(20480, ge=0, le=2**40)
+    # New jobs per minute per user and per client IP, counted in Redis so they hold
+    # across API replicas; 0 is unlimited.
+    job_create_per_minute_per_user: int = Field(10, ge=0)
+    job_create_per_minute_per_ip: int = Field(30, ge=0)
 
     @field_validator("default_formats", mode="before")
     @classmethod
