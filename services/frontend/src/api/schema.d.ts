@@ -4,6 +4,27 @@
  */
 
 export interface paths {
+    "/api/account/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Your usage against each of your quotas
+         * @description Jobs at once, audio minutes in the last 24 hours and stored bytes; `allowed` is
+         *     null where there is no limit.
+         */
+        get: operations["read_usage_api_account_usage_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/login": {
         parameters: {
             query?: never;
@@ -343,6 +364,24 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AudioUsagePublic */
+        AudioUsagePublic: {
+            /**
+             * Allowed
+             * @description Minutes allowed in any 24 hours; null: unlimited
+             */
+            allowed: number | null;
+            /**
+             * Resets At
+             * @description When the earliest of those minutes leave the rolling 24 hours (and `used` drops); null when none are counted
+             */
+            resets_at: string | null;
+            /**
+             * Used
+             * @description Minutes of source audio sent in the last 24 hours
+             */
+            used: number;
+        };
         /** CompatDeletedPublic */
         CompatDeletedPublic: {
             /** Deleted */
@@ -588,6 +627,16 @@ export interface components {
          * @enum {string}
          */
         ModelStatus: "ready" | "download" | "missing";
+        /** QuotaUsagePublic */
+        QuotaUsagePublic: {
+            /**
+             * Allowed
+             * @description The caller's limit; null: unlimited
+             */
+            allowed: number | null;
+            /** Used */
+            used: number;
+        };
         /** ReadyPublic */
         ReadyPublic: {
             /** Checks */
@@ -690,6 +739,14 @@ export interface components {
             /** Stems */
             stems: string[];
         };
+        /** UsagePublic */
+        UsagePublic: {
+            /** @description Jobs queued, fetching or running */
+            active_jobs: components["schemas"]["QuotaUsagePublic"];
+            audio_minutes_today: components["schemas"]["AudioUsagePublic"];
+            /** @description Bytes of the caller's stored sources and stems */
+            storage_bytes: components["schemas"]["QuotaUsagePublic"];
+        };
         /** UserPublic */
         UserPublic: {
             /** Email */
@@ -721,6 +778,44 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    read_usage_api_account_usage_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsagePublic"];
+                };
+            };
+            /** @description Not signed in (no or a dead session or token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The API token lacks the scope this needs, or a request signed in by cookie came from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
     login_api_auth_login_post: {
         parameters: {
             query?: never;

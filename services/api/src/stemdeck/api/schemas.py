@@ -191,3 +191,28 @@ class MePublic(BaseModel):
         description="How this request proved who it is: local (auth none, everyone is "
         "the local admin), session (the sign-in cookie) or token (an API token)"
     )
+
+
+# Usage against the caller's quotas (routes/usage.py).
+
+
+class QuotaUsagePublic(BaseModel):
+    used: int
+    allowed: int | None = Field(description="The caller's limit; null: unlimited")
+
+
+class AudioUsagePublic(BaseModel):
+    used: float = Field(description="Minutes of source audio sent in the last 24 hours")
+    allowed: int | None = Field(description="Minutes allowed in any 24 hours; null: unlimited")
+    resets_at: datetime | None = Field(
+        description="When the earliest of those minutes leave the rolling 24 hours (and "
+        "`used` drops); null when none are counted"
+    )
+
+
+class UsagePublic(BaseModel):
+    active_jobs: QuotaUsagePublic = Field(description="Jobs queued, fetching or running")
+    audio_minutes_today: AudioUsagePublic
+    storage_bytes: QuotaUsagePublic = Field(
+        description="Bytes of the caller's stored sources and stems"
+    )

@@ -13,6 +13,7 @@ from stemdeck.api.routes import (
     jobs,
     stems,
     strategies,
+    usage,
 )
 
 api_router = APIRouter(prefix="/api")
@@ -22,6 +23,7 @@ api_router.include_router(stems.router)
 api_router.include_router(strategies.router)
 api_router.include_router(formats.router)
 api_router.include_router(auth.router)
+api_router.include_router(usage.router)
 
 root_router = APIRouter()
 root_router.include_router(api_router)
