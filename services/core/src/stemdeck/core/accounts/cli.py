@@ -152,3 +152,33 @@ def create(
         address = user.email
     typer.echo(f"a token for {address}, shown only now:", err=True)
     typer.echo(token)
+
+
+@users_app.command("quota")
+def quota(
+    email: Annotated[str, typer.Argument(help="the user's email address")],
+    active_jobs: Annotated[
+        int | None, typer.Option("--active-jobs", help="jobs queued or running at once")
+    ] = None,
+    audio_minutes_per_day: Annotated[
+        int | None,
+        typer.Option("--audio-minutes-per-day", help="minutes of audio in any 24 hours"),
+    ] = None,
+    storage_mb: Annotated[
+        int | None, typer.Option("--storage-mb", help="MB stored: sources and stems")
+    ] = None,
+    default: Annotated[
+        bool, typer.Option("--default", help="back to the server's STEMDECK_QUOTA_* defaults")
+    ] = False,
+) -> None:
+    """Show a user's quotas, or give them their own (0: unlimited); --default restores
+    the server's. Applies under STEMDECK_AUTH=accounts."""
+    from stemdeck.core.accounts.quotas import describe_quotas, quotas_of, set_quotas
+    from stemdeck.core.accounts.users import find_user
+
+    settings = settings_or_die()
+    with _accounts() as session:
+        user = find_user(session, email)
+        set_quotas(user, active_jobs, audio_minutes_per_day, storage_mb, default)
+        line = f"{user.email}: {describe_quotas(quotas_of(user, settings))}"
+    typer.echo(line)
