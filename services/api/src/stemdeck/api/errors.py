@@ -143,6 +143,46 @@ def cross_site_request() -> ApiError:
     )
 
 
+def session_required() -> ApiError:
+    # A leaked token must not be able to mint more tokens, or sign browsers out.
+    return ApiError(
+        403,
+        "session_required",
+        "Your account's sessions, API tokens and password are managed only from a signed-in "
+        "browser, not with an API token: manage tokens and sessions from the web app or "
+        "with `stemdeck tokens create` on the server.",
+    )
+
+
+def wrong_current_password() -> ApiError:
+    # The code sign-in gives a wrong password: the web app knows it does not mean
+    # "signed out", as every other 401 does.
+    return ApiError(
+        401,
+        "invalid_credentials",
+        "The current password is wrong; nothing was changed. Wrong passwords count "
+        "towards the same limit as failed sign-ins.",
+    )
+
+
+def session_not_found(handle: str) -> ApiError:
+    return ApiError(
+        404,
+        "session_not_found",
+        f"None of your sessions has the id {handle!r}: it may have ended already. "
+        "GET /api/account/sessions lists them.",
+    )
+
+
+def token_not_found(token_id: str) -> ApiError:
+    return ApiError(
+        404,
+        "token_not_found",
+        f"None of your API tokens has the id {token_id!r}: it may be revoked already. "
+        "GET /api/account/tokens lists them.",
+    )
+
+
 # The Retry-After of a limit no clock lifts (jobs at once, storage): what frees it is
 # a job finishing or the user deleting jobs; a client polling this often is harmless.
 NO_CLOCK_RETRY_AFTER_S = 60

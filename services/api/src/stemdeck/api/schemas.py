@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from stemdeck.core.accounts.api_tokens import MAX_EXPIRES_DAYS, MAX_NAME_LENGTH
+from stemdeck.core.accounts.passwords import MAX_PASSWORD_LENGTH
+from stemdeck.core.accounts.tokens import Scope
 from stemdeck.core.formats import FormatId
 from stemdeck.core.readiness import ModelStatus
 from stemdeck.core.states import JobStatus, Stage
@@ -191,6 +194,74 @@ class MePublic(BaseModel):
         description="How this request proved who it is: local (auth none, everyone is "
         "the local admin), session (the sign-in cookie) or token (an API token)"
     )
+
+
+# Your account (routes/account.py).
+
+
+class SessionPublic(BaseModel):
+    id: str = Field(
+        description="A handle for DELETE /api/account/sessions/{id}; not the cookie, and "
+        "cannot be turned into it"
+    )
+    created_at: datetime = Field(description="When this session signed in")
+    last_seen_at: datetime = Field(description="Its latest request (updated each minute)")
+    expires_at: datetime = Field(description="Its absolute end; it ends sooner when idle")
+    user_agent: str | None = Field(description="The browser that signed in, as it said")
+    ip: str | None = Field(description="The address it signed in from")
+    current: bool = Field(description="Whether this is the session making this request")
+
+
+class TokenPublic(BaseModel):
+    id: str
+    name: str
+    prefix: str = Field(
+        description="The token's first characters, to tell tokens apart", examples=["sdk_AbC12xYz"]
+    )
+    scopes: list[Scope]
+    created_at: datetime
+    last_used_at: datetime | None = Field(description="Updated at most once a minute")
+    expires_at: datetime | None = Field(description="None: it never expires")
+
+
+class TokenCreate(BaseModel):
+    # Unknown fields are refused: a misspelt "expires_day" must not make a token that
+    # never expires.
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(
+        description=f"1 to {MAX_NAME_LENGTH} characters, to tell your tokens apart",
+        examples=["backup script"],
+    )
+    scopes: list[str] = Field(
+        description="One or more of "
+        + ", ".join(scope.value for scope in Scope)
+        + " (admin only for admins)",
+        examples=[["jobs:read", "jobs:write"]],
+    )
+    expires_days: int | None = Field(
+        default=None,
+        strict=True,
+        ge=1,
+        le=MAX_EXPIRES_DAYS,
+        description="Days it works; null or left out: it never expires",
+    )
+
+
+class TokenCreated(TokenPublic):
+    token: str = Field(
+        description="The token itself, shown this once: only its hash is kept",
+        examples=["sdk_AbC12xYz…"],
+    )
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
+    # Its rules (length, not an example password) are checked by the route, which says
+    # which one failed.
+    new_password: str
 
 
 # Usage against the caller's quotas (routes/usage.py).

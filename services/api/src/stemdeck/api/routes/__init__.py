@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from stemdeck.api.routes import (
+    account,
     auth,
     compat,
     formats,
@@ -24,6 +25,7 @@ api_router.include_router(strategies.router)
 api_router.include_router(formats.router)
 api_router.include_router(auth.router)
 api_router.include_router(usage.router)
+api_router.include_router(account.router)
 
 root_router = APIRouter()
 root_router.include_router(api_router)
