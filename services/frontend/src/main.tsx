@@ -2,9 +2,10 @@ import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { BrowserRouter, NavLink, Route, Routes } from "react-router-dom";
 import { AuthGate } from "./auth/AuthGate";
-import { SIGN_IN_PATH } from "./auth/session";
+import { ACCOUNT_PATH, SIGN_IN_PATH } from "./auth/session";
 import { useAuth } from "./auth/useAuth";
 import { UserMenu } from "./auth/UserMenu";
+import { AccountPage } from "./pages/AccountPage";
 import { JobsPage } from "./pages/JobsPage";
 import { NewJobPage } from "./pages/NewJobPage";
 import { NotFoundPage } from "./pages/NotFoundPage";
@@ -47,18 +48,28 @@ function Layout({ children }: { children: React.ReactNode }) {
   );
 }
 
+function AppRoutes() {
+  // An account exists only for someone signed in: with STEMDECK_AUTH=none there is no
+  // Account page at all, and /account is any unknown page.
+  const signedIn = useAuth().phase === "signed-in";
+  return (
+    <Routes>
+      <Route path="/" element={<NewJobPage />} />
+      <Route path="/jobs" element={<JobsPage />} />
+      <Route path="/jobs/:jobId" element={<PlayerPage />} />
+      {signedIn && <Route path={ACCOUNT_PATH} element={<AccountPage />} />}
+      <Route path={SIGN_IN_PATH} element={<SignInPage />} />
+      <Route path="*" element={<NotFoundPage />} />
+    </Routes>
+  );
+}
+
 createRoot(document.getElementById("root")!).render(
   <StrictMode>
     <BrowserRouter>
       <Layout>
         <AuthGate>
-          <Routes>
-            <Route path="/" element={<NewJobPage />} />
-            <Route path="/jobs" element={<JobsPage />} />
-            <Route path="/jobs/:jobId" element={<PlayerPage />} />
-            <Route path={SIGN_IN_PATH} element={<SignInPage />} />
-            <Route path="*" element={<NotFoundPage />} />
-          </Routes>
+          <AppRoutes />
         </AuthGate>
       </Layout>
     </BrowserRouter>

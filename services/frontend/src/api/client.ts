@@ -17,48 +17,16 @@ export type User = components["schemas"]["UserPublic"];
 /** Who a request acts for: the user, the server's STEMDECK_AUTH, and how it proved it. */
 export type Me = components["schemas"]["MePublic"];
 
-// The Account page's answers, written against the agreed contract of /api/account/*
-// until those routes are in the OpenAPI schema; then they come from schema.d.ts too.
-export interface AccountSession {
-  id: string;
-  created_at: string;
-  last_seen_at: string;
-  expires_at: string;
-  user_agent: string | null;
-  ip: string | null;
-  /** The session of the browser asking. */
-  current: boolean;
-}
-export type TokenScope = "jobs:read" | "jobs:write" | "admin";
-export interface ApiToken {
-  id: string;
-  name: string;
-  /** "sdk_" and the next few characters, to tell tokens apart. */
-  prefix: string;
-  scopes: TokenScope[];
-  created_at: string;
-  last_used_at: string | null;
-  expires_at: string | null;
-}
-export interface NewApiToken {
-  name: string;
-  scopes: TokenScope[];
-  /** null: never expires. */
-  expires_days: number | null;
-}
+// For the Account page: the caller's own sessions, API tokens and use of each quota.
+export type AccountSession = components["schemas"]["SessionPublic"];
+export type TokenScope = components["schemas"]["Scope"];
+export type ApiToken = components["schemas"]["TokenPublic"];
+export type NewApiToken = components["schemas"]["TokenCreate"];
 /** The token's value is in this answer only: the server keeps just its hash. */
-export type CreatedApiToken = ApiToken & { token: string };
-export interface Quota {
-  used: number;
-  /** null: unlimited. */
-  allowed: number | null;
-}
-export interface Usage {
-  active_jobs: Quota;
-  /** resets_at: when minutes used come back (a rolling 24 hours); null when none will. */
-  audio_minutes_today: Quota & { resets_at: string | null };
-  storage_bytes: Quota;
-}
+export type CreatedApiToken = components["schemas"]["TokenCreated"];
+export type Usage = components["schemas"]["UsagePublic"];
+/** allowed null: unlimited. */
+export type Quota = components["schemas"]["QuotaUsagePublic"];
 
 export interface WaveformPeaks {
   version: number;

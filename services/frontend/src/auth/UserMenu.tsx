@@ -1,8 +1,10 @@
 import { useState } from "react";
+import { NavLink } from "react-router-dom";
 import { errorText } from "../lib/errors";
+import { ACCOUNT_PATH } from "./session";
 import { signOut, useAuth } from "./useAuth";
 
-/** Who is signed in, and the way out; nothing at all when the server has no accounts. */
+/** Who is signed in, their account, and the way out; nothing at all when the server has no accounts. */
 export function UserMenu() {
   const auth = useAuth();
   const [error, setError] = useState<string | null>(null);
@@ -26,9 +28,14 @@ export function UserMenu() {
       <span className="user-email" title={auth.user.email} data-testid="user-email">
         {auth.user.email}
       </span>
-      <button type="button" className="button small" onClick={leave} disabled={busy}>
-        Sign out
-      </button>
+      <div className="user-actions">
+        <NavLink to={ACCOUNT_PATH} className="button small">
+          Account
+        </NavLink>
+        <button type="button" className="button small" onClick={leave} disabled={busy}>
+          Sign out
+        </button>
+      </div>
       {error && (
         <p className="error user-error" role="alert">
           {error}

@@ -4,6 +4,7 @@
 import type { Me, User } from "../api/client";
 
 export const SIGN_IN_PATH = "/sign-in";
+export const ACCOUNT_PATH = "/account";
 
 /** Why nobody is signed in: the server's 401 code, or the user's own "Sign out". */
 export type SignedOutReason = "not_signed_in" | "session_expired" | "signed_out";

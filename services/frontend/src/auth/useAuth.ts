@@ -54,3 +54,9 @@ export async function signOut(): Promise<void> {
   await api.logout();
   dispatch({ type: "signed-out" });
 }
+
+/** Ends every session of this user, this browser's too, which then goes to sign-in. */
+export async function signOutEverywhere(): Promise<void> {
+  await api.endAllSessions();
+  dispatch({ type: "signed-out" });
+}
