@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Page, ViewportSize
 
+from stemdeck.api.web import CHECKOUT_WEB_DIR
+from stemdeck.core.settings import Settings
 from tests.conftest import REPO
+from tests.integration.stack import Stack, running_stack, settings_env
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -24,6 +31,39 @@ CHROMIUM_FLAGS = [
 ARTIFACTS = Path(os.environ.get("STEMDECK_E2E_ARTIFACTS", REPO / "tests" / "e2e" / "artifacts"))
 DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 PHONE: ViewportSize = {"width": 390, "height": 844}
+ADMIN_EMAIL = "ana@example.com"
+ADMIN_PASSWORD = "a long test password 7"
+
+
+@contextmanager
+def accounts_stack(settings: Settings) -> Iterator[Stack]:
+    """`stemdeck migrate` and `stemdeck api` with STEMDECK_AUTH=accounts, as Compose runs
+    them, the first admin being ADMIN_EMAIL / ADMIN_PASSWORD from the settings."""
+    assert (CHECKOUT_WEB_DIR / "index.html").is_file(), "the web app is not built: make web"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    accounts = {
+        "STEMDECK_AUTH": "accounts",
+        "STEMDECK_ADMIN_EMAIL": ADMIN_EMAIL,
+        "STEMDECK_ADMIN_PASSWORD": ADMIN_PASSWORD,
+    }
+    # The first admin exists only because `stemdeck migrate` read it from the settings.
+    migrated = subprocess.run(
+        [sys.executable, "-m", "stemdeck.core.cli", "migrate"],
+        env=settings_env(settings, **accounts),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+    assert f"first admin {ADMIN_EMAIL}" in migrated.stdout, migrated.stdout
+    with running_stack(
+        settings,
+        workers=0,
+        STEMDECK_AUTH="accounts",
+        STEMDECK_ADMIN_EMAIL=ADMIN_EMAIL,
+        STEMDECK_ADMIN_PASSWORD=ADMIN_PASSWORD,
+    ) as running:
+        yield running
 
 
 def shot(page: Page, name: str, *, full_page: bool = True) -> None:

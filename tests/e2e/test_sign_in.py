@@ -13,8 +13,6 @@ at the sign-in page. Desktop and phone screenshots go to the artifacts dir.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import httpx
@@ -22,43 +20,27 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from stemdeck.api.auth.principal import SESSION_COOKIE
-from stemdeck.api.web import CHECKOUT_WEB_DIR
 from stemdeck.core.settings import Settings
-from tests.e2e.pages import ARTIFACTS, DESKTOP, PHONE, assert_finished_page, shot
-from tests.integration.stack import Stack, running_stack, settings_env
+from tests.e2e.pages import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    DESKTOP,
+    PHONE,
+    accounts_stack,
+    assert_finished_page,
+    shot,
+)
+from tests.integration.stack import Stack
 
-EMAIL = "ana@example.com"
-PASSWORD = "a long test password 7"
-ACCOUNTS = {
-    "STEMDECK_AUTH": "accounts",
-    "STEMDECK_ADMIN_EMAIL": EMAIL,
-    "STEMDECK_ADMIN_PASSWORD": PASSWORD,
-}
+EMAIL = ADMIN_EMAIL
+PASSWORD = ADMIN_PASSWORD
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
 def stack(settings: Settings) -> Iterator[Stack]:
-    assert (CHECKOUT_WEB_DIR / "index.html").is_file(), "the web app is not built: make web"
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    # The first admin exists only because `stemdeck migrate` read it from the settings.
-    migrated = subprocess.run(
-        [sys.executable, "-m", "stemdeck.core.cli", "migrate"],
-        env=settings_env(settings, **ACCOUNTS),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert migrated.returncode == 0, migrated.stdout + migrated.stderr
-    assert f"first admin {EMAIL}" in migrated.stdout, migrated.stdout
-    with running_stack(
-        settings,
-        workers=0,
-        STEMDECK_AUTH="accounts",
-        STEMDECK_ADMIN_EMAIL=EMAIL,
-        STEMDECK_ADMIN_PASSWORD=PASSWORD,
-    ) as running:
+    with accounts_stack(settings) as running:
         yield running
 
 
