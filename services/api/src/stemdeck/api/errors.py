@@ -334,3 +334,13 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StorageError, _storage_error)
     app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_exception_handler(Exception, _unexpected)
+
+
+def sign_in_off() -> ApiError:
+    return ApiError(
+        409,
+        "sign_in_off",
+        "This server runs STEMDECK_AUTH=none: there are no accounts to sign in to and no "
+        "passwords to change; every request already acts as the local admin "
+        "(GET /api/auth/me).",
+    )

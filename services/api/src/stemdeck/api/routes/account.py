@@ -12,20 +12,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from stemdeck.api.auth.body import JsonBodyRoute
+from stemdeck.api.auth.cookies import clear_session_cookie
 from stemdeck.api.auth.principal import SESSION_COOKIE, Principal, PrincipalDep
-from stemdeck.api.auth.ratelimit import SignInLimiter
+from stemdeck.api.auth.ratelimit import SignInLimiter, client_ip
 from stemdeck.api.deps import ContextDep
 from stemdeck.api.errors import (
     ApiError,
     session_not_found,
     session_required,
+    sign_in_off,
     token_not_found,
     wrong_current_password,
 )
-
-# Sign-in's own rules for the client's address (rate limits) and the cookie's Secure
-# flag: one copy of each, so the account routes cannot drift from sign-in.
-from stemdeck.api.routes.auth import _client_ip, _secure
 from stemdeck.api.schemas import (
     SIGN_IN_ERRORS,
     ErrorPublic,
@@ -49,7 +47,6 @@ from stemdeck.core.accounts.tokens import digest
 from stemdeck.core.accounts.users import change_password, ensure_password_changeable
 from stemdeck.core.db import session_scope
 from stemdeck.core.models import ApiToken, User
-from stemdeck.core.settings import Settings
 
 router = APIRouter(
     prefix="/account", tags=["account"], route_class=JsonBodyRoute, responses=SIGN_IN_ERRORS
@@ -83,12 +80,6 @@ AccountHolder = Annotated[Principal, Depends(account_holder)]
 def _current_session(request: Request, principal: Principal) -> str | None:
     # via "session" means this request was proved by the cookie, not a token.
     return request.cookies.get(SESSION_COOKIE) if principal.via == "session" else None
-
-
-def _clear_cookie(response: Response, request: Request, settings: Settings) -> None:
-    response.delete_cookie(
-        SESSION_COOKIE, path="/", secure=_secure(request, settings), httponly=True, samesite="lax"
-    )
 
 
 # --- sessions ----------------------------------------------------------------------
@@ -138,7 +129,7 @@ def end_one_session(
             raise session_not_found(session_id)
     response = Response(status_code=204)
     if digest(current).startswith(session_id):
-        _clear_cookie(response, request, settings)
+        clear_session_cookie(response, request, settings)
     return response
 
 
@@ -151,7 +142,7 @@ def end_all_sessions(principal: AccountHolder, request: Request, context: Contex
         return response  # STEMDECK_AUTH=none: nobody signs in
     with session_scope(settings.effective_database_url) as session:
         end_user_sessions(session, principal.user_id)
-    _clear_cookie(response, request, settings)
+    clear_session_cookie(response, request, settings)
     return response
 
 
@@ -232,19 +223,14 @@ def set_password(
     """Change your password: your other sessions end, this one stays signed in."""
     current = _current_session(request, principal)
     if current is None:
-        raise ApiError(
-            409,
-            "sign_in_off",
-            "This server runs STEMDECK_AUTH=none: nobody signs in, so there is no password "
-            "to change.",
-        )
+        raise sign_in_off()
     try:
         check_new_password(body.new_password)  # before any argon2 work or counted attempt
     except PasswordRefused as refused:
         raise ApiError(422, "invalid_password", f"The new password: {refused}.") from None
     settings = context.settings
     limiter = SignInLimiter.from_settings(context.redis, settings)
-    ip = _client_ip(request)
+    ip = client_ip(request)
     with session_scope(settings.effective_database_url) as session:
         user = session.get_one(User, principal.user_id)
         try:

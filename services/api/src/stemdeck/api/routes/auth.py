@@ -11,10 +11,11 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from stemdeck.api.auth.body import JsonBodyRoute
+from stemdeck.api.auth.cookies import clear_session_cookie, set_session_cookie
 from stemdeck.api.auth.principal import SESSION_COOKIE, Principal, PrincipalDep
-from stemdeck.api.auth.ratelimit import SignInLimiter
+from stemdeck.api.auth.ratelimit import SignInLimiter, client_ip
 from stemdeck.api.deps import ContextDep
-from stemdeck.api.errors import ApiError, invalid_credentials
+from stemdeck.api.errors import invalid_credentials, sign_in_off
 from stemdeck.api.schemas import ErrorPublic, LoginCredentials, MePublic, UserPublic
 from stemdeck.core.accounts.sessions import SessionLimits, end_session, start_session
 from stemdeck.core.accounts.signin import password_user
@@ -35,25 +36,6 @@ def _me(principal: Principal, settings: Settings) -> MePublic:
     )
 
 
-def _secure(request: Request, settings: Settings) -> bool:
-    """Secure when browsers reach Stemdeck over https (the public URL, or this request)."""
-    return settings.public_url.startswith("https://") or request.url.scheme == "https"
-
-
-def _client_ip(request: Request) -> str:
-    # The peer, or the address a trusted proxy forwarded (uvicorn's proxy headers).
-    return request.client.host if request.client else "unknown"
-
-
-def _sign_in_off() -> ApiError:
-    return ApiError(
-        409,
-        "sign_in_off",
-        "This server runs STEMDECK_AUTH=none: there are no accounts to sign in to, and "
-        "every request already acts as the local admin (GET /api/auth/me).",
-    )
-
-
 @router.post("/login", responses=_errors(401, 409, 413, 415, 422, 429, 503))
 def login(
     credentials: LoginCredentials, request: Request, response: Response, context: ContextDep
@@ -61,8 +43,8 @@ def login(
     """Sign in with an email and password: sets the session cookie and answers who you are."""
     settings = context.settings
     if settings.auth is AuthMode.none:
-        raise _sign_in_off()
-    email, ip = credentials.email.strip().lower(), _client_ip(request)
+        raise sign_in_off()
+    email, ip = credentials.email.strip().lower(), client_ip(request)
     limiter = SignInLimiter.from_settings(context.redis, settings)
     limiter.count_attempt(email, ip)  # 429 before any password work
     with session_scope(settings.effective_database_url) as session:
@@ -81,15 +63,7 @@ def login(
         )
         principal = Principal(user.id, user.email, user.is_admin, None, "session")
     limiter.succeeded(email, ip)
-    response.set_cookie(
-        SESSION_COOKIE,
-        session_id,
-        max_age=int(SessionLimits.from_settings(settings).lifetime.total_seconds()),
-        path="/",
-        secure=_secure(request, settings),
-        httponly=True,
-        samesite="lax",
-    )
+    set_session_cookie(response, request, settings, session_id)
     return _me(principal, settings)
 
 
@@ -102,9 +76,7 @@ def logout(request: Request, context: ContextDep) -> Response:
         with session_scope(settings.effective_database_url) as session:
             end_session(session, session_id)
     response = Response(status_code=204)
-    response.delete_cookie(
-        SESSION_COOKIE, path="/", secure=_secure(request, settings), httponly=True, samesite="lax"
-    )
+    clear_session_cookie(response, request, settings)
     return response
 
 
