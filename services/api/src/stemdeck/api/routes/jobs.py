@@ -51,7 +51,7 @@ UPLOAD_BODY: dict[str, Any] = {
     }
 }
 UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorPublic} for status in (400, 413, 415, 422, 503)
+    status: {"model": ErrorPublic} for status in (400, 413, 415, 422, 429, 503)
 }
 
 
