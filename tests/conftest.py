@@ -152,3 +152,27 @@ def s3_settings(make_settings: Callable[..., Settings], s3_endpoint: str) -> Set
 def shared_audio() -> Path:
     assert SHARED_AUDIO.is_dir(), f"the test songs are missing: {SHARED_AUDIO}"
     return SHARED_AUDIO
+
+
+@pytest.fixture
+def argon2_verifications(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The stored hash of every argon2 verification made while the test runs, in order:
+    counted work, which proves what a wall clock on a shared machine cannot."""
+    from stemdeck.core.accounts import passwords
+
+    calls: list[str] = []
+    real = passwords._hasher
+
+    class CountingHasher:
+        def verify(self, stored: str, password: str) -> bool:
+            calls.append(stored)
+            return real.verify(stored, password)
+
+        def check_needs_rehash(self, stored: str) -> bool:
+            return real.check_needs_rehash(stored)
+
+        def hash(self, password: str) -> str:
+            return real.hash(password)
+
+    monkeypatch.setattr(passwords, "_hasher", CountingHasher())
+    return calls

@@ -16,12 +16,15 @@ from redis import Redis
 from sqlalchemy import func, select
 
 from stemdeck.api.app import create_app
+from stemdeck.core.accounts.first_admin import ensure_first_admin
+from stemdeck.core.accounts.users import add_user
 from stemdeck.core.db import session_scope
 from stemdeck.core.models import LOCAL_ADMIN_ID, Job, Stem, new_job_id
 from stemdeck.core.queue import SEPARATE_QUEUE
 from stemdeck.core.settings import Settings
 from stemdeck.core.states import JobStatus, Stage
 from stemdeck.core.storage import Storage, keys, make_storage
+from tests.integration.factories import ADMIN_EMAIL, ADMIN_PASSWORD
 
 
 @pytest.fixture
@@ -229,5 +232,23 @@ def make_stored_job(settings: Settings, storage: Storage) -> Callable[..., Store
         with session_scope(settings.effective_database_url) as session:
             session.add(job)
         return stored
+
+    return build
+
+
+@pytest.fixture
+def accounts(make_settings: Callable[..., Settings]) -> Callable[..., Settings]:
+    """Settings for auth=accounts with the first admin ensured as `stemdeck migrate` does;
+    ``users`` adds more (email → password)."""
+
+    def build(*, users: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        settings = make_settings(
+            auth="accounts", admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD, **overrides
+        )
+        ensure_first_admin(settings.effective_database_url, ADMIN_EMAIL, ADMIN_PASSWORD)
+        with session_scope(settings.effective_database_url) as session:
+            for email, password in (users or {}).items():
+                add_user(session, email, password)
+        return settings
 
     return build

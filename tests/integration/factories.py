@@ -25,6 +25,11 @@ def short_wav(song: Path, seconds: float) -> bytes:
     return out.getvalue()
 
 
+# The first admin of accounts-mode tests (STEMDECK_ADMIN_EMAIL / _PASSWORD).
+ADMIN_EMAIL = "admin@example.com"
+ADMIN_PASSWORD = "the admin's password"
+
+
 def queued_job(
     settings: Settings,
     audio: Path,

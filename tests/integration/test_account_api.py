@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
@@ -14,16 +15,14 @@ from sqlalchemy import func, select
 
 from stemdeck.api.app import create_app
 from stemdeck.api.auth.principal import SESSION_COOKIE
-from stemdeck.core.accounts.first_admin import ensure_first_admin
 from stemdeck.core.accounts.sessions import SessionLimits, start_session
 from stemdeck.core.accounts.tokens import digest
-from stemdeck.core.accounts.users import add_user, find_user
+from stemdeck.core.accounts.users import find_user
 from stemdeck.core.db import session_scope
 from stemdeck.core.models import LOCAL_ADMIN_ID, ApiToken, SignInSession, User, utcnow
 from stemdeck.core.settings import Settings
+from tests.integration.factories import ADMIN_EMAIL, ADMIN_PASSWORD
 from tests.integration.test_auth_api import (
-    ADMIN_EMAIL,
-    ADMIN_PASSWORD,
     PASSWORD,
     error,
     login,
@@ -38,20 +37,9 @@ EVIL = "https://evil.example"
 
 
 @pytest.fixture
-def accounts(make_settings: Callable[..., Settings]) -> Callable[..., Settings]:
-    """auth=accounts with the first admin (as `stemdeck migrate` leaves it), Ada and Bob."""
-
-    def build(**overrides: Any) -> Settings:
-        settings = make_settings(
-            auth="accounts", admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD, **overrides
-        )
-        ensure_first_admin(settings.effective_database_url, ADMIN_EMAIL, ADMIN_PASSWORD)
-        with session_scope(settings.effective_database_url) as session:
-            add_user(session, ADA, PASSWORD)
-            add_user(session, BOB, PASSWORD)
-        return settings
-
-    return build
+def accounts(accounts: Callable[..., Settings]) -> Callable[..., Settings]:
+    """The first admin (as `stemdeck migrate` leaves it), Ada and Bob."""
+    return functools.partial(accounts, users={ADA: PASSWORD, BOB: PASSWORD})
 
 
 @pytest.fixture

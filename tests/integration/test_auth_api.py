@@ -14,17 +14,14 @@ from sqlalchemy import func, select
 
 from stemdeck.api.app import create_app
 from stemdeck.api.auth.principal import SESSION_COOKIE, Admin, JobsReader, JobsWriter, Principal
-from stemdeck.core.accounts import passwords
 from stemdeck.core.accounts.api_tokens import issue_api_token
-from stemdeck.core.accounts.first_admin import ensure_first_admin
 from stemdeck.core.accounts.tokens import digest
 from stemdeck.core.accounts.users import add_user, disable_user, find_user
 from stemdeck.core.db import session_scope
 from stemdeck.core.models import LOCAL_ADMIN_EMAIL, LOCAL_ADMIN_ID, SignInSession, User
 from stemdeck.core.settings import Settings
+from tests.integration.factories import ADMIN_EMAIL, ADMIN_PASSWORD
 
-ADMIN_EMAIL = "admin@example.com"
-ADMIN_PASSWORD = "the admin's password"
 PASSWORD = "ada's own password"
 
 
@@ -49,20 +46,6 @@ def with_probes(app: FastAPI) -> FastAPI:
     app.add_api_route("/probe/write", write, methods=["POST"])
     app.add_api_route("/probe/admin", admin)
     return app
-
-
-@pytest.fixture
-def accounts(make_settings: Callable[..., Settings]) -> Callable[..., Settings]:
-    """Settings for auth=accounts, with the first admin ensured as `stemdeck migrate` does."""
-
-    def build(**overrides: Any) -> Settings:
-        settings = make_settings(
-            auth="accounts", admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD, **overrides
-        )
-        ensure_first_admin(settings.effective_database_url, ADMIN_EMAIL, ADMIN_PASSWORD)
-        return settings
-
-    return build
 
 
 @pytest.fixture
@@ -285,28 +268,8 @@ def test_the_cookie_is_secure_when_the_public_url_is_https(
         assert "secure" in session_cookie(out)
 
 
-@pytest.fixture
-def verified(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    calls: list[str] = []
-    real = passwords._hasher
-
-    class CountingHasher:
-        def verify(self, stored: str, password: str) -> bool:
-            calls.append(stored)
-            return real.verify(stored, password)
-
-        def check_needs_rehash(self, stored: str) -> bool:
-            return real.check_needs_rehash(stored)
-
-        def hash(self, password: str) -> str:
-            return real.hash(password)
-
-    monkeypatch.setattr(passwords, "_hasher", CountingHasher())
-    return calls
-
-
 def test_unknown_email_wrong_password_and_disabled_user_get_one_answer(
-    client: TestClient, settings: Settings, ada: str, verified: list[str]
+    client: TestClient, settings: Settings, ada: str, argon2_verifications: list[str]
 ) -> None:
     with session_scope(settings.effective_database_url) as session:
         bob = add_user(session, "bob@example.com", PASSWORD)
@@ -318,9 +281,11 @@ def test_unknown_email_wrong_password_and_disabled_user_get_one_answer(
         ("bob@example.com", PASSWORD),
         ("no email at all", PASSWORD),
     ]:
-        before = len(verified)
+        before = len(argon2_verifications)
         response = login(client, email, password)
-        assert len(verified) == before + 1, f"{email}: one argon2 verify, as for everyone"
+        assert len(argon2_verifications) == before + 1, (
+            f"{email}: one argon2 verify, as for everyone"
+        )
         error(response, 401, "invalid_credentials")
         assert SESSION_COOKIE not in response.headers.get("set-cookie", "")
         answers.append(
@@ -382,7 +347,7 @@ def test_unknown_email_wrong_password_and_disabled_user_get_one_answer(
 )
 def test_bad_login_bodies_are_refused_before_any_password_work(
     client: TestClient,
-    verified: list[str],
+    argon2_verifications: list[str],
     content: bytes,
     headers: dict[str, str],
     status: int,
@@ -390,10 +355,12 @@ def test_bad_login_bodies_are_refused_before_any_password_work(
 ) -> None:
     response = client.post("/api/auth/login", content=content, headers=headers)
     error(response, status, code)
-    assert verified == []
+    assert argon2_verifications == []
 
 
-def test_a_huge_chunked_login_body_is_cut_off(client: TestClient, verified: list[str]) -> None:
+def test_a_huge_chunked_login_body_is_cut_off(
+    client: TestClient, argon2_verifications: list[str]
+) -> None:
     def chunks() -> Iterator[bytes]:
         yield b'{"email": "a@b.co", "password": "'
         for _ in range(1000):
@@ -404,7 +371,7 @@ def test_a_huge_chunked_login_body_is_cut_off(client: TestClient, verified: list
     )
     assert "content-length" not in response.request.headers
     error(response, 413, "too_large")
-    assert verified == []
+    assert argon2_verifications == []
 
 
 # --- logout and me -------------------------------------------------------------------

@@ -3,6 +3,7 @@ cookie requests, through the real app."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
@@ -15,30 +16,17 @@ from redis import Redis
 from stemdeck.api.app import create_app
 from stemdeck.api.auth.principal import SESSION_COOKIE
 from stemdeck.api.auth.ratelimit import SignInLimiter
-from stemdeck.core.accounts.first_admin import ensure_first_admin
-from stemdeck.core.accounts.users import add_user
-from stemdeck.core.db import session_scope
 from stemdeck.core.settings import Settings
+from tests.integration.factories import ADMIN_EMAIL, ADMIN_PASSWORD
 from tests.integration.stack import running_stack
 
-ADMIN_EMAIL = "admin@example.com"
-ADMIN_PASSWORD = "the admin's password"
 PASSWORD = "ada's own password"
 EVIL = "https://evil.example"
 
 
 @pytest.fixture
-def accounts(make_settings: Callable[..., Settings]) -> Callable[..., Settings]:
-    def build(**overrides: Any) -> Settings:
-        settings = make_settings(
-            auth="accounts", admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD, **overrides
-        )
-        ensure_first_admin(settings.effective_database_url, ADMIN_EMAIL, ADMIN_PASSWORD)
-        with session_scope(settings.effective_database_url) as session:
-            add_user(session, "ada@example.com", PASSWORD)
-        return settings
-
-    return build
+def accounts(accounts: Callable[..., Settings]) -> Callable[..., Settings]:
+    return functools.partial(accounts, users={"ada@example.com": PASSWORD})
 
 
 @pytest.fixture

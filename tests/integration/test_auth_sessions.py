@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
@@ -207,27 +206,6 @@ def test_disable_user_ends_sessions_and_tokens_at_once(clean_database: str) -> N
 # --- password sign-in ----------------------------------------------------------------
 
 
-@pytest.fixture
-def verified(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The stored hash of every argon2 verification made, in order."""
-    calls: list[str] = []
-    real = passwords._hasher
-
-    class CountingHasher:
-        def verify(self, stored: str, password: str) -> bool:
-            calls.append(stored)
-            return real.verify(stored, password)
-
-        def check_needs_rehash(self, stored: str) -> bool:
-            return real.check_needs_rehash(stored)
-
-        def hash(self, password: str) -> str:
-            return real.hash(password)
-
-    monkeypatch.setattr(passwords, "_hasher", CountingHasher())
-    return calls
-
-
 def sign_in(url: str, email: str, password: str) -> str | None:
     with session_scope(url) as session:
         user = password_user(session, email, password)
@@ -240,7 +218,7 @@ def test_the_right_password_signs_in_whatever_the_emails_case(clean_database: st
 
 
 def test_every_refusal_costs_one_argon2_verification(
-    clean_database: str, verified: list[str]
+    clean_database: str, argon2_verifications: list[str]
 ) -> None:
     """GIVEN an enabled user, a disabled one and an account without a password WHEN
     sign-in is refused for a wrong password, an unknown or malformed email, a disabled
@@ -259,9 +237,9 @@ def test_every_refusal_costs_one_argon2_verification(
         ("local-admin@stemdeck.invalid", PASSWORD),
     ]
     for email, password in cases:
-        before = len(verified)
+        before = len(argon2_verifications)
         assert sign_in(clean_database, email, password) is None, email
-        assert len(verified) == before + 1, email
+        assert len(argon2_verifications) == before + 1, email
 
 
 def test_a_weak_old_hash_is_replaced_on_sign_in(clean_database: str) -> None:

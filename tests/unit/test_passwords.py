@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 from argon2 import PasswordHasher, Type, extract_parameters
 
-from stemdeck.core.accounts import passwords
 from stemdeck.core.accounts.passwords import (
     PasswordRefused,
     hash_password,
@@ -55,28 +54,19 @@ def test_a_weaker_hash_asks_to_be_rehashed() -> None:
 
 
 def test_an_unknown_account_costs_one_full_argon2_verify_like_a_wrong_password(
-    monkeypatch: pytest.MonkeyPatch,
+    argon2_verifications: list[str],
 ) -> None:
     """GIVEN an account's hash WHEN a wrong password is checked against it, and a password
     is checked for an account that does not exist THEN each runs exactly one argon2
     verification with the same parameters, so neither answers sooner. (Counted, not
-    timed: a wall clock on a shared machine proves nothing; bench/ measures the time.)"""
-    verified: list[str] = []
-    real = passwords._hasher
-
-    class CountingHasher:
-        def verify(self, stored: str, password: str) -> bool:
-            verified.append(stored)
-            return real.verify(stored, password)
-
+    timed: bench/signin.py measures the time.)"""
     stored = hash_password(GOOD)
-    monkeypatch.setattr(passwords, "_hasher", CountingHasher())
 
     assert verify_password(stored, "wrong password!") is False
     assert verify_password(None, "wrong password!") is False
     assert verify_password("", "wrong password!") is False
 
-    assert len(verified) == 3
-    assert verified[0] == stored
-    params = [extract_parameters(hashed) for hashed in verified]
+    assert len(argon2_verifications) == 3
+    assert argon2_verifications[0] == stored
+    params = [extract_parameters(hashed) for hashed in argon2_verifications]
     assert params == [extract_parameters(stored)] * 3, "the dummy hash costs what a real one does"
