@@ -28,6 +28,53 @@ export type Usage = components["schemas"]["UsagePublic"];
 /** allowed null: unlimited. */
 export type Quota = components["schemas"]["QuotaUsagePublic"];
 
+// The admin Users page and the invite page, written against /api/admin/* and
+// /api/auth/accept-invite as the API is building them (AdminUserPublic, InviteCreated…)
+// until those routes are in the OpenAPI schema; then they come from schema.d.ts too.
+/** A user's own limits; null: the server's default (STEMDECK_QUOTA_*), 0: unlimited. */
+export interface UserQuotas {
+  active_jobs: number | null;
+  audio_minutes_per_day: number | null;
+  storage_mb: number | null;
+}
+/** What a user uses now, without the limits (those are `quotas`, or the defaults). */
+export interface UserUsage {
+  active_jobs: number;
+  audio_minutes_today: number;
+  storage_bytes: number;
+}
+export interface AdminUser {
+  id: string;
+  email: string;
+  is_admin: boolean;
+  disabled: boolean;
+  /** STEMDECK_ADMIN_EMAIL: the server refuses to disable them or take their role. */
+  first_admin: boolean;
+  created_at: string;
+  quotas: UserQuotas;
+  usage: UserUsage;
+}
+export interface UserChange {
+  is_admin?: boolean;
+  disabled?: boolean;
+  quotas?: UserQuotas;
+}
+export interface NewInvite {
+  email: string;
+  is_admin: boolean;
+  expires_hours: number;
+}
+export interface Invite {
+  id: string;
+  email: string;
+  is_admin: boolean;
+  created_by: string | null;
+  created_at: string;
+  expires_at: string;
+}
+/** The link is in this answer only: the server keeps just its token's hash. */
+export type CreatedInvite = Invite & { url: string };
+
 export interface WaveformPeaks {
   version: number;
   sample_rate: number;
@@ -87,6 +134,19 @@ export const api = {
   changePassword: (current_password: string, new_password: string) =>
     postJson<void>("/api/account/password", { current_password, new_password }),
   usage: () => request<Usage>("/api/account/usage"),
+  adminUsers: () => request<AdminUser[]>("/api/admin/users"),
+  /** 409 when an admin would demote or disable themself, or the first admin. */
+  changeUser: (id: string, change: UserChange) =>
+    request<AdminUser>(`/api/admin/users/${encodeURIComponent(id)}`, {
+      method: "PATCH",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(change),
+    }),
+  invites: () => request<Invite[]>("/api/admin/invites"),
+  createInvite: (invite: NewInvite) => postJson<CreatedInvite>("/api/admin/invites", invite),
+  revokeInvite: (id: string) => request<void>(`/api/admin/invites/${encodeURIComponent(id)}`, { method: "DELETE" }),
+  /** Signs the new user in, as login does. */
+  acceptInvite: (token: string, password: string) => postJson<Me>("/api/auth/accept-invite", { token, password }),
   waveform: (stem: Stem, signal?: AbortSignal) => request<WaveformPeaks>(stem.waveform_url, { signal }),
 };
 

@@ -78,6 +78,12 @@ describe("where the browser goes", () => {
     expect(authRedirect(checking, at("/sign-in?next=/jobs"))).toBeNull();
   });
 
+  it("leaves an invite link's page alone while signed out: its reader has no account yet", () => {
+    const lost: AuthState = { phase: "signed-out", reason: "not_signed_in" };
+    expect(authRedirect(lost, at("/invite#abcdefabcdefabcdef"))).toBeNull();
+    expect(authRedirect(lost, at("/invite/x"))).toBe("/sign-in?next=%2Finvite%2Fx");
+  });
+
   it("comes back to the page after signing in, or when there is nothing to sign in to", () => {
     const path = authRedirect({ phase: "signed-out", reason: "session_expired" }, at("/jobs/abc?x=1"));
     expect(authRedirect(signedIn, at(path!))).toBe("/jobs/abc?x=1");

@@ -5,6 +5,9 @@ import type { Me, User } from "../api/client";
 
 export const SIGN_IN_PATH = "/sign-in";
 export const ACCOUNT_PATH = "/account";
+/** Where an invite link leads: for someone with no account yet, so never sent to sign-in. */
+export const INVITE_PATH = "/invite";
+export const ADMIN_USERS_PATH = "/admin/users";
 
 /** Why nobody is signed in: the server's 401 code, or the user's own "Sign out". */
 export type SignedOutReason = "not_signed_in" | "session_expired" | "signed_out";
@@ -62,7 +65,7 @@ interface Place {
 /** Where the browser must go now, or null to stay. */
 export function authRedirect(state: AuthState, place: Place): string | null {
   const onSignIn = place.pathname === SIGN_IN_PATH;
-  if (state.phase === "signed-out" && !onSignIn) {
+  if (state.phase === "signed-out" && !onSignIn && place.pathname !== INVITE_PATH) {
     const here = place.pathname + place.search + place.hash;
     // After "Sign out" there is nothing to come back to.
     if (state.reason === "signed_out" || here === "/") return SIGN_IN_PATH;
