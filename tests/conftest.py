@@ -70,7 +70,10 @@ def clean_database(database_url: str) -> str:
     engine = create_engine(database_url)
     with engine.begin() as connection:
         connection.execute(
-            text("TRUNCATE stems, jobs, sessions, api_tokens, identities RESTART IDENTITY CASCADE")
+            text(
+                "TRUNCATE stems, jobs, sessions, api_tokens, identities, invites"
+                " RESTART IDENTITY CASCADE"
+            )
         )
         connection.execute(text("DELETE FROM users WHERE id != :id"), {"id": LOCAL_ADMIN_ID})
         connection.execute(

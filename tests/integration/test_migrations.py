@@ -31,7 +31,7 @@ def tables(url: str) -> set[str]:
         engine.dispose()
 
 
-ALL_TABLES = {"jobs", "stems", "users", "identities", "sessions", "api_tokens"}
+ALL_TABLES = {"jobs", "stems", "users", "identities", "sessions", "api_tokens", "invites"}
 
 
 def test_upgrade_downgrade_upgrade(empty_database: str) -> None:
@@ -249,3 +249,27 @@ def test_0005_refuses_a_job_without_an_owner_and_an_email_in_capitals(
             )
     finally:
         engine.dispose()
+
+
+def test_0006_adds_invites_and_its_downgrade_keeps_the_users(empty_database: str) -> None:
+    """GIVEN a database at 0005 WHEN upgraded to 0006 THEN invites can be stored, one per
+    token hash; downgrading drops only the invites table."""
+    from sqlalchemy import exc, text
+
+    migrate.upgrade(empty_database, "0005")
+    assert "invites" not in tables(empty_database)
+    migrate.upgrade(empty_database, "0006")
+    engine = create_engine(empty_database)
+    insert = text(
+        "INSERT INTO invites (id, email, is_admin, token_hash, created_by, created_at,"
+        " expires_at) VALUES (:id, 'c@example.com', false, :hash, :by, CURRENT_TIMESTAMP,"
+        " CURRENT_TIMESTAMP)"
+    )
+    with engine.begin() as connection:
+        by = connection.execute(text("SELECT id FROM users")).scalar_one()
+        connection.execute(insert, {"id": "a", "hash": "h" * 64, "by": by})
+    with pytest.raises(exc.IntegrityError), engine.begin() as connection:
+        connection.execute(insert, {"id": "b", "hash": "h" * 64, "by": by})
+    engine.dispose()
+    migrate.downgrade(empty_database, "0005")
+    assert tables(empty_database) == ALL_TABLES - {"invites"}

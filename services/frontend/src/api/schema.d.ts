@@ -134,6 +134,113 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/invites": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Invites
+         * @description Invites not used and not expired, newest first; never their links.
+         */
+        get: operations["list_invites_api_admin_invites_get"];
+        put?: never;
+        /**
+         * Create
+         * @description Invite someone: the link is in this answer only (the server keeps its hash). It
+         *     works once, until it expires or is revoked.
+         */
+        post: operations["create_api_admin_invites_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/invites/{invite_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke
+         * @description Revoke an unused invite: its link stops working at once.
+         */
+        delete: operations["revoke_api_admin_invites__invite_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List All Users
+         * @description Every user, oldest first, with their own quotas (null: the default) and usage.
+         */
+        get: operations["list_all_users_api_admin_users_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/users/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Update User
+         * @description Change a user's role, whether they are disabled (which ends all their sessions and
+         *     tokens at once), and their own quotas. All or nothing: a refusal changes nothing.
+         */
+        patch: operations["update_user_api_admin_users__user_id__patch"];
+        trace?: never;
+    };
+    "/api/auth/accept-invite": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accept
+         * @description Accept an invite: makes the account with this password and signs it in (sets the
+         *     session cookie), answering as POST /api/auth/login does.
+         */
+        post: operations["accept_api_auth_accept_invite_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/login": {
         parameters: {
             query?: never;
@@ -473,6 +580,62 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AdminUsagePublic */
+        AdminUsagePublic: {
+            /**
+             * Active Jobs
+             * @description Jobs queued, fetching or running
+             */
+            active_jobs: number;
+            /**
+             * Audio Minutes Today
+             * @description Minutes of audio sent in the last 24 hours
+             */
+            audio_minutes_today: number;
+            /**
+             * Storage Bytes
+             * @description Bytes of the user's stored sources and stems
+             */
+            storage_bytes: number;
+        };
+        /** AdminUserPublic */
+        AdminUserPublic: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Disabled */
+            disabled: boolean;
+            /** Email */
+            email: string;
+            /**
+             * First Admin
+             * @description The settings' first admin (STEMDECK_ADMIN_EMAIL): cannot be disabled or lose the admin role here
+             */
+            first_admin: boolean;
+            /** Id */
+            id: string;
+            /** Is Admin */
+            is_admin: boolean;
+            /** @description The user's own limits (0: unlimited); null ones are the defaults */
+            quotas: components["schemas"]["QuotaOverridesPublic"];
+            usage: components["schemas"]["AdminUsagePublic"];
+        };
+        /**
+         * AdminUserUpdate
+         * @description Only the fields sent change.
+         */
+        AdminUserUpdate: {
+            /**
+             * Disabled
+             * @description true ends all the user's sessions and revokes their API tokens at once
+             */
+            disabled?: boolean | null;
+            /** Is Admin */
+            is_admin?: boolean | null;
+            quotas?: components["schemas"]["QuotaOverridesUpdate"] | null;
+        };
         /** AudioUsagePublic */
         AudioUsagePublic: {
             /**
@@ -593,6 +756,85 @@ export interface components {
              * @constant
              */
             status: "ok";
+        };
+        /** InviteAccept */
+        InviteAccept: {
+            /** Password */
+            password: string;
+            /** Token */
+            token: string;
+        };
+        /** InviteCreate */
+        InviteCreate: {
+            /**
+             * Email
+             * @example ada@example.com
+             */
+            email: string;
+            /**
+             * Expires Hours
+             * @default 72
+             */
+            expires_hours: number;
+            /**
+             * Is Admin
+             * @default false
+             */
+            is_admin: boolean;
+        };
+        /** InviteCreated */
+        InviteCreated: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Created By
+             * @description The admin's user id who sent it
+             */
+            created_by: string | null;
+            /** Email */
+            email: string;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** Id */
+            id: string;
+            /** Is Admin */
+            is_admin: boolean;
+            /**
+             * Url
+             * @description The link to send, shown this once: only its token's hash is kept
+             * @example https://stemdeck.example.com/invite#Zm9vYmFy…
+             */
+            url: string;
+        };
+        /** InvitePublic */
+        InvitePublic: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Created By
+             * @description The admin's user id who sent it
+             */
+            created_by: string | null;
+            /** Email */
+            email: string;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** Id */
+            id: string;
+            /** Is Admin */
+            is_admin: boolean;
         };
         /** JobPublic */
         JobPublic: {
@@ -742,6 +984,36 @@ export interface components {
             current_password: string;
             /** New Password */
             new_password: string;
+        };
+        /** QuotaOverridesPublic */
+        QuotaOverridesPublic: {
+            /**
+             * Active Jobs
+             * @description Own limit; null: the server's default
+             */
+            active_jobs: number | null;
+            /**
+             * Audio Minutes Per Day
+             * @description Own limit; null: the default
+             */
+            audio_minutes_per_day: number | null;
+            /**
+             * Storage Mb
+             * @description Own limit in MB; null: the default
+             */
+            storage_mb: number | null;
+        };
+        /**
+         * QuotaOverridesUpdate
+         * @description Only the quotas named change; null puts one back to the server's default.
+         */
+        QuotaOverridesUpdate: {
+            /** Active Jobs */
+            active_jobs?: number | null;
+            /** Audio Minutes Per Day */
+            audio_minutes_per_day?: number | null;
+            /** Storage Mb */
+            storage_mb?: number | null;
         };
         /** QuotaUsagePublic */
         QuotaUsagePublic: {
@@ -1436,6 +1708,401 @@ export interface operations {
             };
             /** @description The API token lacks the scope this needs, or a request signed in by cookie came from another site */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    list_invites_api_admin_invites_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitePublic"][];
+                };
+            };
+            /** @description Not signed in (no or a dead session or token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The API token lacks the scope this needs, or a request signed in by cookie came from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description STEMDECK_AUTH=none: nobody signs in, so nobody is invited (sign_in_off) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    create_api_admin_invites_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InviteCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InviteCreated"];
+                };
+            };
+            /** @description Not signed in (no or a dead session or token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The API token lacks the scope this needs, or a request signed in by cookie came from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The email already has an account (email_taken), or STEMDECK_AUTH=none: nobody signs in, so nobody is invited (sign_in_off) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The body is over 16 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The body is not Content-Type: application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A bad email (invalid_email), or a malformed body: an unknown field, a wrong type, expires_hours out of range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    revoke_api_admin_invites__invite_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                invite_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not signed in (no or a dead session or token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The API token lacks the scope this needs, or a request signed in by cookie came from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No unused invite has this id (invite_not_found) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description STEMDECK_AUTH=none: nobody signs in, so nobody is invited (sign_in_off) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_all_users_api_admin_users_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminUserPublic"][];
+                };
+            };
+            /** @description Not signed in (no or a dead session or token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The API token lacks the scope this needs, or a request signed in by cookie came from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    update_user_api_admin_users__user_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AdminUserUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminUserPublic"];
+                };
+            };
+            /** @description Not signed in (no or a dead session or token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The API token lacks the scope this needs, or a request signed in by cookie came from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No user has this id (user_not_found) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description Disabling or demoting yourself or the first admin (user_change_refused) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The body is over 16 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The body is not Content-Type: application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A malformed body: an unknown field, a wrong type, a quota out of range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    accept_api_auth_accept_invite_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InviteAccept"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MePublic"];
+                };
+            };
+            /** @description The email has an account already (email_taken), or STEMDECK_AUTH=none: nobody signs in, so nobody is invited (sign_in_off) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The link was used, revoked or has expired, or is mistyped (invite_invalid) */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The body is over 16 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The body is not Content-Type: application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A password that may not be set (invalid_password), or a malformed body */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description Too many failed sign-ins or invites from this address */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

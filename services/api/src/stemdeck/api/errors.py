@@ -344,3 +344,26 @@ def sign_in_off() -> ApiError:
         "passwords to change; every request already acts as the local admin "
         "(GET /api/auth/me).",
     )
+
+
+def user_not_found(user_id: str) -> ApiError:
+    return ApiError(
+        404, "user_not_found", f"No user with id {user_id!r}; GET /api/admin/users lists them."
+    )
+
+
+def invite_not_found(invite_id: str) -> ApiError:
+    return ApiError(
+        404,
+        "invite_not_found",
+        f"No unused invite with id {invite_id!r}; GET /api/admin/invites lists them.",
+    )
+
+
+def invite_invalid(message: str) -> ApiError:
+    # 410: the link existed once (or never); either way it will not work again.
+    return ApiError(410, "invite_invalid", f"{message[:1].upper()}{message[1:]}.")
+
+
+def email_taken(message: str) -> ApiError:
+    return ApiError(409, "email_taken", f"{message[:1].upper()}{message[1:]}.")

@@ -8,8 +8,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from stemdeck.core.accounts.api_tokens import MAX_EXPIRES_DAYS, MAX_NAME_LENGTH
+from stemdeck.core.accounts.invites import MAX_INVITE_HOURS, MAX_INVITE_TOKEN_LENGTH
 from stemdeck.core.accounts.passwords import MAX_PASSWORD_LENGTH
+from stemdeck.core.accounts.quotas import MAX_INTEGER, MAX_STORAGE_MB
 from stemdeck.core.accounts.tokens import Scope
+from stemdeck.core.accounts.users import MAX_EMAIL_LENGTH
 from stemdeck.core.formats import FormatId
 from stemdeck.core.readiness import ModelStatus
 from stemdeck.core.states import JobStatus, Stage
@@ -287,3 +290,90 @@ class UsagePublic(BaseModel):
     storage_bytes: QuotaUsagePublic = Field(
         description="Bytes of the caller's stored sources and stems"
     )
+
+
+# Admins manage users and invites (routes/admin_users.py, routes/invites.py).
+
+
+class QuotaOverridesPublic(BaseModel):
+    active_jobs: int | None = Field(description="Own limit; null: the server's default")
+    audio_minutes_per_day: int | None = Field(description="Own limit; null: the default")
+    storage_mb: int | None = Field(description="Own limit in MB; null: the default")
+
+
+class AdminUsagePublic(BaseModel):
+    active_jobs: int = Field(description="Jobs queued, fetching or running")
+    audio_minutes_today: float = Field(description="Minutes of audio sent in the last 24 hours")
+    storage_bytes: int = Field(description="Bytes of the user's stored sources and stems")
+
+
+class AdminUserPublic(BaseModel):
+    id: str
+    email: str
+    is_admin: bool
+    disabled: bool
+    first_admin: bool = Field(
+        description="The settings' first admin (STEMDECK_ADMIN_EMAIL): cannot be disabled "
+        "or lose the admin role here"
+    )
+    created_at: datetime
+    quotas: QuotaOverridesPublic = Field(
+        description="The user's own limits (0: unlimited); null ones are the defaults"
+    )
+    usage: AdminUsagePublic
+
+
+class QuotaOverridesUpdate(BaseModel):
+    """Only the quotas named change; null puts one back to the server's default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    active_jobs: int | None = Field(default=None, strict=True, ge=0, le=MAX_INTEGER)
+    audio_minutes_per_day: int | None = Field(default=None, strict=True, ge=0, le=MAX_INTEGER)
+    storage_mb: int | None = Field(default=None, strict=True, ge=0, le=MAX_STORAGE_MB)
+
+
+class AdminUserUpdate(BaseModel):
+    """Only the fields sent change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    is_admin: bool | None = Field(default=None, strict=True)
+    disabled: bool | None = Field(
+        default=None,
+        strict=True,
+        description="true ends all the user's sessions and revokes their API tokens at once",
+    )
+    quotas: QuotaOverridesUpdate | None = None
+
+
+class InviteCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(min_length=1, max_length=MAX_EMAIL_LENGTH, examples=["ada@example.com"])
+    is_admin: bool = Field(default=False, strict=True)
+    expires_hours: int = Field(default=72, strict=True, ge=1, le=MAX_INVITE_HOURS)
+
+
+class InvitePublic(BaseModel):
+    id: str
+    email: str
+    is_admin: bool
+    created_by: str | None = Field(description="The admin's user id who sent it")
+    created_at: datetime
+    expires_at: datetime
+
+
+class InviteCreated(InvitePublic):
+    url: str = Field(
+        description="The link to send, shown this once: only its token's hash is kept",
+        examples=["https://stemdeck.example.com/invite#Zm9vYmFy…"],
+    )
+
+
+class InviteAccept(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=1, max_length=MAX_INVITE_TOKEN_LENGTH)
+    # Its rules are checked by the route, which says which one failed.
+    password: str

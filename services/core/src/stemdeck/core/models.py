@@ -1,5 +1,5 @@
 """Database rows: a Job (with its source audio) and its Stems, and who owns them: Users,
-their OIDC Identities, sign-in Sessions and ApiTokens."""
+their OIDC Identities, sign-in Sessions, ApiTokens and Invites."""
 
 from __future__ import annotations
 
@@ -212,3 +212,23 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(default=None)
     expires_at: Mapped[datetime | None] = mapped_column(default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Invite(Base):
+    """An admin's invite link: a row, not a signed token, so it can be listed and revoked.
+    The link holds a random token; this row only its SHA-256."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    # Lower-cased, as users.email: the account it makes has this address.
+    email: Mapped[str] = mapped_column(String(320))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # SET NULL: an invite outlives a deleted admin; who sent it is only for display.
+    created_by: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column(default=None)

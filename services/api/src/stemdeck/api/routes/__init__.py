@@ -6,10 +6,12 @@ from fastapi import APIRouter
 
 from stemdeck.api.routes import (
     account,
+    admin_users,
     auth,
     compat,
     formats,
     health,
+    invites,
     job_events,
     jobs,
     stems,
@@ -26,6 +28,9 @@ api_router.include_router(formats.router)
 api_router.include_router(auth.router)
 api_router.include_router(usage.router)
 api_router.include_router(account.router)
+api_router.include_router(admin_users.router)
+api_router.include_router(invites.router)
+api_router.include_router(invites.accept_router)
 
 root_router = APIRouter()
 root_router.include_router(api_router)

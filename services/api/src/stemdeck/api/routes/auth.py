@@ -29,7 +29,7 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorPublic} for status in statuses}
 
 
-def _me(principal: Principal, settings: Settings) -> MePublic:
+def me_public(principal: Principal, settings: Settings) -> MePublic:
     user = UserPublic(id=principal.user_id, email=principal.email, is_admin=principal.is_admin)
     return MePublic.model_validate(
         {"user": user, "auth": settings.auth.value, "via": principal.via}
@@ -64,7 +64,7 @@ def login(
         principal = Principal(user.id, user.email, user.is_admin, None, "session")
     limiter.succeeded(email, ip)
     set_session_cookie(response, request, settings, session_id)
-    return _me(principal, settings)
+    return me_public(principal, settings)
 
 
 @router.post("/logout", status_code=204, responses=_errors(403))
@@ -83,4 +83,4 @@ def logout(request: Request, context: ContextDep) -> Response:
 @router.get("/me", responses=_errors(401))
 def me(principal: PrincipalDep, context: ContextDep) -> MePublic:
     """Who this request acts for, and how it proved it (401 when not signed in)."""
-    return _me(principal, context.settings)
+    return me_public(principal, context.settings)

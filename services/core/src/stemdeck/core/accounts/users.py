@@ -4,6 +4,7 @@ refusal (an AccountError) leaves the database as it was."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from stemdeck.core.accounts.errors import AccountError
 from stemdeck.core.accounts.passwords import PasswordRefused, hash_password, verify_password
+from stemdeck.core.accounts.quotas import set_quotas
 from stemdeck.core.accounts.sessions import end_user_sessions
 from stemdeck.core.models import LOCAL_ADMIN_ID, ApiToken, User, utcnow
 
@@ -104,3 +106,61 @@ def change_password(
     user.password_hash = hash_password(new)
     end_user_sessions(session, user.id, keep=keep_session)
     return True
+
+
+def _refuse_lockout(user: User, actor_id: str, change: str) -> None:
+    """AccountError when ``change`` (disabling, or taking the admin role) would shut out
+    the admin making it, or the first admin, whose role comes from the settings."""
+    if user.id == LOCAL_ADMIN_ID:
+        raise AccountError(
+            f"{user.email} is the first admin (STEMDECK_ADMIN_EMAIL), whose role comes from "
+            "the server's settings: they stay an enabled admin, and `stemdeck migrate` would "
+            "undo a change made here. Give STEMDECK_ADMIN_EMAIL another address to hand the "
+            "role on"
+        )
+    if user.id == actor_id:
+        raise AccountError(
+            f"you cannot {change} yourself: you could lock every admin out. Ask another "
+            "admin to do it"
+        )
+
+
+def set_admin(user: User, is_admin: bool, actor_id: str) -> None:
+    """Give or take ``user``'s admin role; taking it from oneself or the first admin is
+    refused (AccountError)."""
+    if not is_admin and user.is_admin:
+        _refuse_lockout(user, actor_id, "take the admin role from")
+    user.is_admin = is_admin
+
+
+def set_disabled(session: Session, user: User, disabled: bool, actor_id: str) -> None:
+    """Disable ``user`` (ending their sessions and tokens: disable_user) or enable them
+    again; disabling oneself or the first admin is refused (AccountError)."""
+    if not disabled:
+        user.disabled_at = None
+        return
+    _refuse_lockout(user, actor_id, "disable")
+    disable_user(session, user)
+
+
+# PATCH /api/admin/users/{id}'s quota names → the user's columns; None: the default.
+QUOTA_FIELDS = {
+    "active_jobs": "max_active_jobs",
+    "audio_minutes_per_day": "audio_minutes_per_day",
+    "storage_mb": "storage_bytes",
+}
+
+
+def set_user_quotas(user: User, changes: Mapping[str, int | None]) -> None:
+    """Set the quotas named in ``changes`` (QUOTA_FIELDS' keys): a number is the user's own
+    limit (0: unlimited), checked as `stemdeck users quota` checks it; None puts that one
+    back to the settings' default. AccountError, changing nothing, for a value out of range."""
+    set_quotas(
+        user,
+        active_jobs=changes.get("active_jobs"),
+        audio_minutes_per_day=changes.get("audio_minutes_per_day"),
+        storage_mb=changes.get("storage_mb"),
+    )
+    for name, value in changes.items():
+        if value is None:
+            setattr(user, QUOTA_FIELDS[name], None)
