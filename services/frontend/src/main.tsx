@@ -2,10 +2,12 @@ import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { BrowserRouter, NavLink, Route, Routes } from "react-router-dom";
 import { AuthGate } from "./auth/AuthGate";
-import { ACCOUNT_PATH, SIGN_IN_PATH } from "./auth/session";
+import { ACCOUNT_PATH, ADMIN_USERS_PATH, INVITE_PATH, SIGN_IN_PATH } from "./auth/session";
 import { useAuth } from "./auth/useAuth";
 import { UserMenu } from "./auth/UserMenu";
 import { AccountPage } from "./pages/AccountPage";
+import { AdminUsersPage } from "./pages/AdminUsersPage";
+import { InvitePage } from "./pages/InvitePage";
 import { JobsPage } from "./pages/JobsPage";
 import { NewJobPage } from "./pages/NewJobPage";
 import { NotFoundPage } from "./pages/NotFoundPage";
@@ -15,8 +17,9 @@ import "./styles.css";
 
 function Layout({ children }: { children: React.ReactNode }) {
   // Links only once the pages are in reach: signed out, they would lead back to sign-in.
-  const phase = useAuth().phase;
-  const showLinks = phase !== "checking" && phase !== "signed-out";
+  const auth = useAuth();
+  const showLinks = auth.phase !== "checking" && auth.phase !== "signed-out";
+  const isAdmin = auth.phase === "signed-in" && auth.user.is_admin;
   return (
     <>
       <a className="skip-link" href="#main">
@@ -36,6 +39,7 @@ function Layout({ children }: { children: React.ReactNode }) {
               <NavLink to="/jobs" end>
                 Jobs
               </NavLink>
+              {isAdmin && <NavLink to={ADMIN_USERS_PATH}>Users</NavLink>}
             </nav>
           )}
           <UserMenu />
@@ -50,14 +54,18 @@ function Layout({ children }: { children: React.ReactNode }) {
 
 function AppRoutes() {
   // An account exists only for someone signed in: with STEMDECK_AUTH=none there is no
-  // Account page at all, and /account is any unknown page.
-  const signedIn = useAuth().phase === "signed-in";
+  // Account page at all, and /account is any unknown page; nor Users, nor invites.
+  const auth = useAuth();
+  const signedIn = auth.phase === "signed-in";
+  const isAdmin = signedIn && auth.user.is_admin;
   return (
     <Routes>
       <Route path="/" element={<NewJobPage />} />
       <Route path="/jobs" element={<JobsPage />} />
       <Route path="/jobs/:jobId" element={<PlayerPage />} />
       {signedIn && <Route path={ACCOUNT_PATH} element={<AccountPage />} />}
+      {isAdmin && <Route path={ADMIN_USERS_PATH} element={<AdminUsersPage />} />}
+      {auth.phase !== "open" && <Route path={INVITE_PATH} element={<InvitePage />} />}
       <Route path={SIGN_IN_PATH} element={<SignInPage />} />
       <Route path="*" element={<NotFoundPage />} />
     </Routes>

@@ -1,19 +1,6 @@
 import { useRef } from "react";
+import { copyText } from "../lib/clipboard";
 import type { CopyResult } from "./tokenReveal";
-
-/** Copies with the Clipboard API, which browsers offer only on https and localhost. */
-async function copyText(text: string, field: HTMLInputElement | null): Promise<CopyResult> {
-  field?.select();
-  try {
-    if (!navigator.clipboard) throw new Error("no Clipboard API");
-    await navigator.clipboard.writeText(text);
-    return "copied";
-  } catch {
-    // Plain http on a home network has no Clipboard API: the value is selected instead,
-    // ready for the keyboard's or the phone's own Copy.
-    return "select-by-hand";
-  }
-}
 
 /** A new token's value, for this one moment: read-only, with Copy and a plain warning. */
 export function TokenReveal({

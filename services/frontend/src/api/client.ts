@@ -28,52 +28,16 @@ export type Usage = components["schemas"]["UsagePublic"];
 /** allowed null: unlimited. */
 export type Quota = components["schemas"]["QuotaUsagePublic"];
 
-// The admin Users page and the invite page, written against /api/admin/* and
-// /api/auth/accept-invite as the API is building them (AdminUserPublic, InviteCreated…)
-// until those routes are in the OpenAPI schema; then they come from schema.d.ts too.
+// For the admin Users page and the invite page.
 /** A user's own limits; null: the server's default (STEMDECK_QUOTA_*), 0: unlimited. */
-export interface UserQuotas {
-  active_jobs: number | null;
-  audio_minutes_per_day: number | null;
-  storage_mb: number | null;
-}
-/** What a user uses now, without the limits (those are `quotas`, or the defaults). */
-export interface UserUsage {
-  active_jobs: number;
-  audio_minutes_today: number;
-  storage_bytes: number;
-}
-export interface AdminUser {
-  id: string;
-  email: string;
-  is_admin: boolean;
-  disabled: boolean;
-  /** STEMDECK_ADMIN_EMAIL: the server refuses to disable them or take their role. */
-  first_admin: boolean;
-  created_at: string;
-  quotas: UserQuotas;
-  usage: UserUsage;
-}
-export interface UserChange {
-  is_admin?: boolean;
-  disabled?: boolean;
-  quotas?: UserQuotas;
-}
-export interface NewInvite {
-  email: string;
-  is_admin: boolean;
-  expires_hours: number;
-}
-export interface Invite {
-  id: string;
-  email: string;
-  is_admin: boolean;
-  created_by: string | null;
-  created_at: string;
-  expires_at: string;
-}
+export type UserQuotas = components["schemas"]["QuotaOverridesPublic"];
+/** first_admin: STEMDECK_ADMIN_EMAIL, whom the server refuses to disable or demote. */
+export type AdminUser = components["schemas"]["AdminUserPublic"];
+export type UserChange = components["schemas"]["AdminUserUpdate"];
+export type NewInvite = components["schemas"]["InviteCreate"];
+export type Invite = components["schemas"]["InvitePublic"];
 /** The link is in this answer only: the server keeps just its token's hash. */
-export type CreatedInvite = Invite & { url: string };
+export type CreatedInvite = components["schemas"]["InviteCreated"];
 
 export interface WaveformPeaks {
   version: number;

@@ -38,6 +38,6 @@ export function inviteRefusal(error: unknown, text: string): InviteRefusal {
   if (!(error instanceof ApiError)) return { text, field: "page", signIn: false };
   if (error.status === 422) return { text, field: "password", signIn: false };
   if (error.status === 410) return { text: `${text} Ask whoever invited you for a new link.`, field: "page", signIn: false };
-  if (error.status === 409) return { text: `${text} Sign in with it instead.`, field: "page", signIn: true };
+  if (error.code === "email_taken") return { text: `${text} Sign in with it instead.`, field: "page", signIn: true };
   return { text, field: "page", signIn: false };
 }

@@ -60,3 +60,9 @@ export async function signOutEverywhere(): Promise<void> {
   await api.endAllSessions();
   dispatch({ type: "signed-out" });
 }
+
+/** Makes the invited account and signs it in; rejects with the server's ApiError. */
+export async function acceptInvite(token: string, password: string): Promise<void> {
+  const { user } = await api.acceptInvite(token, password);
+  dispatch({ type: "signed-in", user });
+}
