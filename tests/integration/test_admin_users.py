@@ -376,3 +376,31 @@ def test_the_routes_declare_their_errors_in_openapi(client: TestClient) -> None:
     }
     for (method, path), statuses in declared.items():
         assert statuses <= set(paths[path][method]["responses"]), (method, path)
+
+
+def test_an_invite_accepted_over_real_http(settings: Settings) -> None:
+    """GIVEN a real `stemdeck api` process WHEN Cara accepts an invite with httpx THEN
+    she is signed in by the cookie it set, and her password signs in after."""
+    from tests.integration.factories import ADMIN_PASSWORD
+    from tests.integration.stack import running_stack
+
+    admin = bearer(settings, ADMIN_EMAIL, "admin")
+    extra = {"STEMDECK_AUTH": "accounts", "STEMDECK_ADMIN_EMAIL": ADMIN_EMAIL}
+    with (
+        running_stack(
+            settings, workers=0, STEMDECK_ADMIN_PASSWORD=ADMIN_PASSWORD, **extra
+        ) as stack,
+        stack.client() as client,
+    ):
+        created = client.post("/api/admin/invites", json={"email": CARA}, headers=admin)
+        assert created.status_code == 201, created.text
+        url = created.json()["url"]
+        assert url.startswith(f"{stack.base_url}/invite#")
+        body = {"token": url.split("#", 1)[1], "password": CARA_PASSWORD}
+        with stack.client() as cara:
+            assert cara.post("/api/auth/accept-invite", json=body).status_code == 200
+            assert cara.get("/api/auth/me").json()["user"]["email"] == CARA
+        again = client.post("/api/auth/accept-invite", json=body)
+        assert again.status_code == 410, again.text
+        signin = {"email": CARA, "password": CARA_PASSWORD}
+        assert client.post("/api/auth/login", json=signin).status_code == 200
