@@ -385,10 +385,13 @@ def test_an_invite_accepted_over_real_http(settings: Settings) -> None:
     from tests.integration.stack import running_stack
 
     admin = bearer(settings, ADMIN_EMAIL, "admin")
-    extra = {"STEMDECK_AUTH": "accounts", "STEMDECK_ADMIN_EMAIL": ADMIN_EMAIL}
     with (
         running_stack(
-            settings, workers=0, STEMDECK_ADMIN_PASSWORD=ADMIN_PASSWORD, **extra
+            settings,
+            workers=0,
+            STEMDECK_AUTH="accounts",
+            STEMDECK_ADMIN_EMAIL=ADMIN_EMAIL,
+            STEMDECK_ADMIN_PASSWORD=ADMIN_PASSWORD,
         ) as stack,
         stack.client() as client,
     ):
