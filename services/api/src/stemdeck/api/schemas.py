@@ -40,6 +40,21 @@ SIGN_IN_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+def error_responses(**described: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI responses with what each means: ``error_responses(e404="…")``."""
+    return {
+        int(status[1:]): {"model": ErrorPublic, "description": text}
+        for status, text in described.items()
+    }
+
+
+# What a route that reads a JSON body (auth.body.JsonBodyRoute) may answer about the body.
+JSON_BODY_ERRORS = {
+    "e413": "The body is over 16 KiB",
+    "e415": "The body is not Content-Type: application/json",
+}
+
+
 class SourcePublic(BaseModel):
     name: str = Field(description="The uploaded file's name or the source's title, for display")
     url: str | None = Field(description="Where a URL job fetches its audio from")

@@ -25,13 +25,14 @@ from stemdeck.api.errors import (
     wrong_current_password,
 )
 from stemdeck.api.schemas import (
+    JSON_BODY_ERRORS,
     SIGN_IN_ERRORS,
-    ErrorPublic,
     PasswordChange,
     SessionPublic,
     TokenCreate,
     TokenCreated,
     TokenPublic,
+    error_responses,
 )
 from stemdeck.core.accounts.api_tokens import create_api_token, revoke_api_token, user_api_tokens
 from stemdeck.core.accounts.errors import AccountError
@@ -51,20 +52,6 @@ from stemdeck.core.models import ApiToken, User
 router = APIRouter(
     prefix="/account", tags=["account"], route_class=JsonBodyRoute, responses=SIGN_IN_ERRORS
 )
-
-
-def _errors(**described: str) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI responses: ``_errors(e404="…")`` → {404: {model, description}}."""
-    return {
-        int(status[1:]): {"model": ErrorPublic, "description": text}
-        for status, text in described.items()
-    }
-
-
-BODY_ERRORS = {
-    "e413": "The body is over 16 KiB",
-    "e415": "The body is not Content-Type: application/json",
-}
 
 
 def account_holder(principal: PrincipalDep) -> Principal:
@@ -114,7 +101,7 @@ def list_sessions(
 @router.delete(
     "/sessions/{session_id}",
     status_code=204,
-    responses=_errors(e404="None of your sessions has this id"),
+    responses=error_responses(e404="None of your sessions has this id"),
 )
 def end_one_session(
     session_id: str, principal: AccountHolder, request: Request, context: ContextDep
@@ -172,10 +159,10 @@ def list_tokens(principal: AccountHolder, context: ContextDep) -> list[TokenPubl
 @router.post(
     "/tokens",
     status_code=201,
-    responses=_errors(
+    responses=error_responses(
         e422="A name, scope or expiry that cannot be used (invalid_token_request), "
         "or a malformed body (invalid_request)",
-        **BODY_ERRORS,
+        **JSON_BODY_ERRORS,
     ),
 )
 def create_token(body: TokenCreate, principal: AccountHolder, context: ContextDep) -> TokenCreated:
@@ -192,7 +179,7 @@ def create_token(body: TokenCreate, principal: AccountHolder, context: ContextDe
 @router.delete(
     "/tokens/{token_id}",
     status_code=204,
-    responses=_errors(e404="None of your tokens not yet revoked has this id"),
+    responses=error_responses(e404="None of your tokens not yet revoked has this id"),
 )
 def revoke_token(token_id: str, principal: AccountHolder, context: ContextDep) -> Response:
     """Revoke one of your API tokens: it stops working at once."""
@@ -208,13 +195,13 @@ def revoke_token(token_id: str, principal: AccountHolder, context: ContextDep) -
 @router.post(
     "/password",
     status_code=204,
-    responses=_errors(
+    responses=error_responses(
         e401="The current password is wrong (invalid_credentials)",
         e409="STEMDECK_AUTH=none (sign_in_off), or the first admin, whose password is "
         "the server's STEMDECK_ADMIN_PASSWORD (password_from_settings)",
         e422="A new password that may not be set (invalid_password), or a malformed body",
         e429="Too many wrong passwords for this account, or from this address",
-        **BODY_ERRORS,
+        **JSON_BODY_ERRORS,
     ),
 )
 def set_password(

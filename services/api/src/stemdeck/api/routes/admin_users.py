@@ -8,8 +8,6 @@ admin, and disabling ends the user's sessions and tokens in the same transaction
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
@@ -18,12 +16,13 @@ from stemdeck.api.auth.principal import Admin
 from stemdeck.api.deps import ContextDep
 from stemdeck.api.errors import ApiError, user_not_found
 from stemdeck.api.schemas import (
+    JSON_BODY_ERRORS,
     SIGN_IN_ERRORS,
     AdminUsagePublic,
     AdminUserPublic,
     AdminUserUpdate,
-    ErrorPublic,
     QuotaOverridesPublic,
+    error_responses,
 )
 from stemdeck.core.accounts.errors import AccountError
 from stemdeck.core.accounts.quotas import MIB, usage_of
@@ -34,20 +33,6 @@ from stemdeck.core.models import LOCAL_ADMIN_ID, User
 router = APIRouter(
     prefix="/admin", tags=["admin"], route_class=JsonBodyRoute, responses=SIGN_IN_ERRORS
 )
-
-
-def errors(**described: str) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI responses: ``errors(e404="…")`` → {404: {model, description}}."""
-    return {
-        int(status[1:]): {"model": ErrorPublic, "description": text}
-        for status, text in described.items()
-    }
-
-
-BODY_ERRORS = {
-    "e413": "The body is over 16 KiB",
-    "e415": "The body is not Content-Type: application/json",
-}
 
 
 def admin_user(session: Session, user: User) -> AdminUserPublic:
@@ -82,11 +67,11 @@ def list_all_users(principal: Admin, context: ContextDep) -> list[AdminUserPubli
 
 @router.patch(
     "/users/{user_id}",
-    responses=errors(
+    responses=error_responses(
         e404="No user has this id (user_not_found)",
         e409="Disabling or demoting yourself or the first admin (user_change_refused)",
         e422="A malformed body: an unknown field, a wrong type, a quota out of range",
-        **BODY_ERRORS,
+        **JSON_BODY_ERRORS,
     ),
 )
 def update_user(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from sqlalchemy.orm import Session
 
 from stemdeck.api.auth.body import JsonBodyRoute
 from stemdeck.api.auth.cookies import clear_session_cookie, set_session_cookie
@@ -20,6 +21,7 @@ from stemdeck.api.schemas import ErrorPublic, LoginCredentials, MePublic, UserPu
 from stemdeck.core.accounts.sessions import SessionLimits, end_session, start_session
 from stemdeck.core.accounts.signin import password_user
 from stemdeck.core.db import session_scope
+from stemdeck.core.models import User
 from stemdeck.core.settings import AuthMode, Settings
 
 router = APIRouter(prefix="/auth", tags=["auth"], route_class=JsonBodyRoute)
@@ -51,20 +53,27 @@ def login(
         user = password_user(session, email, credentials.password)
         if user is None:
             raise invalid_credentials()
-        if planted := request.cookies.get(SESSION_COOKIE):
-            # Whatever id the browser had ends now; the new one is always fresh.
-            end_session(session, planted)
-        session_id = start_session(
-            session,
-            user,
-            SessionLimits.from_settings(settings),
-            user_agent=request.headers.get("user-agent"),
-            ip=ip,
-        )
-        principal = Principal(user.id, user.email, user.is_admin, None, "session")
+        session_id, principal = begin_session(session, request, settings, user, ip)
     limiter.succeeded(email, ip)
     set_session_cookie(response, request, settings, session_id)
     return me_public(principal, settings)
+
+
+def begin_session(
+    session: Session, request: Request, settings: Settings, user: User, ip: str
+) -> tuple[str, Principal]:
+    """A new session for ``user`` (its id, for the cookie). Whatever id the browser had
+    ends now: the new one is always fresh, so a planted id is never signed in."""
+    if planted := request.cookies.get(SESSION_COOKIE):
+        end_session(session, planted)
+    session_id = start_session(
+        session,
+        user,
+        SessionLimits.from_settings(settings),
+        user_agent=request.headers.get("user-agent"),
+        ip=ip,
+    )
+    return session_id, Principal(user.id, user.email, user.is_admin, None, "session")
 
 
 @router.post("/logout", status_code=204, responses=_errors(403))

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request, Response
 
 from stemdeck.api.auth.body import JsonBodyRoute
 from stemdeck.api.auth.cookies import set_session_cookie
-from stemdeck.api.auth.principal import SESSION_COOKIE, Admin, Principal
+from stemdeck.api.auth.principal import Admin
 from stemdeck.api.auth.ratelimit import SignInLimiter, client_ip
 from stemdeck.api.deps import ContextDep
 from stemdeck.api.errors import (
@@ -21,15 +21,16 @@ from stemdeck.api.errors import (
     invite_not_found,
     sign_in_off,
 )
-from stemdeck.api.routes.admin_users import BODY_ERRORS, errors
-from stemdeck.api.routes.auth import me_public
+from stemdeck.api.routes.auth import begin_session, me_public
 from stemdeck.api.schemas import (
+    JSON_BODY_ERRORS,
     SIGN_IN_ERRORS,
     InviteAccept,
     InviteCreate,
     InviteCreated,
     InvitePublic,
     MePublic,
+    error_responses,
 )
 from stemdeck.core.accounts.errors import AccountError
 from stemdeck.core.accounts.invites import (
@@ -41,7 +42,6 @@ from stemdeck.core.accounts.invites import (
     revoke_invite,
 )
 from stemdeck.core.accounts.passwords import PasswordRefused
-from stemdeck.core.accounts.sessions import SessionLimits, end_session, start_session
 from stemdeck.core.accounts.tokens import digest
 from stemdeck.core.db import session_scope
 from stemdeck.core.models import Invite
@@ -74,11 +74,11 @@ def _public(row: Invite) -> InvitePublic:
 @router.post(
     "/invites",
     status_code=201,
-    responses=errors(
+    responses=error_responses(
         e409=f"The email already has an account (email_taken), or {SIGN_IN_OFF}",
         e422="A bad email (invalid_email), or a malformed body: an unknown field, a "
         "wrong type, expires_hours out of range",
-        **BODY_ERRORS,
+        **JSON_BODY_ERRORS,
     ),
 )
 def create(
@@ -102,7 +102,7 @@ def create(
         return InviteCreated(**_public(row).model_dump(), url=f"{base}/invite#{token}")
 
 
-@router.get("/invites", responses=errors(e409=SIGN_IN_OFF))
+@router.get("/invites", responses=error_responses(e409=SIGN_IN_OFF))
 def list_invites(principal: Admin, context: ContextDep) -> list[InvitePublic]:
     """Invites not used and not expired, newest first; never their links."""
     _accounts_only(context.settings)
@@ -113,7 +113,9 @@ def list_invites(principal: Admin, context: ContextDep) -> list[InvitePublic]:
 @router.delete(
     "/invites/{invite_id}",
     status_code=204,
-    responses=errors(e404="No unused invite has this id (invite_not_found)", e409=SIGN_IN_OFF),
+    responses=error_responses(
+        e404="No unused invite has this id (invite_not_found)", e409=SIGN_IN_OFF
+    ),
 )
 def revoke(invite_id: str, principal: Admin, context: ContextDep) -> Response:
     """Revoke an unused invite: its link stops working at once."""
@@ -126,12 +128,12 @@ def revoke(invite_id: str, principal: Admin, context: ContextDep) -> Response:
 
 @accept_router.post(
     "/accept-invite",
-    responses=errors(
+    responses=error_responses(
         e409=f"The email has an account already (email_taken), or {SIGN_IN_OFF}",
         e410="The link was used, revoked or has expired, or is mistyped (invite_invalid)",
         e422="A password that may not be set (invalid_password), or a malformed body",
         e429="Too many failed sign-ins or invites from this address",
-        **BODY_ERRORS,
+        **JSON_BODY_ERRORS,
     ),
 )
 def accept(
@@ -155,16 +157,7 @@ def accept(
             raise ApiError(422, "invalid_password", f"The password: {refused}.") from None
         except EmailTaken as taken:
             raise email_taken(str(taken)) from None
-        if planted := request.cookies.get(SESSION_COOKIE):
-            end_session(session, planted)  # as at sign-in: the new id is always fresh
-        session_id = start_session(
-            session,
-            user,
-            SessionLimits.from_settings(settings),
-            user_agent=request.headers.get("user-agent"),
-            ip=ip,
-        )
-        principal = Principal(user.id, user.email, user.is_admin, None, "session")
+        session_id, principal = begin_session(session, request, settings, user, ip)
     limiter.succeeded(key, ip)
     set_session_cookie(response, request, settings, session_id)
     return me_public(principal, settings)
