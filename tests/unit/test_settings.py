@@ -179,6 +179,7 @@ def test_accounts_starts_anywhere_with_an_admin(monkeypatch: pytest.MonkeyPatch)
         ("STEMDECK_SESSION_IDLE_HOURS", "0", "STEMDECK_SESSION_IDLE_HOURS"),
         ("STEMDECK_SESSION_LIFETIME_DAYS", "-1", "STEMDECK_SESSION_LIFETIME_DAYS"),
         ("STEMDECK_ALLOW_ANONYMOUS_NETWORK", "perhaps", "STEMDECK_ALLOW_ANONYMOUS_NETWORK"),
+        ("STEMDECK_SECRET_KEY", "too-short-to-sign-anything", "at least 32 characters"),
     ],
 )
 def test_a_bad_account_setting_is_refused(
@@ -197,6 +198,7 @@ def test_a_bad_account_setting_is_refused(
     [
         ("STEMDECK_ADMIN_PASSWORD", "change-me-admin", "STEMDECK_ADMIN_PASSWORD", None),
         ("STEMDECK_S3_SECRET_KEY", "change-me-minio", "STEMDECK_S3_SECRET_KEY", "MINIO_ROOT"),
+        ("STEMDECK_SECRET_KEY", "change-me-signing", "STEMDECK_SECRET_KEY", None),
         (
             "STEMDECK_DATABASE_URL",
             "postgresql+psycopg://stemdeck:change-me-postgres@postgres:5432/stemdeck",

@@ -49,7 +49,9 @@ EXAMPLE_SECRETS = {
     "change-me-postgres": "POSTGRES_PASSWORD",
     "change-me-redis": "REDIS_PASSWORD",
     "change-me-minio": "MINIO_ROOT_PASSWORD",
+    "change-me-signing": "STEMDECK_SECRET_KEY",
 }
+MIN_SECRET_KEY_LENGTH = 32
 MIN_PASSWORD_LENGTH = 12
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
@@ -146,6 +148,10 @@ class Settings(BaseSettings):
     # A session ends after this long unused, and this long after sign-in whatever happens.
     session_idle_hours: float = Field(168.0, gt=0)
     session_lifetime_days: float = Field(30.0, gt=0)
+    # Signs what the server hands out and must recognise later (short-lived stem links,
+    # the OIDC sign-in state). Empty: a random key per process, which is enough for one
+    # API process; several (replicas) need one shared key.
+    secret_key: SecretStr = SecretStr("")
 
     # The address browsers use (https://stemdeck.example.com); empty: the address each
     # request came to. Its https makes the session cookie Secure, and its origin is one a
@@ -328,11 +334,22 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _check_secret_key(self) -> Settings:
+        key = self.secret_key.get_secret_value()
+        if key and len(key) < MIN_SECRET_KEY_LENGTH and key not in EXAMPLE_SECRETS:
+            raise ValueError(
+                f"{ENV_PREFIX}SECRET_KEY: must be at least {MIN_SECRET_KEY_LENGTH} characters "
+                "(`openssl rand -hex 32` makes one), or empty for a random key per process"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _refuse_example_secrets(self) -> Settings:
         """A secret still equal to its example value is public: it is in this repository."""
         secrets = {
             "admin_password": self.admin_password.get_secret_value(),
             "s3_secret_key": self.s3_secret_key.get_secret_value(),
+            "secret_key": self.secret_key.get_secret_value(),
             "database_url": urlsplit(self.database_url).password or "",
             "redis_url": urlsplit(self.redis_url).password or "",
         }
