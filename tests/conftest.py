@@ -102,6 +102,8 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     for name in list(os.environ):
         if name.startswith("STEMDECK_") and not name.startswith("STEMDECK_TEST_"):
             monkeypatch.delenv(name)
+    # TestClient calls itself "testserver"; tests of the Host check itself unset this.
+    monkeypatch.setenv("STEMDECK_ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
     monkeypatch.chdir(tmp_path)
 
 

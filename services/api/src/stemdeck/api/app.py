@@ -15,7 +15,9 @@ from fastapi import FastAPI
 
 from stemdeck.api.auth.origin import CrossSiteGuard
 from stemdeck.api.context import AppContext
+from stemdeck.api.docs_page import router as docs_router
 from stemdeck.api.errors import install_error_handlers
+from stemdeck.api.front_door import FrontDoor
 from stemdeck.api.routes import root_router
 from stemdeck.api.web import install_web_app, resolve_web_dir
 from stemdeck.core.events import announcer
@@ -61,14 +63,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Stemdeck",
         summary="Split songs into stems with AI models.",
         version="0.1.0",
-        docs_url="/docs",
+        # Our own /docs (docs_page): FastAPI's loads Swagger UI from a CDN.
+        docs_url=None,
+        redoc_url=None,
         lifespan=lifespan,
     )
     app.state.context = context
     install_error_handlers(app)
-    # Outermost: a forged cookie request is refused before any route reads its body.
+    # A forged cookie request is refused before any route reads its body; the front
+    # door (Host, security headers) is added last, so it runs first, around everything.
     app.add_middleware(CrossSiteGuard, settings=context.settings)
+    app.add_middleware(FrontDoor, settings=context.settings)
     app.include_router(root_router)
+    app.include_router(docs_router)
     install_web_app(app, web_dir)
     log.info(
         "API ready: %d strategies, default %s; web app %s",

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from starlette.types import Receive, Scope, Send
 
+from stemdeck.api.docs_page import DOCS_PATH
 from stemdeck.api.errors import ApiError
 from stemdeck.core.settings import ENV_PREFIX, Settings, SettingsError
 
@@ -38,7 +39,7 @@ def resolve_web_dir(settings: Settings) -> Path | None:
 
 def _owned_prefixes(app: FastAPI) -> frozenset[str]:
     """First path segments of every API route (its OpenAPI paths) and of the docs."""
-    paths = [*app.openapi()["paths"], app.docs_url, app.redoc_url, app.openapi_url]
+    paths = [*app.openapi()["paths"], DOCS_PATH, app.openapi_url]
     return frozenset(path.split("/")[1] for path in paths if path)
 
 

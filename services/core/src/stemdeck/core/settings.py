@@ -56,6 +56,18 @@ MIN_PASSWORD_LENGTH = 12
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
+def _host_list(value: str) -> list[str]:
+    return [name.strip().lower() for name in value.split(",") if name.strip()]
+
+
+def host_name(host: str) -> str:
+    """``host`` (a Host header or URL netloc) without its port; IPv6 keeps its brackets."""
+    host = host.rsplit("@", 1)[-1].lower()
+    if host.startswith("["):
+        return host.split("]", 1)[0] + "]"
+    return host.split(":", 1)[0]
+
+
 def is_loopback(host: str) -> bool:
     """Whether only this machine can reach ``host`` (names other than localhost: unknown)."""
     if host.lower() == "localhost":
@@ -157,6 +169,10 @@ class Settings(BaseSettings):
     # request came to. Its https makes the session cookie Secure, and its origin is one a
     # signed-in browser's POST, PUT, PATCH or DELETE may come from.
     public_url: str = ""
+    # Host names the API answers to (comma-separated; "*" for any). Empty: the host of
+    # STEMDECK_PUBLIC_URL plus localhost and 127.0.0.1. Any other Host header gets 400,
+    # so a page whose name was re-pointed at this machine (DNS rebinding) reads nothing.
+    allowed_hosts: str = ""
     # Failed sign-ins allowed per account (email) and per client IP in each window, in
     # Redis so they hold across API replicas; past either, sign-in answers 429.
     signin_attempts_per_account: int = Field(5, ge=1)
@@ -226,6 +242,17 @@ class Settings(BaseSettings):
         if parts.scheme not in {"http", "https"} or not parts.hostname or parts.username:
             raise ValueError("must be the URL browsers open, like https://stemdeck.example.com")
         return value.rstrip("/")
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _check_allowed_hosts(cls, value: str) -> str:
+        for name in _host_list(value):
+            if name != "*" and not re.fullmatch(r"[a-z0-9._:\[\]-]+", name):
+                raise ValueError(
+                    f"{name!r} is not a host name; list names like stemdeck.example.com, "
+                    "comma-separated, without scheme or port"
+                )
+        return value
 
     @field_validator("s3_bucket")
     @classmethod
@@ -384,6 +411,42 @@ class Settings(BaseSettings):
             return None
         parts = urlsplit(self.public_url)
         return f"{parts.scheme}://{parts.netloc}".lower()
+
+    @property
+    def host_allowlist(self) -> frozenset[str] | None:
+        """The Host names requests may carry (lower case, no port); None: any."""
+        names = set(_host_list(self.allowed_hosts))
+        if "*" in names:
+            return None
+        if not names:
+            names = {"localhost", "127.0.0.1", "[::1]"}
+            if self.public_url:
+                names.add(host_name(urlsplit(self.public_url).netloc))
+        return frozenset(names)
+
+    @property
+    def store_origin(self) -> str | None:
+        """scheme://host[:port] browsers fetch stems from when it is not this server."""
+        url = self.s3_public_url or self.s3_endpoint
+        if self.storage is not StorageKind.s3 or not url:
+            return None
+        parts = urlsplit(url)
+        return f"{parts.scheme}://{parts.netloc}".lower()
+
+    @property
+    def oidc_label(self) -> str:
+        """The sign-in page's button for the provider ("" when there is none)."""
+        if not self.oidc_issuer:
+            return ""
+        if self.oidc_button_label.strip():
+            return self.oidc_button_label.strip()
+        host = urlsplit(self.oidc_issuer).hostname or self.oidc_issuer
+        return "Sign in with Google" if host == "accounts.google.com" else f"Sign in with {host}"
+
+    @property
+    def password_sign_in(self) -> bool:
+        """Whether email and password sign in (accounts mode, not OIDC only)."""
+        return self.auth is AuthMode.accounts and not self.oidc_only
 
     @property
     def max_upload_bytes(self) -> int:
