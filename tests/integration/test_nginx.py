@@ -5,11 +5,14 @@ then ${VAR} filled in from the environment), WHEN nginx runs in front of the
 API and an S3-compatible server, THEN the app, the API and the bucket are all
 on one port, uploads stream through up to the API's own limit, and a body past
 nginx's limit gets the API's JSON error shape. The API runs STEMDECK_AUTH=accounts,
-as in Compose, so every job call carries an API token through nginx.
+as in Compose, so every job call carries an API token through nginx. The bucket
+passes only presigned GET and HEAD of objects, and what it serves cannot run in
+the app's origin.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -25,6 +28,8 @@ from stemdeck.core.accounts.api_tokens import issue_api_token
 from stemdeck.core.db import session_scope
 from stemdeck.core.models import LOCAL_ADMIN_ID, User
 from stemdeck.core.settings import Settings
+from stemdeck.core.storage import keys, make_storage
+from stemdeck.core.storage.s3 import S3Storage
 from tests.conftest import REPO
 from tests.integration.factories import short_wav
 from tests.integration.stack import Stack, free_port, running_stack, wait_for_http
@@ -174,8 +179,6 @@ def test_one_port_serves_the_app_the_api_and_presigned_stems(
         assert httpx.get(f"{public}/api/jobs/{job_id}").status_code == 401
 
         # The bucket is on the same port: a URL presigned for it fetches through nginx.
-        from stemdeck.core.storage import keys, make_storage
-
         store = make_storage(s3_settings.model_copy(update={"s3_public_url": public}))
         url = store.presigned_url(
             keys.source(job_id, "wav"), media_type="audio/wav", disposition="inline"
@@ -236,3 +239,101 @@ def test_job_events_stream_through_unbuffered(
         assert data.startswith("data: ")
         job = json.loads(data.removeprefix("data: "))
         assert job["id"] == job_id and job["status"] == "queued"
+
+
+def stored_store(s3_settings: Settings, public: str) -> S3Storage:
+    """The API's store, presigning for the web port (its bucket made)."""
+    store = make_storage(s3_settings.model_copy(update={"s3_public_url": public}))
+    assert isinstance(store, S3Storage)
+    store.check()
+    return store
+
+
+def put(store: S3Storage, key: str, data: bytes, content_type: str) -> None:
+    """An object written straight to the store (not through nginx), with its own type."""
+    store.client.put_object(store.bucket, key, io.BytesIO(data), len(data), content_type)
+
+
+def assert_refused_by_nginx(response: httpx.Response, status: int) -> None:
+    """nginx's own short plain answer, with the bucket's headers: the store never saw it."""
+    assert response.status_code == status, response.text
+    assert response.text.startswith("The bucket only serves presigned"), response.text
+    assert response.headers["content-type"].startswith("text/plain")
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["content-security-policy"] == "sandbox"
+
+
+def test_the_bucket_passes_only_presigned_reads_of_objects(
+    web: tuple[str, Stack], s3_settings: Settings
+) -> None:
+    """GIVEN the bucket on the web port and someone who holds the store's keys WHEN they
+    write, delete, post, read unsigned or list through nginx, even with valid signatures,
+    THEN nginx answers each itself (405 for a method, 403 for the rest) and the object is
+    untouched; a presigned GET, and a presigned HEAD, still reach the store."""
+    public, _ = web
+    store = stored_store(s3_settings, public)
+    key = "jobs/nginx-bucket/stems/vocals.flac"
+    put(store, key, b"fLaC original", "audio/flac")
+    bucket, signer = store.bucket, store.presigner
+    path = f"{public}/{bucket}/{key}"
+    with httpx.Client(timeout=30) as client:
+        for method in ("PUT", "DELETE", "POST", "PATCH", "OPTIONS"):
+            refused = client.request(method, path, content=b"<script>alert(1)</script>")
+            assert_refused_by_nginx(refused, 405)
+            assert refused.headers["allow"] == "GET, HEAD"
+        # Signed by the keys' holder: the store would take these, so nginx must not pass them.
+        for method in ("PUT", "DELETE"):
+            signed = signer.get_presigned_url(method, bucket, key)
+            assert_refused_by_nginx(client.request(method, signed, content=b"x"), 405)
+        uploads = signer.get_presigned_url("POST", bucket, key, extra_query_params={"uploads": ""})
+        assert_refused_by_nginx(client.post(uploads), 405)
+        # The bucket itself answers nothing, whatever the method.
+        assert_refused_by_nginx(client.put(f"{public}/{bucket}/?policy", content=b"{}"), 403)
+
+        assert_refused_by_nginx(client.get(path), 403)  # unsigned
+        assert_refused_by_nginx(client.get(f"{path}?X-Amz-Signature=nothex"), 403)
+        for query in ("policy", "list-type=2", "acl", "location", "uploads"):
+            assert_refused_by_nginx(client.get(f"{public}/{bucket}/?{query}"), 403)
+            assert_refused_by_nginx(client.get(f"{public}/{bucket}/{key}?{query}"), 403)
+        # A listing whose query carries every presign parameter and a signature.
+        signed_read = signer.presigned_get_object(bucket, key)
+        listing = signed_read.replace(f"/{bucket}/{key}?", f"/{bucket}/?list-type=2&")
+        assert_refused_by_nginx(client.get(listing), 403)
+        signed_acl = signer.get_presigned_url("GET", bucket, key, extra_query_params={"acl": ""})
+        assert_refused_by_nginx(client.get(signed_acl), 403)
+
+        read = client.get(signed_read)
+        assert read.status_code == 200 and read.content == b"fLaC original"
+        head = client.head(signer.get_presigned_url("HEAD", bucket, key))
+        assert head.status_code == 200
+        assert head.headers["content-length"] == str(len(b"fLaC original"))
+    assert b"".join(store.iter_range(key)) == b"fLaC original"
+
+
+def test_stems_come_with_a_disposition_and_their_own_type_never_as_a_page(
+    web: tuple[str, Stack], s3_settings: Settings
+) -> None:
+    """GIVEN an object stored as text/html (what an attacker with the keys would upload)
+    WHEN the API's presigned link fetches it through nginx THEN it is the stem's type with
+    the API's disposition; and WHEN a link signed by hand asks for no overrides THEN the
+    page still cannot run in the app's origin (sandboxed, not sniffed) and downloads."""
+    public, _ = web
+    store = stored_store(s3_settings, public)
+    key = "jobs/nginx-html/stems/vocals.flac"
+    page = b"<!doctype html><script>fetch('/api/jobs')</script>"
+    put(store, key, page, "text/html")
+    with httpx.Client(timeout=30) as client:
+        stem_url = store.presigned_url(
+            key, media_type="audio/flac", disposition='attachment; filename="vocals.flac"'
+        )
+        assert stem_url is not None
+        stem = client.get(stem_url)
+        by_hand = client.get(store.presigner.presigned_get_object(store.bucket, key))
+    assert stem.status_code == 200 and stem.content == page
+    assert stem.headers["content-type"] == "audio/flac"
+    assert stem.headers["content-disposition"] == 'attachment; filename="vocals.flac"'
+    for response in (stem, by_hand):
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["content-security-policy"] == "sandbox"
+    assert by_hand.status_code == 200
+    assert by_hand.headers["content-disposition"] == "attachment"
