@@ -8,8 +8,10 @@ settings, waits for what it needs to be healthy, and the worker can scale.
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import subprocess
 from importlib.metadata import distribution
 from pathlib import Path
 from typing import Any
@@ -38,8 +40,10 @@ from tests.compose import (
 from tests.conftest import REPO
 
 LONG_RUNNING = {"postgres", "redis", "minio", "api", "worker", "reconciler", "frontend"}
+ONE_SHOTS = {"migrate", "minio-init"}
 STEMDECK_SERVICES = {"migrate", "api", "worker", "reconciler"}
 SETTINGS = {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields}
+MINIO_DIR = REPO / "deploy" / "minio"
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +102,14 @@ def test_env_example_puts_what_to_change_first() -> None:
 
 def test_a_missing_secret_stops_compose_with_a_message() -> None:
     env = read_env_file(ENV_EXAMPLE)
-    for secret in ("POSTGRES_PASSWORD", "REDIS_PASSWORD", "MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD"):
+    for secret in (
+        "POSTGRES_PASSWORD",
+        "REDIS_PASSWORD",
+        "MINIO_ROOT_USER",
+        "MINIO_ROOT_PASSWORD",
+        "MINIO_APP_USER",
+        "MINIO_APP_PASSWORD",
+    ):
         without = {k: v for k, v in env.items() if k != secret}
         with pytest.raises(MissingVariable, match=f"{secret}: set {secret} in .env"):
             interpolate(raw(COMPOSE_FILE), without)
@@ -193,18 +204,20 @@ def test_every_stemdeck_variable_is_a_real_setting_with_a_valid_value(
 def test_long_running_services_have_healthchecks_and_wait_for_health(
     services: dict[str, Any],
 ) -> None:
-    assert set(services) == LONG_RUNNING | {"migrate"}
+    assert set(services) == LONG_RUNNING | ONE_SHOTS
     for name in LONG_RUNNING:
         assert services[name]["healthcheck"]["test"], name
         assert services[name].get("restart") == "unless-stopped", name
-    assert "healthcheck" not in services["migrate"]
-    assert services["migrate"]["restart"] == "no"
+    for name in ONE_SHOTS:
+        assert "healthcheck" not in services[name]
+        assert services[name]["restart"] == "no"
     assert services["migrate"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+    assert services["minio-init"]["depends_on"] == {"minio": {"condition": "service_healthy"}}
     for name in ("api", "worker", "reconciler"):
         assert services[name]["depends_on"] == {
             "migrate": {"condition": "service_completed_successfully"},
             "redis": {"condition": "service_healthy"},
-            "minio": {"condition": "service_healthy"},
+            "minio-init": {"condition": "service_completed_successfully"},
         }
     assert services["frontend"]["depends_on"]["api"] == {"condition": "service_healthy"}
     for name, service in services.items():
@@ -379,3 +392,167 @@ def test_the_readmes_r2_override_points_every_stemdeck_service_at_r2(
             "id",
             "",
         )
+
+
+def test_stemdeck_services_sign_as_the_app_user_and_never_see_minios_root_keys(
+    env_example: dict[str, str],
+) -> None:
+    """GIVEN a filled-in .env (which env_file hands whole to the Stemdeck services) THEN
+    api, worker, reconciler and migrate reach MinIO as MINIO_APP_USER, and MinIO's root
+    keys reach only MinIO and its one-shot."""
+    filled = filled_in(env_example)
+    services = interpolate(raw(COMPOSE_FILE), filled)["services"]
+    root_password = filled["MINIO_ROOT_PASSWORD"]
+    for name in sorted(STEMDECK_SERVICES):
+        environment = service_environment(services[name], filled)
+        assert environment.get("MINIO_ROOT_USER", "") == "", name
+        assert environment.get("MINIO_ROOT_PASSWORD", "") == "", name
+        assert not [v for v in environment.values() if root_password in v], name
+        settings = _settings(environment)
+        assert settings.s3_access_key == filled["MINIO_APP_USER"] != filled["MINIO_ROOT_USER"]
+        assert settings.s3_secret_key.get_secret_value() == filled["MINIO_APP_PASSWORD"]
+    holders = {
+        name
+        for name, service in services.items()
+        if root_password in service_environment(service, filled).values()
+    }
+    assert holders == {"minio", "minio-init"}
+
+
+def test_the_app_users_example_password_stops_every_stemdeck_service(
+    env_example: dict[str, str],
+) -> None:
+    """GIVEN every secret changed but MINIO_APP_PASSWORD THEN each Stemdeck service refuses
+    to start, naming the setting and the Compose variable it comes from."""
+    left = {**filled_in(env_example), "MINIO_APP_PASSWORD": env_example["MINIO_APP_PASSWORD"]}
+    services = interpolate(raw(COMPOSE_FILE), left)["services"]
+    for name in sorted(STEMDECK_SERVICES):
+        with pytest.raises(ValueError, match="still holds the example secret") as caught:
+            _settings(service_environment(services[name], left))
+        assert "STEMDECK_S3_SECRET_KEY" in str(caught.value)
+        assert "MINIO_APP_PASSWORD" in str(caught.value)
+
+
+# MinIO's `mc` cannot be installed here (no registry carries MinIO's binaries), so the
+# one-shot's real script runs under sh with this stand-in on PATH, which records each
+# call, keeps the policy file it is given, and answers `policy attach` and `user info`
+# as mc does for a user that already holds the policy (MC_ATTACHED).
+STAND_IN_MC = """#!/bin/sh
+printf '%s\\n' "$*" >>"$MC_CALLS"
+case "$1 $2 $3" in
+  "admin policy create") cp "$6" "$MC_CALLS.policy.json" ;;
+  "admin policy attach")
+    if [ -n "${MC_ATTACHED:-}" ]; then echo "policy change already in effect" >&2; exit 1; fi ;;
+  "admin user info") printf 'AccessKey: %s\\nPolicyName: %s\\n' "$4" "${MC_ATTACHED:-}" ;;
+esac
+"""
+
+
+def run_minio_init(
+    tmp_path: Path, env: dict[str, str], **extra: str
+) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """docker-compose.yml's minio-init, as its container runs it: its entrypoint's script
+    (mounted beside the policy) with the service's environment."""
+    service = interpolate(raw(COMPOSE_FILE), env)["services"]["minio-init"]
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "mc").write_text(STAND_IN_MC)
+    (bin_dir / "mc").chmod(0o755)
+    calls = tmp_path / "mc-calls"
+    calls.unlink(missing_ok=True)
+    environment = {
+        **service_environment(service, env),
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "TMPDIR": str(tmp_path),
+        "MC_CALLS": str(calls),
+        **extra,
+    }
+    done = subprocess.run(
+        ["sh", str(MINIO_DIR / "init.sh")], env=environment, capture_output=True, text=True
+    )
+    return done, calls.read_text().splitlines() if calls.exists() else []
+
+
+def test_minio_init_runs_the_shipped_script_and_policy_with_the_root_keys(
+    compose: dict[str, Any],
+) -> None:
+    init = compose["services"]["minio-init"]
+    assert re.fullmatch(r"minio/mc:RELEASE\.[0-9TZ-]+", init["image"]), init["image"]
+    assert init["entrypoint"] == ["sh", "/stemdeck/init.sh"]
+    mounted = {c["target"]: compose["configs"][c["source"]]["file"] for c in init["configs"]}
+    assert mounted == {
+        "/stemdeck/init.sh": "./deploy/minio/init.sh",
+        "/stemdeck/app-policy.json": "./deploy/minio/app-policy.json",
+    }
+    assert init["environment"]["MINIO_URL"] == "http://minio:9000"
+
+
+def test_minio_init_makes_the_bucket_and_an_app_user_limited_to_its_objects(
+    tmp_path: Path, env_example: dict[str, str]
+) -> None:
+    """GIVEN a filled-in .env WHEN minio-init runs THEN it signs in with the root keys,
+    makes the bucket, and gives MINIO_APP_USER a policy that names that bucket only,
+    with the object actions storage/s3.py uses and listing of that bucket alone."""
+    filled = {**filled_in(env_example), "STEMDECK_S3_BUCKET": "my.stems-2"}
+    done, calls = run_minio_init(tmp_path, filled)
+    assert done.returncode == 0, done.stderr
+    root, app = filled["MINIO_ROOT_USER"], filled["MINIO_APP_USER"]
+    policy_file = calls[2].split()[-1]
+    assert calls == [
+        f"alias set stemdeck http://minio:9000 {root} {filled['MINIO_ROOT_PASSWORD']}",
+        "mb --ignore-existing stemdeck/my.stems-2",
+        f"admin policy create stemdeck stemdeck-app {policy_file}",
+        f"admin user add stemdeck {app} {filled['MINIO_APP_PASSWORD']}",
+        f"admin policy attach stemdeck stemdeck-app --user {app}",
+    ]
+    policy = json.loads((tmp_path / "mc-calls.policy.json").read_text())
+    granted: dict[str, set[str]] = {}
+    for statement in policy["Statement"]:
+        assert set(statement) == {"Sid", "Effect", "Action", "Resource"}, statement
+        assert statement["Effect"] == "Allow"
+        for resource in statement["Resource"]:
+            granted.setdefault(resource, set()).update(statement["Action"])
+    assert granted == {
+        "arn:aws:s3:::my.stems-2/*": {
+            "s3:GetObject",
+            "s3:PutObject",
+            "s3:DeleteObject",
+            "s3:AbortMultipartUpload",
+        },
+        "arn:aws:s3:::my.stems-2": {"s3:ListBucket"},
+    }
+
+
+def test_minio_init_can_run_again_on_a_user_that_holds_the_policy(
+    tmp_path: Path, env_example: dict[str, str]
+) -> None:
+    filled = filled_in(env_example)
+    again, calls = run_minio_init(tmp_path, filled, MC_ATTACHED="stemdeck-app")
+    assert again.returncode == 0, again.stderr
+    assert calls[-1] == f"admin user info stemdeck {filled['MINIO_APP_USER']}"
+    other, _ = run_minio_init(tmp_path, filled, MC_ATTACHED="readwrite")
+    assert other.returncode != 0
+    assert "could not give" in other.stderr
+
+
+def test_minio_init_refuses_example_passwords_and_the_root_user_as_the_app(
+    tmp_path: Path, env_example: dict[str, str]
+) -> None:
+    """GIVEN a MinIO password left at its .env.example value (no Stemdeck service sees the
+    root one, so minio-init is what refuses it), the app user set to the root user, or a
+    bucket name that is not one THEN minio-init exits non-zero naming the variable, before
+    it calls mc, and api, worker and reconciler (which wait for it) never start."""
+    filled = filled_in(env_example)
+    minio_examples = {v: k for v, k in EXAMPLE_SECRETS.items() if k.startswith("MINIO_")}
+    assert set(minio_examples.values()) == {"MINIO_ROOT_PASSWORD", "MINIO_APP_PASSWORD"}
+    cases = [({variable: example}, variable) for example, variable in minio_examples.items()]
+    cases.append(({"MINIO_APP_USER": filled["MINIO_ROOT_USER"]}, "MINIO_APP_USER"))
+    cases.append(({"STEMDECK_S3_BUCKET": 'x"],"Resource":["*'}, "STEMDECK_S3_BUCKET"))
+    cases.append(({"STEMDECK_S3_BUCKET": "Stems"}, "STEMDECK_S3_BUCKET"))
+    for change, named in cases:
+        done, calls = run_minio_init(tmp_path, {**filled, **change})
+        assert done.returncode != 0, change
+        assert f"minio-init: {named}" in done.stderr, done.stderr
+        assert calls == [], change
+    done, _ = run_minio_init(tmp_path, {**filled, "MINIO_ROOT_PASSWORD": "change-me-minio"})
+    assert "openssl rand" in done.stderr

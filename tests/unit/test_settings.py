@@ -198,6 +198,7 @@ def test_a_bad_account_setting_is_refused(
     [
         ("STEMDECK_ADMIN_PASSWORD", "change-me-admin", "STEMDECK_ADMIN_PASSWORD", None),
         ("STEMDECK_S3_SECRET_KEY", "change-me-minio", "STEMDECK_S3_SECRET_KEY", "MINIO_ROOT"),
+        ("STEMDECK_S3_SECRET_KEY", "change-me-minioapp", "STEMDECK_S3_SECRET_KEY", "MINIO_APP"),
         ("STEMDECK_SECRET_KEY", "change-me-signing", "STEMDECK_SECRET_KEY", None),
         (
             "STEMDECK_DATABASE_URL",

@@ -49,6 +49,7 @@ EXAMPLE_SECRETS = {
     "change-me-postgres": "POSTGRES_PASSWORD",
     "change-me-redis": "REDIS_PASSWORD",
     "change-me-minio": "MINIO_ROOT_PASSWORD",
+    "change-me-minioapp": "MINIO_APP_PASSWORD",
     "change-me-signing": "STEMDECK_SECRET_KEY",
 }
 MIN_SECRET_KEY_LENGTH = 32
