@@ -19,6 +19,7 @@ def api() -> None:
     import uvicorn
 
     from stemdeck.api.app import create_app
+    from stemdeck.api.http_limits import protocol_for
     from stemdeck.core.strategies import StrategyFileError
 
     settings = settings_or_die()
@@ -35,4 +36,7 @@ def api() -> None:
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
         timeout_graceful_shutdown=5,
+        http=protocol_for(settings),
+        timeout_keep_alive=settings.http_keepalive_s,
+        limit_concurrency=settings.http_max_connections,
     )

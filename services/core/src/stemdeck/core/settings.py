@@ -116,6 +116,16 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    # The API's HTTP server, for clients that reach it without a proxy in front: request
+    # headers over this many KB get 431; headers not complete this long after a connection
+    # opens (or its previous request ends) get 408; a request body that sends nothing for
+    # this long is cut off; idle keep-alive connections close after this long; and past
+    # this many open connections, new requests get 503.
+    http_max_header_kb: int = Field(32, ge=8, le=1024)
+    http_header_timeout_s: float = Field(10.0, gt=0, le=300)
+    http_body_idle_timeout_s: float = Field(30.0, gt=0, le=3600)
+    http_keepalive_s: int = Field(5, ge=1, le=300)
+    http_max_connections: int = Field(1000, ge=1)
     max_upload_mb: int = Field(500, ge=1)
     max_duration_s: float = Field(1800.0, gt=0)
     # Empty: the first strategy in the strategies file whose weights are present.
