@@ -3,6 +3,9 @@ runs a real `stemdeck` command with real settings, and KEDA watches the real RQ 
 
 from __future__ import annotations
 
+import importlib.metadata
+import ipaddress
+import re
 from pathlib import Path
 from typing import Any
 
@@ -93,8 +96,11 @@ def test_keda_scales_the_worker_on_the_rq_queue_length() -> None:
 def test_the_gpu_variant_only_changes_the_worker() -> None:
     kustomization = yaml.safe_load((KUSTOMIZE / "gpu" / "kustomization.yaml").read_text())
     assert kustomization["resources"] == ["../base"]
-    assert [image["name"] for image in kustomization["images"]] == ["stemdeck-worker"]
-    assert kustomization["images"][0]["newTag"] == "cuda"
+    # The base has renamed the worker's image by then: the overlay retags that name.
+    base = yaml.safe_load((KUSTOMIZE / "base" / "kustomization.yaml").read_text())
+    (worker_image,) = [i["newName"] for i in base["images"] if i["name"] == "stemdeck-worker"]
+    assert [image["name"] for image in kustomization["images"]] == [worker_image]
+    assert kustomization["images"][0]["newTag"].endswith("-cuda")
     patch = yaml.safe_load((KUSTOMIZE / "gpu" / "worker-gpu.yaml").read_text())
     assert (patch["kind"], patch["metadata"]["name"]) == ("Deployment", "stemdeck-worker")
     (container,) = patch["spec"]["template"]["spec"]["containers"]
@@ -128,3 +134,222 @@ def test_the_pods_run_accounts_and_refuse_the_example_secrets() -> None:
     assert settings.admin_email == example["STEMDECK_ADMIN_EMAIL"]
     assert "STEMDECK_ADMIN_PASSWORD" in read_env_file(base / "secrets.env.example")
     assert "STEMDECK_ADMIN_PASSWORD" not in read_env_file(base / "stemdeck.env.example")
+
+
+WORKLOADS = {"Deployment", "Job"}
+
+
+def pods(found: dict[tuple[str, str], dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each workload's pod template, by its app.kubernetes.io/name label."""
+    templates: dict[str, dict[str, Any]] = {}
+    for (kind, name), document in found.items():
+        if kind in WORKLOADS:
+            template = document["spec"]["template"]
+            labels = template.get("metadata", {}).get("labels", {})
+            assert labels.get("app.kubernetes.io/name") == name, f"{name}'s pods need its name"
+            templates[name] = template
+    return templates
+
+
+def all_containers(pod: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = pod["spec"]
+    found: list[dict[str, Any]] = spec["containers"] + spec.get("initContainers", [])
+    return found
+
+
+def test_every_container_runs_unprivileged_on_a_read_only_root() -> None:
+    """GIVEN every pod of the base THEN each container runs as a non-root user with a
+    read-only root filesystem, no privilege escalation, no capabilities and the runtime's
+    seccomp profile, and writes only to emptyDirs (and volumes) it mounts, /tmp among them."""
+    templates = pods(documents(KUSTOMIZE / "base"))
+    assert set(templates) == {
+        "stemdeck-api",
+        "stemdeck-worker",
+        "stemdeck-reconciler",
+        "stemdeck-frontend",
+        "stemdeck-migrate",
+    }
+    for name, pod in templates.items():
+        spec = pod["spec"]
+        assert spec["securityContext"]["runAsNonRoot"] is True, name
+        assert spec["securityContext"]["runAsUser"] > 0, name
+        assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
+        volumes = {volume["name"]: volume for volume in spec.get("volumes", [])}
+        for container in all_containers(pod):
+            where = f"{name}/{container['name']}"
+            context = container["securityContext"]
+            assert context == {
+                "runAsNonRoot": True,
+                "readOnlyRootFilesystem": True,
+                "allowPrivilegeEscalation": False,
+                "capabilities": {"drop": ["ALL"]},
+                "seccompProfile": {"type": "RuntimeDefault"},
+            }, where
+            mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts", [])}
+            assert set(mounts.values()) <= set(volumes), where
+            assert "emptyDir" in volumes[mounts["/tmp"]], f"{where}: /tmp must be writable"
+            for volume in volumes.values():
+                if "emptyDir" in volume:
+                    assert volume["emptyDir"].get("sizeLimit"), f"{where}: {volume['name']}"
+    frontend = templates["stemdeck-frontend"]
+    (nginx,) = all_containers(frontend)
+    conf = {m["mountPath"]: m["name"] for m in nginx["volumeMounts"]}["/etc/nginx/conf.d"]
+    # The nginx image's entrypoint writes the rendered template there at start.
+    assert "emptyDir" in {v["name"]: v for v in frontend["spec"]["volumes"]}[conf]
+
+
+def quantity(value: str | int) -> float:
+    """A Kubernetes quantity (250m, 2, 512Mi, 4Gi) as a number."""
+    units = {"m": 1e-3, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+    text = str(value)
+    for suffix, factor in units.items():
+        if text.endswith(suffix):
+            return float(text.removesuffix(suffix)) * factor
+    return float(text)
+
+
+def test_every_container_has_resource_requests_and_limits() -> None:
+    for name, pod in pods(documents(KUSTOMIZE / "base")).items():
+        for container in all_containers(pod):
+            resources = container["resources"]
+            for resource in ("cpu", "memory"):
+                request = quantity(resources["requests"][resource])
+                limit = quantity(resources["limits"][resource])
+                assert 0 < request <= limit, (name, resource)
+
+
+def test_images_are_pinned_to_this_release_never_latest() -> None:
+    """Every image the manifests run is one kustomize retags, to a tag of this release."""
+    version = importlib.metadata.version("stemdeck-core")
+    base = yaml.safe_load((KUSTOMIZE / "base" / "kustomization.yaml").read_text())
+    gpu = yaml.safe_load((KUSTOMIZE / "gpu" / "kustomization.yaml").read_text())
+    tags = {image["name"]: image["newTag"] for image in base["images"] + gpu["images"]}
+    for name, tag in tags.items():
+        assert re.fullmatch(rf"{re.escape(version)}(-cpu|-cuda)?", str(tag)), (name, tag)
+    for name, pod in pods(documents(KUSTOMIZE / "base")).items():
+        for container in all_containers(pod):
+            image = container["image"]
+            assert image in tags and ":" not in image, f"{name} runs {image}, which is not pinned"
+
+
+NOT_PUBLIC = [
+    ipaddress.ip_network(block)
+    for block in (
+        "0.0.0.0/8",
+        "10.0.0.0/8",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+    )
+]
+POSTGRES_PORT, REDIS_PORT = 5432, 6379
+
+
+def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    for key, value in selector.get("matchLabels", {}).items():
+        if labels.get(key) != value:
+            return False
+    for expression in selector.get("matchExpressions", []):
+        assert expression["operator"] == "In", expression
+        if labels.get(expression["key"]) not in expression["values"]:
+            return False
+    return True
+
+
+def policies_of(
+    found: dict[tuple[str, str], dict[str, Any]], labels: dict[str, str], direction: str
+) -> list[dict[str, Any]]:
+    """The ingress or egress rules that apply to pods with ``labels``."""
+    rules: list[dict[str, Any]] = []
+    for (kind, _), policy in found.items():
+        if kind != "NetworkPolicy":
+            continue
+        spec = policy["spec"]
+        if direction.capitalize() in spec["policyTypes"] and selects(spec["podSelector"], labels):
+            rules.extend(spec.get(direction, []))
+    return rules
+
+
+def ports(rule: dict[str, Any]) -> set[int]:
+    return {port["port"] for port in rule["ports"]}
+
+
+def public_only(block: dict[str, Any]) -> bool:
+    """An ipBlock of the whole IPv4 internet less every private, shared and local range."""
+    cut = [ipaddress.ip_network(network) for network in block.get("except", [])]
+    whole = block["cidr"] == "0.0.0.0/0"
+    return whole and all(any(net.subnet_of(c) for c in cut) for net in NOT_PUBLIC)  # type: ignore[arg-type]
+
+
+def is_dns(peer: dict[str, Any]) -> bool:
+    return peer == {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+        "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+    }
+
+
+def test_network_policies_deny_by_default_and_only_the_app_reaches_postgres_and_redis() -> None:
+    """GIVEN the base's NetworkPolicies THEN everything is denied unless allowed; only
+    api, worker and reconciler (and the migration, for Postgres) reach Postgres and Redis;
+    workers reach nothing in the cluster but DNS, Postgres, Redis and the store, and
+    nothing else at a private address; only the web port takes connections from outside,
+    and the API only from it."""
+    found = documents(KUSTOMIZE / "base")
+    policies = {name: doc for (kind, name), doc in found.items() if kind == "NetworkPolicy"}
+    deny = policies["stemdeck-default-deny"]["spec"]
+    assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    templates = pods(found)
+    labels = {name: pod["metadata"]["labels"] for name, pod in templates.items()}
+    for name, policy in policies.items():
+        selector = policy["spec"]["podSelector"]
+        assert any(selects(selector, pod_labels) for pod_labels in labels.values()), name
+
+    reach: dict[int, set[str]] = {POSTGRES_PORT: set(), REDIS_PORT: set()}
+    for name, pod_labels in labels.items():
+        for rule in policies_of(found, pod_labels, "egress"):
+            assert rule.get("to") and rule.get("ports"), f"{name} may reach anything: {rule}"
+            for port in ports(rule) & set(reach):
+                reach[port].add(name)
+            for peer in rule["to"]:
+                block = peer.get("ipBlock")
+                if is_dns(peer):
+                    assert ports(rule) == {53}, name
+                elif block and ports(rule) & set(reach):
+                    # The database and the queue: one address each, that port alone.
+                    assert ipaddress.ip_network(block["cidr"]).num_addresses == 1, name
+                    assert len(ports(rule)) == 1, name
+                elif block:
+                    assert public_only(block), f"{name} reaches private addresses: {block}"
+                else:  # a pod in the cluster: only nginx reaches the API
+                    assert (name, peer, ports(rule)) == (
+                        "stemdeck-frontend",
+                        {
+                            "podSelector": {
+                                "matchLabels": {"app.kubernetes.io/name": "stemdeck-api"}
+                            }
+                        },
+                        {8000},
+                    )
+    assert reach[POSTGRES_PORT] == {
+        "stemdeck-api",
+        "stemdeck-worker",
+        "stemdeck-reconciler",
+        "stemdeck-migrate",
+    }
+    assert reach[REDIS_PORT] == {"stemdeck-api", "stemdeck-worker", "stemdeck-reconciler"}
+
+    open_to: dict[str, list[dict[str, Any]]] = {
+        name: policies_of(found, pod_labels, "ingress") for name, pod_labels in labels.items()
+    }
+    assert open_to["stemdeck-frontend"] == [{"ports": [{"protocol": "TCP", "port": 8080}]}]
+    assert open_to["stemdeck-api"] == [
+        {
+            "from": [
+                {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "stemdeck-frontend"}}}
+            ],
+            "ports": [{"protocol": "TCP", "port": 8000}],
+        }
+    ]
+    assert not any(open_to[name] for name in set(labels) - {"stemdeck-frontend", "stemdeck-api"})
