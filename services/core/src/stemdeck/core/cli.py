@@ -9,10 +9,8 @@ worker's commands.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from importlib.metadata import EntryPoint, entry_points
 from typing import Annotated, Any, NoReturn
 
@@ -193,8 +191,13 @@ def strategies() -> None:
 
 @app.command()
 def up(ctx: typer.Context) -> None:
-    """All-in-one: Redis (embedded unless STEMDECK_REDIS_URL), SQLite, API, worker, reconciler."""
+    """All-in-one: Redis (embedded unless STEMDECK_REDIS_URL), SQLite, API, worker, reconciler.
+
+    A process that dies is started again (see core/supervisor.py); Ctrl-C stops them all."""
+    import logging
+
     from stemdeck.core.embedded_redis import EmbeddedRedisError, start_redis
+    from stemdeck.core.supervisor import Child, Spawn, Supervisor
 
     root = ctx.find_root().command
     installed = root.commands if isinstance(root, TyperGroup) else {}
@@ -204,62 +207,26 @@ def up(ctx: typer.Context) -> None:
     settings = settings_or_die()
     # Before Redis starts: a refusal here leaves nothing running.
     migrate_and_ensure_admin(settings)
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(message)s")
     env = dict(os.environ)
     env["STEMDECK_DATA_DIR"] = str(settings.data_dir.resolve())
-    redis_process = None
+    children: list[Child] = []
     if not settings.redis_url:
         try:
-            redis_process, url = start_redis(settings.data_dir / "redis")
+            redis, redis_process = start_redis(settings.data_dir / "redis")
         except EmbeddedRedisError as error:
             die(str(error))
-        env["STEMDECK_REDIS_URL"] = url
+        env["STEMDECK_REDIS_URL"] = redis.url
+        children.append(Child("redis", redis.spawn, last=True, process=redis_process))
 
-    command = [sys.executable, "-m", "stemdeck.core.cli"]
-    # Own sessions: Ctrl-C reaches only this supervisor, which stops each child once.
-    children = {
-        name: subprocess.Popen([*command, name], env=env, start_new_session=True)
-        for name in ("api", "worker", "reconciler")
-    }
+    def spawner(name: str) -> Spawn:
+        # Own sessions: Ctrl-C reaches only this supervisor, which stops each child once.
+        command = [sys.executable, "-m", "stemdeck.core.cli", name]
+        return lambda: subprocess.Popen(command, env=env, start_new_session=True)
+
+    children += [Child(name, spawner(name)) for name in ("api", "worker", "reconciler")]
     typer.echo(f"Stemdeck is up on http://{settings.host}:{settings.port} (Ctrl-C stops it)")
-    exit_code = _supervise(children)
-    if redis_process is not None:
-        redis_process.terminate()
-        redis_process.wait(timeout=10)
-    raise typer.Exit(exit_code)
-
-
-def _supervise(children: dict[str, subprocess.Popen[bytes]]) -> int:
-    """Wait for Ctrl-C, SIGTERM or the first child to exit; then stop them all."""
-    stopping = False
-
-    def stop(_signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    exit_code = 0
-    while not stopping:
-        for name, child in children.items():
-            if child.poll() is not None:
-                typer.secho(
-                    f"{name} exited with {child.returncode}; stopping",
-                    fg=typer.colors.RED,
-                    err=True,
-                )
-                exit_code = child.returncode or 1
-                stopping = True
-        time.sleep(0.2)
-    for child in children.values():
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 15
-    for child in children.values():
-        try:
-            child.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            child.kill()
-    return exit_code
+    raise typer.Exit(Supervisor(children).run())
 
 
 if __name__ == "__main__":
