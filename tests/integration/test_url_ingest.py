@@ -3,6 +3,7 @@ and a direct link separated end to end (API in-process, a burst worker, a local 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -285,3 +286,61 @@ def test_cancelling_a_job_mid_download_stops_the_download(
     )
     assert entry.return_value() == "cancelled"
     assert [p for p in settings.storage_root.rglob("*") if p.is_file()] == []
+
+
+# The worker's secrets, each set in the worker's environment as a deployment would.
+WORKER_SECRETS = {
+    "STEMDECK_DATABASE_URL": "postgresql+psycopg://stemdeck:db-pass-1f3a@db:5432/stemdeck",
+    "STEMDECK_REDIS_URL": "redis://:redis-pass-9c2e@redis:6379/0",
+    "STEMDECK_S3_ACCESS_KEY": "s3-access-5d7b",
+    "STEMDECK_S3_SECRET_KEY": "s3-secret-8e4f",
+    "STEMDECK_SECRET_KEY": "signing-key-2a6c",
+    "STEMDECK_ADMIN_PASSWORD": "admin-pass-7b1d",
+    "AWS_SECRET_ACCESS_KEY": "aws-secret-3c9e",
+    "HTTPS_PROXY": "http://proxy-user:proxy-pass-4f8a@proxy:3128",
+}
+
+
+def test_the_download_process_gets_none_of_the_worker_s_secrets(
+    make_settings: Callable[..., Settings], server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN a worker whose environment holds the database, Redis and store credentials
+    WHEN it downloads a URL THEN the download process (yt-dlp on a stranger's page) runs
+    with none of them: its environment, read from /proc while it downloads, holds only
+    PATH, home, temporary-file, locale and CA variables."""
+    import contextlib
+    import threading
+    import time
+
+    import psutil
+
+    settings = make_settings(ingest_allow_loopback=True, ingest_timeout_s=300)
+    for name, value in WORKER_SECRETS.items():
+        monkeypatch.setenv(name, value)
+    seen: dict[str, str] = {}
+    with TestClient(create_app(settings)) as client:
+        # A download that would take minutes: the process is there to be read, then cancelled.
+        job_id = client.post("/api/jobs", json={"url": f"{server}/trickle.mp3"}).json()["id"]
+
+        def read_the_download_process_then_cancel() -> None:
+            for _ in range(1200):
+                for child in psutil.Process().children():
+                    # Matched by its command line: before exec a child still shows ours.
+                    with contextlib.suppress(psutil.NoSuchProcess):
+                        if "stemdeck.worker.fetch" in child.cmdline():
+                            seen.update(child.environ())
+                            client.delete(f"/api/jobs/{job_id}")
+                            return
+                time.sleep(0.05)
+
+        reader = threading.Thread(target=read_the_download_process_then_cancel)
+        reader.start()
+        build_worker(settings, name="ingest-env").work(burst=True)
+        reader.join()
+
+    assert seen, "the download process was never seen"
+    assert seen["PATH"] == os.environ["PATH"]
+    text = repr(seen)
+    assert [name for name, value in WORKER_SECRETS.items() if value in text] == []
+    assert [name for name in seen if name.startswith(("STEMDECK_", "AWS_"))] == []
+    assert [name for name in seen if "proxy" in name.lower()] == []

@@ -9,6 +9,10 @@ stdin; the answer is one JSON line on stdout.
 yt-dlp runs audio-only, one item (no playlists), no cookies, no post-processors
 or ``--exec``, no proxy from the environment. Its ``max_filesize`` trusts
 Content-Length only, so a progress hook counts the bytes that really arrive.
+
+The process gets only ``download_environment`` of the worker's environment, which
+holds the database, Redis and store credentials: code that a hostile page finds a
+way to run in here learns none of them.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import json
 import resource
 import sys
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +29,34 @@ from stemdeck.core.netguard import SocketGuard, UrlRefused, install_socket_guard
 
 # The download process needs little memory; a page that never ends must not take the host's.
 MEMORY_LIMIT_BYTES = 2 * 1024**3
+# All the download process takes from the worker's environment: where programs, home and
+# temporary files are, the locale, which CA certificates to trust, and where Python finds
+# this package. No proxy variables: yt-dlp is told to use none, and they can hold a password.
+PASSED_VARIABLES = frozenset(
+    {
+        "PATH",
+        "HOME",
+        "TMPDIR",
+        "TEMP",
+        "TMP",
+        "LANG",
+        "LANGUAGE",
+        "TZ",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "REQUESTS_CA_BUNDLE",
+        "PYTHONPATH",
+    }
+)
+
+
+def download_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment of a download process started from one with ``environ``."""
+    return {
+        name: value
+        for name, value in environ.items()
+        if name in PASSED_VARIABLES or name.startswith("LC_")
+    }
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ from stemdeck.worker.attempt import (
     run_attempt,
     with_retries,
 )
-from stemdeck.worker.fetch import FetchRequest, FetchResult
+from stemdeck.worker.fetch import FetchRequest, FetchResult, download_environment
 from stemdeck.worker.progress import JobCancelled
 from stemdeck.worker.tasks import reused_twin
 
@@ -141,6 +141,7 @@ def _download(attempt: Attempt, source_url: str, scratch: Path) -> FetchResult:
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
+        env=download_environment(os.environ),
     )
     assert process.stdin is not None and process.stdout is not None
     process.stdin.write(json.dumps(asdict(request)).encode())
