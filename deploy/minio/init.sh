@@ -40,7 +40,7 @@ render_policy() {
     printf '%s\n' "$line"
   done <"$1"
 }
-here=$(dirname "$0")
+here=${0%/*} # beside this script; only sh builtins and mc are used
 policy=${TMPDIR:-/tmp}/stemdeck-app-policy.json
 render_policy "$here/app-policy.json" >"$policy"
 

@@ -436,11 +436,12 @@ def test_the_app_users_example_password_stops_every_stemdeck_service(
 # MinIO's `mc` cannot be installed here (no registry carries MinIO's binaries), so the
 # one-shot's real script runs under sh with this stand-in on PATH, which records each
 # call, keeps the policy file it is given, and answers `policy attach` and `user info`
-# as mc does for a user that already holds the policy (MC_ATTACHED).
+# as mc does for a user that already holds the policy (MC_ATTACHED). PATH holds only
+# it: the script needs nothing from the mc image but sh and mc.
 STAND_IN_MC = """#!/bin/sh
 printf '%s\\n' "$*" >>"$MC_CALLS"
 case "$1 $2 $3" in
-  "admin policy create") cp "$6" "$MC_CALLS.policy.json" ;;
+  "admin policy create") /bin/cp "$6" "$MC_CALLS.policy.json" ;;
   "admin policy attach")
     if [ -n "${MC_ATTACHED:-}" ]; then echo "policy change already in effect" >&2; exit 1; fi ;;
   "admin user info") printf 'AccessKey: %s\\nPolicyName: %s\\n' "$4" "${MC_ATTACHED:-}" ;;
@@ -462,13 +463,13 @@ def run_minio_init(
     calls.unlink(missing_ok=True)
     environment = {
         **service_environment(service, env),
-        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "PATH": str(bin_dir),
         "TMPDIR": str(tmp_path),
         "MC_CALLS": str(calls),
         **extra,
     }
     done = subprocess.run(
-        ["sh", str(MINIO_DIR / "init.sh")], env=environment, capture_output=True, text=True
+        ["/bin/sh", str(MINIO_DIR / "init.sh")], env=environment, capture_output=True, text=True
     )
     return done, calls.read_text().splitlines() if calls.exists() else []
 
