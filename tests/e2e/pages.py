@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -70,6 +71,17 @@ def shot(page: Page, name: str, *, full_page: bool = True) -> None:
     # From the top: a full-page capture of a scrolled page draws sticky bars mid-page.
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=full_page)
+
+
+def wait_in_page(page: Page, expression: str, timeout: float = 30_000) -> None:
+    """Until ``expression`` is true in the page. Not page.wait_for_function: that compiles
+    its expression with eval in the page, which the app's CSP (no 'unsafe-eval') refuses;
+    page.evaluate goes through the debugging protocol, which CSP does not govern."""
+    deadline = time.monotonic() + timeout / 1000
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout / 1000:g} s: {expression}")
+        page.wait_for_timeout(50)
 
 
 def player(page: Page, expression: str) -> Any:

@@ -23,7 +23,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.e2e.pages import ARTIFACTS, DESKTOP, assert_finished_page, player, shot
+from tests.e2e.pages import ARTIFACTS, DESKTOP, assert_finished_page, player, shot, wait_in_page
 from tests.integration.stack import free_port
 
 SONG = "Music_Delta__80s_Rock"
@@ -124,7 +124,7 @@ def test_a_link_becomes_stems_in_the_player_and_a_dead_link_says_why(
     expect(page.get_by_test_id("stem-loading")).to_have_count(0, timeout=60_000)
     page.get_by_test_id("play").click()
     first = player(page, "p.context.currentTime")
-    page.wait_for_function(f"window.stemdeckPlayer.context.currentTime > {first + 0.5}")
+    wait_in_page(page, f"window.stemdeckPlayer.context.currentTime > {first + 0.5}")
     assert_finished_page(page)
     shot(page, "all-in-one-player-desktop")
     context.close()

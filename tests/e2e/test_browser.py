@@ -25,7 +25,15 @@ from playwright.sync_api import Browser, Page, expect
 
 from stemdeck.api.web import CHECKOUT_WEB_DIR
 from stemdeck.core.settings import Settings
-from tests.e2e.pages import ARTIFACTS, DESKTOP, PHONE, assert_finished_page, player, shot
+from tests.e2e.pages import (
+    ARTIFACTS,
+    DESKTOP,
+    PHONE,
+    assert_finished_page,
+    player,
+    shot,
+    wait_in_page,
+)
 from tests.integration.factories import queued_job
 from tests.integration.stack import Stack, running_stack
 
@@ -143,8 +151,8 @@ def test_upload_follow_play_mix_download_export(
     page.get_by_test_id("play").click()
     expect(page.get_by_test_id("play")).to_have_text("Pause")
     first = player(page, "[p.context.currentTime, p.position()]")
-    page.wait_for_function(
-        f"window.stemdeckPlayer.context.currentTime > {first[0] + 0.5}", timeout=10_000
+    wait_in_page(
+        page, f"window.stemdeckPlayer.context.currentTime > {first[0] + 0.5}", timeout=10_000
     )
     later = player(page, "[p.context.currentTime, p.position()]")
     assert later[1] > first[1]
@@ -153,11 +161,12 @@ def test_upload_follow_play_mix_download_export(
     # Mute drums from the keyboard (2 chooses it, M mutes): its GainNode goes to 0.
     page.locator("body").press("2")
     page.locator("body").press("m")
-    page.wait_for_function("window.stemdeckPlayer.gainOf('drums') === 0", timeout=5_000)
+    wait_in_page(page, "window.stemdeckPlayer.gainOf('drums') === 0", timeout=5_000)
     expect(page.get_by_role("button", name="Mute drums")).to_have_attribute("aria-pressed", "true")
     # Solo vocals: only vocals is heard; the muted drums stay silent.
     page.get_by_role("button", name="Solo vocals").click()
-    page.wait_for_function(
+    wait_in_page(
+        page,
         "['bass', 'other', 'drums'].every(n => window.stemdeckPlayer.gainOf(n) === 0)",
         timeout=5_000,
     )
@@ -222,9 +231,9 @@ def test_upload_follow_play_mix_download_export(
 
     # Faders act on the GainNodes: 0.4 of the travel is -30 dB, for a stem and the master.
     page.get_by_label("vocals volume").fill("0.4")
-    page.wait_for_function("Math.abs(window.stemdeckPlayer.gainOf('vocals') - 0.031623) < 1e-4")
+    wait_in_page(page, "Math.abs(window.stemdeckPlayer.gainOf('vocals') - 0.031623) < 1e-4")
     page.get_by_label("Master volume").fill("0.4")
-    page.wait_for_function("Math.abs(window.stemdeckPlayer.masterGain - 0.031623) < 1e-4")
+    wait_in_page(page, "Math.abs(window.stemdeckPlayer.masterGain - 0.031623) < 1e-4")
     expect(page.locator("[data-stem=vocals] .fader-db")).to_have_text("−30.0 dB")
     # S from the keyboard solos the chosen stem (1: vocals, already soloed, so this un-solos).
     page.locator("body").press("1")
@@ -232,7 +241,7 @@ def test_upload_follow_play_mix_download_export(
     expect(page.get_by_role("button", name="Solo vocals")).to_have_attribute(
         "aria-pressed", "false"
     )
-    page.wait_for_function("window.stemdeckPlayer.gainOf('bass') > 0.99")
+    wait_in_page(page, "window.stemdeckPlayer.gainOf('bass') > 0.99")
     context.close()
 
     phone = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
