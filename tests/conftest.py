@@ -71,8 +71,8 @@ def clean_database(database_url: str) -> str:
     with engine.begin() as connection:
         connection.execute(
             text(
-                "TRUNCATE stems, jobs, sessions, api_tokens, identities, invites"
-                " RESTART IDENTITY CASCADE"
+                "TRUNCATE stems, jobs, sessions, api_tokens, identities, invites,"
+                " audio_usage RESTART IDENTITY CASCADE"
             )
         )
         connection.execute(text("DELETE FROM users WHERE id != :id"), {"id": LOCAL_ADMIN_ID})
@@ -104,6 +104,9 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
             monkeypatch.delenv(name)
     # TestClient calls itself "testserver"; tests of the Host check itself unset this.
     monkeypatch.setenv("STEMDECK_ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+    # Weights come from a closed port on loopback, as on a machine without network: no
+    # test reaches the real download hosts (readiness checks them, workers fetch there).
+    monkeypatch.setenv("STEMDECK_MODEL_MIRROR", "http://127.0.0.1:1")
     monkeypatch.chdir(tmp_path)
 
 

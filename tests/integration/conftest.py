@@ -16,6 +16,7 @@ from redis import Redis
 from sqlalchemy import func, select
 
 from stemdeck.api.app import create_app
+from stemdeck.core.accounts.audio_ledger import count_audio
 from stemdeck.core.accounts.first_admin import ensure_first_admin
 from stemdeck.core.accounts.users import add_user
 from stemdeck.core.db import session_scope
@@ -231,6 +232,9 @@ def make_stored_job(settings: Settings, storage: Storage) -> Callable[..., Store
             storage.put_bytes(key, data)
         with session_scope(settings.effective_database_url) as session:
             session.add(job)
+            # Accepted when it was made: its minutes counted then (the audio ledger).
+            if job.source_duration_s is not None:
+                count_audio(session, job.owner_id, job.id, job.source_duration_s, job.created_at)
         return stored
 
     return build

@@ -31,7 +31,16 @@ def tables(url: str) -> set[str]:
         engine.dispose()
 
 
-ALL_TABLES = {"jobs", "stems", "users", "identities", "sessions", "api_tokens", "invites"}
+ALL_TABLES = {
+    "jobs",
+    "stems",
+    "users",
+    "identities",
+    "sessions",
+    "api_tokens",
+    "invites",
+    "audio_usage",
+}
 
 
 def test_upgrade_downgrade_upgrade(empty_database: str) -> None:
@@ -272,4 +281,53 @@ def test_0006_adds_invites_and_its_downgrade_keeps_the_users(empty_database: str
         connection.execute(insert, {"id": "b", "hash": "h" * 64, "by": by})
     engine.dispose()
     migrate.downgrade(empty_database, "0005")
-    assert tables(empty_database) == ALL_TABLES - {"invites"}
+    assert tables(empty_database) == ALL_TABLES - {"invites", "audio_usage"}
+
+
+def test_0007_counts_the_last_days_jobs_in_the_ledger_and_its_downgrade_keeps_the_jobs(
+    empty_database: str,
+) -> None:
+    """GIVEN jobs at 0006: one of 30 s made 2 hours ago, a URL job not downloaded yet and
+    one of 600 s made 30 hours ago WHEN upgraded to 0007 THEN the ledger counts the 30 s
+    at the time its job was made (what the day's minutes counted before), and every job
+    is kept; downgrading to 0006 drops only the ledger."""
+    from datetime import timedelta
+
+    from sqlalchemy import bindparam, select, text
+    from sqlalchemy.types import DateTime
+
+    from stemdeck.core.db import session_scope
+    from stemdeck.core.models import LOCAL_ADMIN_ID, AudioUsage, utcnow
+
+    migrate.upgrade(empty_database, "0006")
+    engine = create_engine(empty_database)
+    insert = text(
+        "INSERT INTO jobs (id, owner_id, status, stage, progress, notes, output_gain_db,"
+        " strategy, formats, attempts, source_name, source_duration_s, created_at,"
+        " updated_at) VALUES (:id, :owner, 'completed', 'done', 1, '[]', 0, 's',"
+        " '[\"flac\"]', 1, 'n', :seconds, :at, :at)"
+    ).bindparams(bindparam("at", type_=DateTime(timezone=True)))
+    now = utcnow()
+    made = {"recent": now - timedelta(hours=2), "url": now, "old": now - timedelta(hours=30)}
+    with engine.begin() as connection:
+        for job_id, seconds in (("recent", 30.0), ("url", None), ("old", 600.0)):
+            values = {"id": job_id, "owner": LOCAL_ADMIN_ID, "seconds": seconds}
+            connection.execute(insert, {**values, "at": made[job_id]})
+
+    migrate.upgrade(empty_database, "0007")
+    with session_scope(empty_database) as session:
+        counted = session.execute(
+            select(AudioUsage.user_id, AudioUsage.job_id, AudioUsage.seconds, AudioUsage.counted_at)
+        ).all()
+    assert [tuple(row) for row in counted] == [(LOCAL_ADMIN_ID, "recent", 30.0, made["recent"])]
+    job_ids = text("SELECT id FROM jobs ORDER BY id")
+    with engine.begin() as connection:
+        assert connection.execute(job_ids).scalars().all() == ["old", "recent", "url"]
+
+    migrate.downgrade(empty_database, "0006")
+    assert tables(empty_database) == ALL_TABLES - {"audio_usage"}
+    with engine.begin() as connection:
+        assert connection.execute(job_ids).scalars().all() == ["old", "recent", "url"]
+    engine.dispose()
+    migrate.upgrade(empty_database)
+    assert tables(empty_database) == ALL_TABLES

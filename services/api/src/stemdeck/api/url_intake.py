@@ -22,7 +22,13 @@ from starlette.requests import Request
 from stemdeck.api.auth.principal import Principal
 from stemdeck.api.context import AppContext
 from stemdeck.api.errors import ApiError, json_required, queue_unavailable, refusal_status
-from stemdeck.api.intake import admit, choose_formats, choose_strategy, count_new_job, forget
+from stemdeck.api.intake import (
+    admission,
+    choose_formats,
+    choose_strategy,
+    count_new_job,
+    forget,
+)
 from stemdeck.core.lifecycle import new_job
 from stemdeck.core.models import Job, new_job_id
 from stemdeck.core.netguard import MAX_URL_LENGTH, UrlRefused, check_url
@@ -91,18 +97,20 @@ def _display_name(url: str) -> str:
 
 
 def _insert(
-    context: AppContext, owner_id: str, job_id: str, url: str, strategy: str, formats: list[str]
+    context: AppContext, owner: Principal, job_id: str, url: str, strategy: str, formats: list[str]
 ) -> Job:
     job = new_job(
         job_id,
         strategy,
         formats,
-        owner_id=owner_id,
+        owner_id=owner.user_id,
         source_name=_display_name(url),
         source_url=url,
         source_key=None,
     )
-    context.lifecycle.accept(job)
+    # Its length is unknown until it is downloaded: it counts toward the jobs at once
+    # now, toward the day's minutes once fetched, and is admitted while under both.
+    context.lifecycle.accept(job, admission(context, owner, None, None))
     return job
 
 
@@ -126,16 +134,11 @@ async def create_job_from_url(request: Request, context: AppContext, owner: Prin
     except UrlRefused as error:
         raise ApiError(refusal_status(error.code), error.code, error.message) from None
 
-    # Its length is unknown until it is downloaded: it counts toward the jobs at once
-    # now, toward the day's minutes once fetched, and is admitted while under both.
-    await run_in_threadpool(admit, context, owner, None, None)
     job_id = new_job_id()
     row_written = False
     try:
         row_written = True
-        job = await run_in_threadpool(
-            _insert, context, owner.user_id, job_id, url, strategy.name, formats
-        )
+        job = await run_in_threadpool(_insert, context, owner, job_id, url, strategy.name, formats)
         await run_in_threadpool(enqueue_ingest, ingest_queue(context.redis), settings, job_id)
     except BaseException as error:
         with anyio.CancelScope(shield=True):

@@ -48,3 +48,21 @@ def session_scope(url: str) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def begin_writing(session: Session) -> None:
+    """Make ``session``'s transaction a writer from here on, before it reads what it
+    decides on, so two such transactions run one after the other.
+
+    SQLite has one writer at a time but reads outside it (WAL): a check that reads and
+    then writes could pass in two transactions at once. ``BEGIN IMMEDIATE`` takes the
+    write lock first (the other waits, up to busy_timeout), and a read after it sees
+    every commit before. Postgres needs row locks instead (``SELECT … FOR UPDATE``),
+    taken by the caller; this does nothing there.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    connection = session.connection()
+    # pysqlite opens a transaction only for a write; one already open holds the lock.
+    if not connection.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

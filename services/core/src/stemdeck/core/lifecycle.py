@@ -27,9 +27,10 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from stemdeck.core.accounts.audio_ledger import count_audio
 from stemdeck.core.db import session_scope
 from stemdeck.core.dedup import find_twin
 from stemdeck.core.models import Job, Stem, copy_stem, utcnow
@@ -146,13 +147,21 @@ class JobLifecycle:
 
     # --- the API -----------------------------------------------------------------------
 
-    def accept(self, job: Job) -> None:
-        """Record a new job (built by ``new_job``) as queued. Its birth, not a transition:
-        nobody can be listening for a job before its id exists."""
+    def accept(self, job: Job, admit: Callable[[Session], None] | None = None) -> None:
+        """Record a new job (built by ``new_job``) as queued, and count its audio toward
+        its owner's day (a URL job's once ``fetched``). Its birth, not a transition:
+        nobody can be listening for a job before its id exists.
+
+        ``admit`` runs first in the same transaction and refuses by raising (a quota):
+        the check and the new row commit together, or nothing is written."""
         if job.status != JobStatus.queued:
             raise ValueError(f"a new job starts queued, not {job.status}")
         with session_scope(self.database_url) as session:
+            if admit is not None:
+                admit(session)
             session.add(job)
+            if job.source_duration_s is not None:
+                count_audio(session, job.owner_id, job.id, job.source_duration_s)
 
     def cancel(self, job_id: str) -> bool:
         """Stop a job that has not finished; its worker notices at its next progress write.
@@ -238,13 +247,21 @@ class JobLifecycle:
             return bool(beaten.rowcount)  # type: ignore[attr-defined]
 
     def fetched(self, attempt: Attempt, source: FetchedSource) -> bool:
-        """The download is stored; the separation's attempts count from 1 again."""
+        """The download is stored, and its audio counts toward the owner's day now that
+        its length is known; the separation's attempts count from 1 again."""
         values = asdict(source)
         if source.source_title:
             values["source_name"] = source.source_title
+
+        def count(session: Session) -> None:
+            owner_id = session.scalar(select(Job.owner_id).where(Job.id == attempt.job_id))
+            if owner_id is not None:
+                count_audio(session, owner_id, attempt.job_id, source.source_duration_s)
+
         return self._move(
             Transition.fetched,
             attempt,
+            then=count,
             stage=Stage.waiting,
             stage_detail=None,
             progress=0.0,

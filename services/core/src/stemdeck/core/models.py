@@ -1,5 +1,5 @@
 """Database rows: a Job (with its source audio) and its Stems, and who owns them: Users,
-their OIDC Identities, sign-in Sessions, ApiTokens and Invites."""
+their OIDC Identities, sign-in Sessions, ApiTokens and Invites; the AudioUsage ledger."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -232,3 +233,21 @@ class Invite(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()
     used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class AudioUsage(Base):
+    """Seconds of source audio counted toward a user's minutes per rolling day: written in
+    the transaction that accepts the job (or stores a URL job's download), and kept when
+    the job is cancelled or deleted, so deleting and sending again never gives minutes
+    back. The reconciler prunes rows older than a day."""
+
+    __tablename__ = "audio_usage"
+    __table_args__ = (Index("ix_audio_usage_user_id_counted_at", "user_id", "counted_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # Which job it was, for a person reading the table: no foreign key, as the count
+    # outlives the job.
+    job_id: Mapped[str] = mapped_column(String(32))
+    seconds: Mapped[float] = mapped_column(Float)
+    counted_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

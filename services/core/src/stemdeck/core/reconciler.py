@@ -8,7 +8,8 @@ Every ``STEMDECK_RECONCILE_INTERVAL_S`` (``stemdeck reconciler``, started by
 - queues again ``queued`` jobs that Redis no longer has (restarted without its
   data, flushed, or down when the job was handed on);
 - removes cancelled jobs ``STEMDECK_CANCELLED_RETENTION_HOURS`` after they were
-  cancelled, and jobs that finished more than ``STEMDECK_RETENTION_DAYS`` ago.
+  cancelled, and jobs that finished more than ``STEMDECK_RETENTION_DAYS`` ago;
+- prunes the audio ledger's counts that left the rolling day (they count for nothing).
 
 Running two reconcilers is harmless: each change is a guarded lifecycle transition, and
 enqueueing an id twice runs it once (the second run finds the row not queued).
@@ -33,6 +34,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from stemdeck.core.accounts.audio_ledger import prune_audio_usage
 from stemdeck.core.cleanup import release_plan
 from stemdeck.core.db import session_scope
 from stemdeck.core.events import announcer
@@ -64,6 +66,7 @@ class Report:
     failed: list[str] = field(default_factory=list)
     enqueued: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+    usage_pruned: int = 0  # audio ledger rows older than a day
 
 
 def _entry_id(job: Job) -> str:
@@ -182,6 +185,11 @@ class Reconciler:
         if report.deleted:
             log.info("retention: removed %s job(s)", len(report.deleted))
 
+    def audio_usage(self, now: datetime, report: Report) -> None:
+        """Forget the counts that left the rolling day: one indexed DELETE a pass."""
+        with session_scope(self.url) as session:
+            report.usage_pruned = prune_audio_usage(session, now)
+
     def _release(self, session: Session, job: Job) -> None:
         release_plan(session, job).run(self.storage)
 
@@ -191,6 +199,7 @@ class Reconciler:
         self.lost_workers(now, report)
         self.missing_from_redis(now, report)
         self.retention(now, report)
+        self.audio_usage(now, report)
         return report
 
 

@@ -7,7 +7,8 @@ from fastapi import APIRouter
 from stemdeck.api.auth.principal import JobsReader
 from stemdeck.api.deps import SessionDep, SettingsDep
 from stemdeck.api.schemas import SIGN_IN_ERRORS, AudioUsagePublic, QuotaUsagePublic, UsagePublic
-from stemdeck.core.accounts.quotas import DAY, Quota, Quotas, quotas_of, usage_of
+from stemdeck.core.accounts.audio_ledger import DAY
+from stemdeck.core.accounts.quotas import Quota, Quotas, quotas_of, usage_of
 from stemdeck.core.models import User
 from stemdeck.core.settings import AuthMode
 

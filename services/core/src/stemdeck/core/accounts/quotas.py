@@ -1,11 +1,13 @@
 """Per-user quotas: jobs at once, audio minutes in a rolling day, stored bytes.
 
-Usage is computed from the job rows, never kept as a separate counter that could
-drift from them: jobs queued, fetching or running; the source minutes of jobs
-created in the last 24 hours (a URL job's once it is downloaded); the bytes of the
-user's sources and stems. Each limit is the user's own (set by an admin) or the
-settings' default; 0 means unlimited. The API applies them only under
-``STEMDECK_AUTH=accounts``.
+Jobs at once and stored bytes are computed from the job rows, never kept as a
+counter that could drift from them: jobs queued, fetching or running; the bytes of
+the user's sources and stems (deleting a job frees them). The minutes come from the
+audio ledger (audio_ledger.py): what was accepted in the last 24 hours, a URL job's
+once it is downloaded, whether or not the job still exists. Each limit is the user's
+own (set by an admin) or the settings' default; 0 means unlimited. The API applies
+them only under ``STEMDECK_AUTH=accounts``, inside the transaction that adds the job
+(``admission_refusal`` locks the user's row), so parallel requests cannot all pass.
 """
 
 from __future__ import annotations
@@ -14,15 +16,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, and_, cast, func, select, true
+from sqlalchemy import BigInteger, cast, func, select, true
 from sqlalchemy.orm import Session
 
+from stemdeck.core.accounts.audio_ledger import DAY, counted_since, counts_since
 from stemdeck.core.accounts.errors import AccountError
+from stemdeck.core.db import begin_writing
 from stemdeck.core.models import Job, Stem, User, utcnow
 from stemdeck.core.settings import ENV_PREFIX, Settings
 from stemdeck.core.states import JobStatus
 
-DAY = timedelta(hours=24)
 MIB = 1024 * 1024
 ACTIVE = (JobStatus.queued, JobStatus.fetching, JobStatus.running)
 # The largest own limits the columns hold (Integer minutes, BigInteger bytes).
@@ -65,9 +68,9 @@ def quotas_of(user: User, settings: Settings) -> Quotas:
 @dataclass(frozen=True)
 class Usage:
     active_jobs: int
-    audio_seconds: float  # of the jobs created in the last 24 hours
+    audio_seconds: float  # counted in the last 24 hours (the audio ledger)
     storage_bytes: int
-    # The earliest job counted in audio_seconds: its minutes leave the day first.
+    # The earliest count in audio_seconds: its minutes leave the day first.
     oldest_counted_at: datetime | None
 
     @property
@@ -94,20 +97,17 @@ def _stem_bytes(session: Session, user_id: str) -> int:
 
 
 def usage_of(session: Session, user_id: str, now: datetime | None = None) -> Usage:
-    since = (now or utcnow()) - DAY
-    counted = and_(Job.created_at > since, Job.source_duration_s.is_not(None))
-    active, seconds, source_bytes, oldest = session.execute(
+    active, source_bytes = session.execute(
         select(
             func.count().filter(Job.status.in_(ACTIVE)),
-            func.sum(Job.source_duration_s).filter(counted),
             # A cancelled job's files went when it was cancelled.
             func.sum(Job.source_size_bytes).filter(Job.status != JobStatus.cancelled),
-            func.min(Job.created_at).filter(counted),
         ).where(Job.owner_id == user_id)
     ).one()
+    seconds, oldest = counted_since(session, user_id, (now or utcnow()) - DAY)
     return Usage(
         active_jobs=int(active),
-        audio_seconds=float(seconds or 0.0),
+        audio_seconds=seconds,
         storage_bytes=int(source_bytes or 0) + _stem_bytes(session, user_id),
         oldest_counted_at=_aware(oldest),
     )
@@ -149,14 +149,24 @@ def _over(used: float, incoming: float | None, allowed: float) -> bool:
 
 def admission_refusal(
     session: Session,
-    user: User,
+    user_id: str,
     settings: Settings,
     seconds: float | None,
     size_bytes: int | None,
     now: datetime | None = None,
 ) -> QuotaRefusal | None:
-    """Why ``user`` may not add a job whose source has ``seconds`` and ``size_bytes``
-    (None: a URL job, not downloaded yet), or None when it fits every quota."""
+    """Why ``user_id`` may not add a job whose source has ``seconds`` and ``size_bytes``
+    (None: a URL job, not downloaded yet), or None when it fits every quota (or the
+    user is gone).
+
+    Call it first in the transaction that then adds the job: it locks the user's row
+    (SQLite: the database) until that transaction ends, so another request of theirs
+    waits and then counts this job, and a quota cannot be passed by sending in parallel.
+    """
+    begin_writing(session)
+    user = session.get(User, user_id, with_for_update=True)
+    if user is None:  # deleted since the request was signed in: nothing to count against
+        return None
     now = now or utcnow()
     quotas = quotas_of(user, settings)
     usage = usage_of(session, user.id, now)
@@ -225,21 +235,12 @@ def _frees_at(
     now: datetime,
 ) -> datetime:
     """When enough of the day's minutes have left it for ``seconds`` more to fit."""
-    counted = session.execute(
-        select(Job.created_at, Job.source_duration_s)
-        .where(
-            Job.owner_id == user_id,
-            Job.created_at > now - DAY,
-            Job.source_duration_s.is_not(None),
-        )
-        .order_by(Job.created_at)
-    ).all()
     left = usage.audio_seconds
-    for created_at, duration in counted:
-        left -= duration or 0.0
+    for counted_at, counted in counts_since(session, user_id, now - DAY):
+        left -= counted
         if not _over(left, seconds, allowed_s):
-            return _ceil_second(created_at + DAY)
-    return _ceil_second(now + DAY)  # a job deleted meanwhile: a day frees it all
+            return _ceil_second(counted_at + DAY)
+    return _ceil_second(now + DAY)  # a download counted meanwhile: a day frees all
 
 
 def _ceil_second(moment: datetime) -> datetime:
