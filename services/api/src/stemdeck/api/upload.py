@@ -36,6 +36,12 @@ TEXT_FIELDS = frozenset({"strategy", "formats"})
 FORM_OVERHEAD_BYTES = 64 * 1024
 MAX_FIELD_BYTES = 4 * 1024
 MAX_PARTS = 32
+# RFC 2046 allows 70 characters; some clients use more. python-multipart's own cap.
+MAX_BOUNDARY_CHARS = 256
+# Per part: browsers and curl send two or three headers (Content-Disposition,
+# Content-Type), each well under 1 KB even with a long UTF-8 file name.
+MAX_PART_HEADERS = 8
+MAX_PART_HEADER_BYTES = 4096
 # Bytes gathered before one write to storage: fewer thread hops, bounded memory.
 FLUSH_BYTES = 1024 * 1024
 
@@ -87,6 +93,12 @@ def multipart_boundary(request: Request) -> bytes:
             "unsupported_content_type",
             "Send the upload as multipart/form-data with the audio in a field named 'file' "
             '(for example: curl -F file=@song.mp3 …), or JSON {"url": "…"} to fetch it.',
+        )
+    if len(boundary) > MAX_BOUNDARY_CHARS:
+        raise _bad_form(
+            f"The multipart boundary is {len(boundary)} characters long; this server takes "
+            f"at most {MAX_BOUNDARY_CHARS} (RFC 2046 asks for 70 or fewer). Let your HTTP "
+            "client choose the boundary."
         )
     return boundary
 
@@ -235,7 +247,12 @@ async def receive_form(
     check_content_length(request, max_file_bytes)
     boundary = multipart_boundary(request)
     state = _FormState(max_file_bytes)
-    parser = MultipartParser(boundary, state.callbacks())
+    parser = MultipartParser(
+        boundary,
+        state.callbacks(),
+        max_header_count=MAX_PART_HEADERS,
+        max_header_size=MAX_PART_HEADER_BYTES,
+    )
     sink = _SourceSink(storage, job_id)
     body_limit = max_file_bytes + FORM_OVERHEAD_BYTES
     received = 0

@@ -21,6 +21,9 @@ from stemdeck.core.models import Job
 router = APIRouter(prefix="/jobs", tags=["jobs"], responses=SIGN_IN_ERRORS)
 
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorPublic}}
+# Far past any real list, and inside every database's OFFSET (Postgres takes a 64-bit
+# one and fails past it); a 32-bit int, so any client can send it.
+MAX_OFFSET = 2**31 - 1
 
 # The body is parsed by hand (streamed to storage), so describe it for /docs here.
 UPLOAD_BODY: dict[str, Any] = {
@@ -100,7 +103,7 @@ def list_jobs(
     session: SessionDep,
     principal: JobsReader,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     owner: Annotated[
         str | None,
         Query(
