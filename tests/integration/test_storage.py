@@ -146,7 +146,7 @@ def test_presigned_urls_fetch_the_object_with_the_asked_headers(store: Storage) 
 
 
 def test_presigned_urls_carry_the_configured_ttl(s3_endpoint: str) -> None:
-    store = s3_store(s3_endpoint, s3_presign_ttl_s=90)
+    store = s3_store(s3_endpoint, link_ttl_s=90)
     store.check()
     store.put_bytes("jobs/j/x", b"x")
     url = store.presigned_url("jobs/j/x", media_type="audio/flac", disposition="inline")

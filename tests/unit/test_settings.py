@@ -30,7 +30,9 @@ def test_defaults_give_an_all_in_one_setup(tmp_path: object) -> None:
         ("STEMDECK_S3_ENDPOINT", "http://minio:9000/stemdeck", "STEMDECK_S3_ENDPOINT"),
         ("STEMDECK_S3_PUBLIC_URL", "ftp://files", "STEMDECK_S3_PUBLIC_URL"),
         ("STEMDECK_S3_BUCKET", "My_Bucket", "STEMDECK_S3_BUCKET"),
-        ("STEMDECK_S3_PRESIGN_TTL_S", "5", "STEMDECK_S3_PRESIGN_TTL_S"),
+        ("STEMDECK_LINK_TTL_S", "0", "STEMDECK_LINK_TTL_S"),
+        ("STEMDECK_S3_PRESIGN_TTL_S", "0", "STEMDECK_S3_PRESIGN_TTL_S"),
+        ("STEMDECK_LINK_TTL_S", "a week", "STEMDECK_LINK_TTL_S"),
         ("STEMDECK_MAX_ATTEMPTS", "0", "STEMDECK_MAX_ATTEMPTS"),
         ("STEMDECK_RETENTION_DAYS", "-1", "STEMDECK_RETENTION_DAYS"),
         ("STEMDECK_INGEST_TIMEOUT_S", "0", "STEMDECK_INGEST_TIMEOUT_S"),
@@ -80,6 +82,17 @@ def test_plain_postgres_urls_use_psycopg_3() -> None:
 def test_formats_come_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STEMDECK_DEFAULT_FORMATS", "flac, mp3")
     assert load_settings().default_formats == ["flac", "mp3"]
+
+
+def test_file_links_are_short_lived_and_the_old_s3_name_still_sets_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert load_settings().link_ttl_s == 900
+    monkeypatch.setenv("STEMDECK_S3_PRESIGN_TTL_S", "120")
+    assert load_settings().link_ttl_s == 120
+    monkeypatch.setenv("STEMDECK_LINK_TTL_S", "60")  # the new name wins
+    assert load_settings().link_ttl_s == 60
+    assert Settings(link_ttl_s=5).link_ttl_s == 5
 
 
 def test_a_missing_redis_url_says_how_to_get_one() -> None:

@@ -10,7 +10,14 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "STEMDECK_"
@@ -90,6 +97,8 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         env_ignore_empty=True,
         extra="ignore",
+        # Settings(link_ttl_s=…) as well as its environment names (see link_ttl_s).
+        validate_by_name=True,
     )
 
     data_dir: Path = Path("data")
@@ -104,7 +113,15 @@ class Settings(BaseSettings):
     s3_secret_key: SecretStr = SecretStr("")
     # Where browsers reach the store, when not at s3_endpoint (e.g. through the web port).
     s3_public_url: str = ""
-    s3_presign_ttl_s: int = Field(3600, ge=60, le=7 * 24 * 3600)
+    # How long a stem or waveform link works: a presigned S3 URL or a signed local link
+    # (/api/files/…). A player that outlives it asks the job's stem URL again. Its old
+    # name, STEMDECK_S3_PRESIGN_TTL_S, is still read.
+    link_ttl_s: int = Field(
+        900,
+        ge=1,
+        le=7 * 24 * 3600,
+        validation_alias=AliasChoices(f"{ENV_PREFIX}LINK_TTL_S", f"{ENV_PREFIX}S3_PRESIGN_TTL_S"),
+    )
     models_dir: Path | None = None
     device: Device = Device.auto
     # Download missing model weights on first use (where the network allows).
@@ -472,16 +489,23 @@ class Settings(BaseSettings):
         return self.redis_url
 
 
+# Settings also read under an older name, said in a bad value's message.
+OLD_NAMES = {f"{ENV_PREFIX}LINK_TTL_S": f" (or its old name {ENV_PREFIX}S3_PRESIGN_TTL_S)"}
+
+
 def describe_validation_error(error: ValidationError) -> str:
     lines = ["Stemdeck cannot start; fix these settings (environment or .env):"]
     for item in error.errors():
         field = ".".join(str(part) for part in item["loc"]) or "settings"
         message = item["msg"].removeprefix("Value error, ")
         name = message.split(":", 1)[0] if message.startswith(ENV_PREFIX) else None
+        # A field read under environment names (an alias) is located by the first of them.
+        variable = field if field.startswith(ENV_PREFIX) else f"{ENV_PREFIX}{field.upper()}"
+        variable += OLD_NAMES.get(variable, "")
         if name:
             lines.append(f"  {message}")
         else:
-            lines.append(f"  {ENV_PREFIX}{field.upper()}: {message} (got {item.get('input')!r})")
+            lines.append(f"  {variable}: {message} (got {item.get('input')!r})")
     return "\n".join(lines)
 
 

@@ -72,7 +72,7 @@ class S3Storage(Storage):
         *,
         endpoint: str,
         presigner: Minio | None = None,
-        presign_ttl_s: int = 3600,
+        presign_ttl_s: int = 900,
     ) -> None:
         self.client = client
         self.bucket = bucket
@@ -91,7 +91,7 @@ class S3Storage(Storage):
             settings.s3_bucket,
             endpoint=settings.s3_endpoint,
             presigner=presigner,
-            presign_ttl_s=settings.s3_presign_ttl_s,
+            presign_ttl_s=settings.link_ttl_s,
         )
 
     def _call(self, key: str, action: Callable[[], T]) -> T:
