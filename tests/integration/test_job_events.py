@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import soundfile as sf
 from fastapi.testclient import TestClient
 from redis import Redis
@@ -24,8 +25,11 @@ from stemdeck.api.app import create_app
 from stemdeck.core.events import job_channel
 from stemdeck.core.settings import Settings
 from stemdeck.worker import runtime, tasks
-from tests.integration.factories import queued_job
+from tests.integration.factories import ADMIN_EMAIL, ADMIN_PASSWORD, queued_job
 from tests.integration.stack import Stack, free_port, running_stack
+from tests.integration.test_auth_api import PASSWORD, token_for
+
+ADA = "ada@example.com"
 
 Event = tuple[str, Any]
 
@@ -179,3 +183,78 @@ def test_worker_publishes_each_change_it_writes(
     # Start, forced writes at decoding and uploading, stage changes in between, the end.
     assert len(notices) >= 4, notices
     assert set(notices) == {b"changed"}
+
+
+# --- sign-in checked for as long as the stream is open ---------------------------------
+
+
+def until_the_end(stream: Iterator[Event], most_keepalives: int) -> list[Event]:
+    """What ``stream`` sends until it ends, or until ``most_keepalives`` keep-alives came
+    (then it would have gone on for as long as the job waits)."""
+    seen: list[Event] = []
+    for event in stream:
+        seen.append(event)
+        if sum(name == ":" for name, _ in seen) >= most_keepalives:
+            break
+    return seen
+
+
+@pytest.mark.parametrize("how", ["session signed out", "user disabled"])
+def test_a_stream_ends_once_its_sign_in_is_no_longer_valid(
+    how: str, accounts: Callable[..., Settings], mixture: Path
+) -> None:
+    """GIVEN Ada following her queued job (no worker) on a real `stemdeck api` with a
+    keep-alive every 0.5 s, by her session cookie or her API token, and the stream alive
+    across a keep-alive WHEN she signs out, or an admin disables her THEN the stream ends
+    with `signed_out` and the 401's error within two keep-alives, and opening it again
+    is 401."""
+    settings = accounts(users={ADA: PASSWORD})
+    ada = {"Authorization": f"Bearer {token_for(settings, ADA, 'jobs:read', 'jobs:write')}"}
+    admin = {"Authorization": f"Bearer {token_for(settings, ADMIN_EMAIL, 'admin')}"}
+    with (
+        running_stack(
+            settings,
+            workers=0,
+            STEMDECK_AUTH="accounts",
+            STEMDECK_ADMIN_EMAIL=ADMIN_EMAIL,
+            STEMDECK_ADMIN_PASSWORD=ADMIN_PASSWORD,
+            STEMDECK_EVENTS_KEEPALIVE_S="0.5",
+        ) as stack,
+        stack.client() as client,
+    ):
+        created = client.post(
+            "/api/jobs",
+            files={"file": ("clip.wav", excerpt(mixture, 2.0), "audio/wav")},
+            data={"strategy": "four-stems-dsp"},
+            headers=ada,
+        )
+        assert created.status_code == 202, created.text
+        events_url = f"/api/jobs/{created.json()['id']}/events"
+        if how == "session signed out":
+            signin = client.post("/api/auth/login", json={"email": ADA, "password": PASSWORD})
+            assert signin.status_code == 200, signin.text
+            credentials: dict[str, str] = {}  # the client's cookie jar
+        else:
+            credentials = ada
+        with client.stream("GET", events_url, headers=credentials) as response:
+            assert response.status_code == 200
+            stream = read_events(response)
+            assert next(stream)[0] == "job"
+            assert next(stream) == (":", "keep-alive")  # re-checked, still signed in
+            if how == "session signed out":
+                origin = {"Origin": stack.base_url}
+                assert client.post("/api/auth/logout", headers=origin).status_code == 204
+            else:
+                user_id = created.json()["owner_id"]
+                disabled = client.patch(
+                    f"/api/admin/users/{user_id}", json={"disabled": True}, headers=admin
+                )
+                assert disabled.status_code == 200, disabled.text
+            rest = until_the_end(stream, most_keepalives=3)
+
+        assert [name for name, _ in rest if name != ":"] == ["signed_out"], rest
+        assert rest[-1][0] == "signed_out" and len(rest) <= 3, rest
+        code = "session_expired" if how == "session signed out" else "invalid_token"
+        assert rest[-1][1]["error"]["code"] == code
+        assert len(rest[-1][1]["error"]["message"]) > 20
+        assert client.get(events_url, headers=credentials).status_code == 401

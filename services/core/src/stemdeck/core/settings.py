@@ -164,6 +164,9 @@ class Settings(BaseSettings):
     heartbeat_interval_s: float = Field(5.0, gt=0)
     heartbeat_timeout_s: float = Field(30.0, gt=0)
     reconcile_interval_s: float = Field(10.0, gt=0)
+    # A job's event stream (SSE) sends a keep-alive this often while nothing changes, and
+    # checks then that its sign-in is still valid (ending the stream when it is not).
+    events_keepalive_s: float = Field(15.0, gt=0, le=300)
     # Jobs finished longer ago than this are deleted, files and rows (0: keep forever).
     retention_days: float = Field(0.0, ge=0)
     # A cancelled job answers `cancelled` this long, then it is removed (its files go

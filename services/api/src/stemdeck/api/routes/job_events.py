@@ -3,9 +3,13 @@
 The stream subscribes to the job's Redis channel first, then sends the row as it
 is, then re-reads and sends it each time a writer publishes a change (see
 stemdeck.core.events). Between changes it sends a keep-alive comment every
-KEEPALIVE_S and re-reads the row once then, so a lost notice costs one interval,
-not a stuck progress bar. It ends after a final status, or with a ``deleted``
-event when the job is removed.
+STEMDECK_EVENTS_KEEPALIVE_S and re-reads the row once then, so a lost notice costs
+one interval, not a stuck progress bar. It ends after a final status, or with a
+``deleted`` event when the job is removed.
+
+Sign-in is checked again at every re-read, not only when the stream opens: a
+session signed out or expired, a token revoked or expired, or a user disabled ends
+the stream with a ``signed_out`` event within one keep-alive interval.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from fastapi.responses import StreamingResponse
 from redis.asyncio import Redis as AsyncRedis
 from starlette.concurrency import run_in_threadpool
 
-from stemdeck.api.auth.principal import JobsReader, Principal
+from stemdeck.api.auth.principal import JobsReader, Principal, current_principal
 from stemdeck.api.context import AppContext
 from stemdeck.api.deps import ContextDep
 from stemdeck.api.errors import ApiError, job_not_found
@@ -34,13 +38,16 @@ from stemdeck.core.states import JobStatus
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], responses=SIGN_IN_ERRORS)
 
-KEEPALIVE_S = 15.0
-
 EVENTS_DOC: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "`event: job` with a JobPublic as `data` at once and on every change; "
-        "`event: deleted` when the job is removed; `: keep-alive` comments in between. "
-        "The stream ends after a final status (completed, failed, cancelled).",
+        "`event: deleted` when the job is removed; `: keep-alive` comments in between "
+        "(every STEMDECK_EVENTS_KEEPALIVE_S, 15 s by default). The stream ends after a final "
+        "status (completed, failed, cancelled), or with `event: signed_out` and the error as "
+        '`data` (`{"error": {"code", "message"}}`, as the 401 a request would get) once the '
+        "sign-in it opened with is no longer valid: the session signed out or expired, the "
+        "API token revoked or expired, or the user disabled. It is checked at every change "
+        "and every keep-alive.",
         "content": {"text/event-stream": {"schema": {"type": "string"}}},
     },
     404: {"model": ErrorPublic},
@@ -55,6 +62,17 @@ def _read(context: AppContext, request: Request, principal: Principal, job_id: s
         except ApiError:
             return None
         return job_public(request, job).model_dump_json()
+
+
+def _reread(context: AppContext, request: Request, job_id: str) -> str | ApiError | None:
+    """As ``_read``, for whom the request signs in as now: the sign-in is checked again
+    (its session or token may have ended, its user been disabled or lost admin since the
+    stream opened). The ApiError that a new request would get when it no longer signs in."""
+    try:
+        principal = current_principal(request, context)
+    except ApiError as error:
+        return error
+    return _read(context, request, principal, job_id)
 
 
 def _event(name: str, data: str) -> bytes:
@@ -84,29 +102,33 @@ async def _wait_for_notice(pubsub: Any, timeout_s: float) -> bool:
 async def _stream(
     context: AppContext,
     request: Request,
-    principal: Principal,
     job_id: str,
     first: str,
     pubsub: Any,
     redis: AsyncRedis,
 ) -> AsyncIterator[bytes]:
+    keepalive_s = context.settings.events_keepalive_s
     try:
-        body: str | None = first
+        body: str | ApiError | None = first
         last: str | None = None
-        while body is not None:
+        while isinstance(body, str):
             if body != last:
                 yield _event("job", body)
                 last = body
             if JobStatus(json.loads(body)["status"]).is_final:
                 return
-            if not await _wait_for_notice(pubsub, KEEPALIVE_S):
+            if not await _wait_for_notice(pubsub, keepalive_s):
                 if await request.is_disconnected():
                     return
                 yield b": keep-alive\n\n"
             # Writes come in bursts: one re-read answers every notice already waiting.
             while await pubsub.get_message(ignore_subscribe_messages=True, timeout=0):
                 pass
-            body = await run_in_threadpool(_read, context, request, principal, job_id)
+            body = await run_in_threadpool(_reread, context, request, job_id)
+        if isinstance(body, ApiError):
+            error = {"error": {"code": body.code, "message": body.message}}
+            yield _event("signed_out", json.dumps(error))
+            return
         yield _event("deleted", json.dumps({"id": job_id}))
     finally:
         await _close(pubsub, redis)
@@ -134,7 +156,7 @@ async def job_events(
         await _close(pubsub, redis)
         raise
     return StreamingResponse(
-        _stream(context, request, principal, job_id, first, pubsub, redis),
+        _stream(context, request, job_id, first, pubsub, redis),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
