@@ -9,9 +9,13 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+# An ID3v2.3 header with an empty body: what makes a file pass for an MP3 at a glance.
+ID3_HEADER = b"ID3\x03\x00\x00\x00\x00\x00\x00"
+
 
 class _Handler(BaseHTTPRequestHandler):
     song: bytes = b""
+    song_path = ""  # the song's file on this machine, which a disguised playlist names
     # A second server on 127.0.0.2 (loopback, outside the test allowance) that only
     # records what reaches it: a request there is a request the guard let through.
     inner_port = 0
@@ -53,6 +57,22 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(200, "application/vnd.apple.mpegurl", playlist.encode())
             elif path == "/song.mp3":
                 self._send(200, "audio/mpeg", self.song)
+            elif path == "/disguised-playlist.mp3":
+                # An "MP3" that is an ID3 header and an HLS playlist naming a file on the
+                # server's disk: ffmpeg, left to guess, reads it as HLS and decodes that file.
+                playlist = (
+                    "#EXTM3U\n#EXT-X-TARGETDURATION:11\n"
+                    f"#EXTINF:10.9,\n{self.song_path}\n#EXT-X-ENDLIST\n"
+                )
+                self._send(200, "audio/mpeg", ID3_HEADER + playlist.encode())
+            elif path == "/page-titled-dotdot.html":
+                # A page whose title (yt-dlp reads og:title) would name the zip's folder "..".
+                page = (
+                    '<html><head><meta property="og:title" content="..">'
+                    f'<meta property="og:audio" content="http://127.0.0.1:{port}/song.mp3">'
+                    "</head><body></body></html>"
+                )
+                self._send(200, "text/html", page.encode())
             elif path == "/redirect-to-private":
                 self.send_response(302)
                 self.send_header("Location", self.private_target)
@@ -110,7 +130,11 @@ class HostileServer(str):
 def hostile_server(song: Path) -> Iterator[HostileServer]:
     """A server on 127.0.0.1 (a free port), and its recording twin on 127.0.0.2."""
     seen: list[str] = []
-    handler = type("Handler", (_Handler,), {"song": song.read_bytes(), "inner_requests": seen})
+    handler = type(
+        "Handler",
+        (_Handler,),
+        {"song": song.read_bytes(), "song_path": str(song), "inner_requests": seen},
+    )
     servers = [ThreadingHTTPServer((host, 0), handler) for host in ("127.0.0.1", "127.0.0.2")]
     handler.inner_port = servers[1].server_address[1]
     for server in servers:

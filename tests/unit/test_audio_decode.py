@@ -192,7 +192,7 @@ def test_compressed_and_container_formats_decode_in_time_and_in_sync(
 def test_a_file_ffmpeg_cannot_decode_raises_audio_error(tmp_path: Path) -> None:
     path = tmp_path / "song.m4a"
     path.write_bytes(b"this is not audio at all" * 100)
-    info = AudioInfo("m4a/aac", "m4a", 1.0, 44_100, 2, decoder="ffmpeg")
+    info = AudioInfo("m4a/aac", "m4a", 1.0, 44_100, 2, decoder="ffmpeg", demuxer="mov")
     with pytest.raises(AudioError) as caught:
         decode(path, info)
     assert caught.value.code == "corrupt_audio"
@@ -202,7 +202,7 @@ def test_a_file_ffmpeg_cannot_decode_raises_audio_error(tmp_path: Path) -> None:
 def test_a_file_libsndfile_cannot_read_raises_audio_error(tmp_path: Path) -> None:
     path = tmp_path / "song.wav"
     path.write_bytes(b"RIFF....WAVEfmt garbage" * 10)
-    info = AudioInfo("wav", "wav", 1.0, 44_100, 2, decoder="soundfile")
+    info = AudioInfo("wav", "wav", 1.0, 44_100, 2, decoder="soundfile", demuxer="wav")
     with pytest.raises(AudioError) as caught:
         decode(path, info)
     assert caught.value.code == "corrupt_audio"
@@ -220,7 +220,7 @@ def test_nan_samples_are_refused(tmp_path: Path) -> None:
 def test_a_file_without_samples_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "empty.wav"
     sf.write(path, np.zeros((0, 2), np.float32), SAMPLE_RATE)
-    info = AudioInfo("wav", "wav", 0.0, SAMPLE_RATE, 2, decoder="soundfile")
+    info = AudioInfo("wav", "wav", 0.0, SAMPLE_RATE, 2, decoder="soundfile", demuxer="wav")
     with pytest.raises(AudioError) as caught:
         decode(path, info)
     assert caught.value.code == "no_audio"

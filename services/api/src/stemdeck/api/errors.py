@@ -69,6 +69,7 @@ REFUSAL_STATUS = {
     "no_audio": 415,
     "not_audio": 415,
     "unsupported_url": 415,
+    "playlist_file": 415,
     "source_too_large": 413,
     "download_timeout": 408,
     "corrupt_audio": 422,

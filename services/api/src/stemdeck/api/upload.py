@@ -21,10 +21,10 @@ from python_multipart.multipart import parse_options_header
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from stemdeck.api.errors import ApiError
-from stemdeck.api.filenames import display_name
-from stemdeck.api.sniff import SNIFF_BYTES, sniff_extension
-from stemdeck.core.probe import UNREADABLE
+from stemdeck.api.errors import ApiError, refusal_status
+from stemdeck.core.names import display_name
+from stemdeck.core.probe import UNREADABLE, PointerFileError
+from stemdeck.core.sniff import SNIFF_BYTES, pointer_kind, sniff_extension
 from stemdeck.core.storage import ObjectWriter, Storage, keys
 
 if TYPE_CHECKING:
@@ -214,7 +214,11 @@ class _SourceSink:
         if self.writer is None:
             if len(state.pending) < SNIFF_BYTES and not (state.file_done and state.pending):
                 return
-            extension = sniff_extension(bytes(state.pending[:SNIFF_BYTES]))
+            head = bytes(state.pending[:SNIFF_BYTES])
+            if (kind := pointer_kind(head)) is not None:
+                refused = PointerFileError(kind)
+                raise ApiError(refusal_status(refused.code), refused.code, refused.message)
+            extension = sniff_extension(head)
             if extension is None:
                 raise ApiError(415, "unsupported_media", UNREADABLE)
             self.extension = extension

@@ -2,6 +2,11 @@
 
 soundfile (libsndfile) reads WAV, AIFF, FLAC, Ogg Vorbis/Opus and MP3 itself;
 ffmpeg/ffprobe take the rest (m4a/aac, video containers).
+
+ffmpeg never guesses a file's format here: it reads each file with the one
+demuxer its first bytes name (sniff.py), through the file protocol only. Left
+to guess, it reads an upload that is really an HLS playlist, a concat list or an
+SDP description, and opens the files or streams that names, on the server.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from pathlib import Path
 from typing import Literal
 
 import soundfile as sf
+
+from stemdeck.core.sniff import SNIFF_BYTES, id3_tag_length, pointer_kind, sniff_extension
 
 BLOCK_FRAMES = 1 << 16
 
@@ -39,6 +46,24 @@ _FFMPEG_EXTENSIONS = {
     "flac": "flac",
     "aiff": "aiff",
 }
+# Each extension the sniffer knows → the ffmpeg demuxer that reads it, and only it.
+DEMUXERS = {
+    "wav": "wav",
+    "w64": "w64",
+    "aiff": "aiff",
+    "m4a": "mov",
+    "flac": "flac",
+    "ogg": "ogg",
+    "caf": "caf",
+    "webm": "matroska",
+    "mp3": "mp3",
+    "aac": "aac",
+}
+# The head read to sniff a file: enough for a pointer file's signature after white space.
+_HEAD_BYTES = 64
+# ID3 tags stacked at the start of one file that are skipped before giving up (real files
+# have one; a few tools add a second).
+_MAX_ID3_TAGS = 4
 
 
 class AudioError(Exception):
@@ -50,6 +75,20 @@ class AudioError(Exception):
         self.message = message
 
 
+class PointerFileError(AudioError):
+    """A playlist or stream description: it names other files or streams instead of
+    holding audio. ``kind`` says which, in words."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(
+            "playlist_file",
+            f"This file is {kind}: it names other files or streams instead of holding "
+            "audio, and Stemdeck does not follow such pointers. Upload the audio file itself "
+            "(MP3, WAV, FLAC, Ogg/Opus, M4A/AAC or AIFF).",
+        )
+        self.kind = kind
+
+
 @dataclass(frozen=True)
 class AudioInfo:
     format: str
@@ -58,6 +97,7 @@ class AudioInfo:
     sample_rate: int
     channels: int
     decoder: str  # "soundfile" or "ffmpeg"
+    demuxer: str  # the one ffmpeg demuxer this file may be read with (DEMUXERS)
 
 
 UNREADABLE = (
@@ -76,14 +116,45 @@ def ffmpeg_binary(name: str = "ffmpeg") -> str:
     return found
 
 
+def ffmpeg_input(path: Path, demuxer: str) -> list[str]:
+    """ffmpeg/ffprobe options that read ``path`` with ``demuxer`` and open nothing else:
+    no format guessing, no protocol but the file (and pipes), no name read as a URL."""
+    return ["-protocol_whitelist", "file,pipe", "-f", demuxer, "-i", f"file:{path}"]
+
+
+def sniff_demuxer(path: Path) -> str:
+    """The demuxer for ``path``, from its first bytes, looked at past ID3 tags as ffmpeg
+    would; refuses playlists, stream descriptions and containers Stemdeck does not read."""
+    with path.open("rb") as handle:
+        head = handle.read(_HEAD_BYTES)
+        tagged = False
+        for _ in range(_MAX_ID3_TAGS):
+            skip = id3_tag_length(head)
+            if not skip:
+                break
+            tagged = True
+            handle.seek(skip - len(head), 1)  # from the tag's start, which head began at
+            head = handle.read(_HEAD_BYTES)
+    kind = pointer_kind(head)
+    if kind is not None:
+        raise PointerFileError(kind)
+    extension = sniff_extension(head[:SNIFF_BYTES])
+    if extension is None and tagged:
+        extension = "mp3"  # tagged, then no frame at once: the MP3 demuxer searches for one
+    if extension is None:
+        raise AudioError("unsupported_media", UNREADABLE)
+    return DEMUXERS[extension]
+
+
 def probe(path: Path) -> AudioInfo:
     """Identify the audio in ``path``, reading its header only."""
     if path.stat().st_size == 0:
         raise AudioError("empty_file", "The file is empty. Choose an audio file with sound in it.")
+    demuxer = sniff_demuxer(path)
     try:
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError, TypeError):
-        return _probe_ffmpeg(path)
+        return _probe_ffmpeg(path, demuxer)
     if info.frames <= 0 or info.samplerate <= 0 or info.channels <= 0:
         raise AudioError("no_audio", "The file holds no audio samples. " + UNREADABLE)
     return AudioInfo(
@@ -93,10 +164,11 @@ def probe(path: Path) -> AudioInfo:
         sample_rate=int(info.samplerate),
         channels=int(info.channels),
         decoder="soundfile",
+        demuxer=demuxer,
     )
 
 
-def _probe_ffmpeg(path: Path) -> AudioInfo:
+def _probe_ffmpeg(path: Path, demuxer: str) -> AudioInfo:
     ffprobe = ffmpeg_binary("ffprobe")
     result = subprocess.run(
         [
@@ -109,7 +181,7 @@ def _probe_ffmpeg(path: Path) -> AudioInfo:
             "-show_streams",
             "-select_streams",
             "a:0",
-            str(path),
+            *ffmpeg_input(path, demuxer),
         ],
         capture_output=True,
         text=True,
@@ -138,6 +210,7 @@ def _probe_ffmpeg(path: Path) -> AudioInfo:
         sample_rate=sample_rate,
         channels=channels,
         decoder="ffmpeg",
+        demuxer=demuxer,
     )
 
 
@@ -146,7 +219,7 @@ def verify_decodes(path: Path, info: AudioInfo) -> None:
     if info.decoder == "soundfile":
         _verify_soundfile(path, info)
     else:
-        _verify_ffmpeg(path)
+        _verify_ffmpeg(path, info.demuxer)
 
 
 def _verify_soundfile(path: Path, info: AudioInfo) -> None:
@@ -232,10 +305,11 @@ def _data_chunk_length(path: Path) -> int | None:
     return None
 
 
-def _verify_ffmpeg(path: Path) -> None:
-    ffmpeg = ffmpeg_binary()
+def _verify_ffmpeg(path: Path, demuxer: str) -> None:
+    command = [ffmpeg_binary(), "-nostdin", "-v", "error", "-xerror"]
+    command += [*ffmpeg_input(path, demuxer), "-vn", "-f", "null", "-"]
     result = subprocess.run(
-        [ffmpeg, "-nostdin", "-v", "error", "-xerror", "-i", str(path), "-vn", "-f", "null", "-"],
+        command,
         capture_output=True,
         text=True,
         timeout=600,

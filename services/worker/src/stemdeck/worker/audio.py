@@ -20,7 +20,7 @@ import numpy.typing as npt
 import soundfile as sf
 from scipy.signal import resample_poly
 
-from stemdeck.core.probe import UNREADABLE, AudioError, AudioInfo, ffmpeg_binary
+from stemdeck.core.probe import UNREADABLE, AudioError, AudioInfo, ffmpeg_binary, ffmpeg_input
 from stemdeck.worker.models.base import SAMPLE_RATE, Audio
 
 BLOCK_FRAMES = 1 << 18
@@ -140,7 +140,8 @@ def _ffmpeg_blocks(path: Path, info: AudioInfo) -> Iterator[Audio]:
     # Native rate and channel count out of ffmpeg, so resampling and downmixing are the
     # same whichever decoder read the file; -ar/-ac only matter if the stream changes midway.
     command = [
-        ffmpeg_binary(), "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0",
+        ffmpeg_binary(), "-nostdin", "-v", "error", *ffmpeg_input(path, info.demuxer),
+        "-map", "0:a:0",
         "-ac", str(info.channels), "-ar", str(info.sample_rate),
         "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1",
     ]  # fmt: skip

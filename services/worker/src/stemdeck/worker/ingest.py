@@ -26,7 +26,15 @@ from redis.exceptions import RedisError
 from stemdeck.core.db import session_scope
 from stemdeck.core.lifecycle import Attempt, FetchedSource
 from stemdeck.core.models import Job
-from stemdeck.core.probe import AudioError, AudioInfo, check_duration, probe, verify_decodes
+from stemdeck.core.names import title_name
+from stemdeck.core.probe import (
+    AudioError,
+    AudioInfo,
+    PointerFileError,
+    check_duration,
+    probe,
+    verify_decodes,
+)
 from stemdeck.core.queue import enqueue_separation, redis_connection, separate_queue
 from stemdeck.core.states import JobStatus
 from stemdeck.core.storage import keys
@@ -94,6 +102,13 @@ def _check_audio(path: Path) -> AudioInfo:
         info = probe(path)
         verify_decodes(path, info)
         check_duration(info, runtime.current().settings.max_duration_s)
+    except PointerFileError as error:
+        raise JobFailed(
+            error.code,
+            f"What this URL serves is {error.kind}: it names other files or streams instead "
+            "of holding audio, and Stemdeck does not follow such pointers. Link to the audio "
+            "file itself, or download the audio and upload it.",
+        ) from error
     except AudioError as error:
         if error.code in {"unsupported_media", "no_audio"}:
             raise JobFailed(
@@ -204,7 +219,8 @@ def _store(attempt: Attempt, path: Path, info: AudioInfo, result: FetchResult) -
     if not owns(attempt):
         raise JobCancelled(attempt.job_id)
     rt.storage.put_file(key, path)
-    title = result.title[:255] if result.title else None
+    # The title names the job and its downloads (the zip's folder), as a file name would.
+    title = title_name(result.title)
     source = FetchedSource(
         source_key=key,
         source_title=title,
