@@ -102,6 +102,16 @@ def test_upload_follow_play_mix_download_export(
             else None
         ),
     )
+    # What the stem URLs redirect to: short-lived signed links, answering ranges.
+    linked: list[tuple[str, int]] = []
+    page.on(
+        "response",
+        lambda response: (
+            linked.append((response.headers.get("content-type", ""), response.status))
+            if "/api/files/" in response.url
+            else None
+        ),
+    )
     upload_and_queue(page, stack, excerpt, tmp_path)
 
     # Jobs: the job waits for a worker; once one starts, progress arrives by SSE to 100 %.
@@ -142,6 +152,8 @@ def test_upload_follow_play_mix_download_export(
     expect(page.locator("[data-testid=waveform][data-drawn=yes]")).to_have_count(len(STEMS))
     expect(page.get_by_test_id("stem-loading")).to_have_count(0, timeout=60_000)
     assert {u.split("/stems/")[1].split(".")[0] for u in ranged} == set(STEMS)
+    audio = [status for kind, status in linked if kind.startswith("audio/")]
+    assert len(audio) >= len(STEMS) and set(audio) == {206}, linked
     for name in STEMS:
         expect(page.locator(f"[data-stem={name}] .stem-lufs")).to_contain_text("LUFS")
     assert_finished_page(page)
@@ -283,7 +295,8 @@ def check_exported_mix(page: Page, job: dict[str, Any], tmp_path: Path, duration
     mix, rate = sf.read(mix_path, dtype="float32")
     assert sf.info(mix_path).format == "WAV"
     vocals_url = next(s for s in job["stems"] if s["name"] == "vocals")["urls"]["wav"]
-    vocals, vocals_rate = sf.read(io.BytesIO(httpx.get(vocals_url).content), dtype="float32")
+    stem_file = httpx.get(vocals_url, follow_redirects=True)  # 307 to a signed link
+    vocals, vocals_rate = sf.read(io.BytesIO(stem_file.content), dtype="float32")
     assert rate == vocals_rate == 44100
     assert mix.shape == vocals.shape, (mix.shape, vocals.shape)
     assert mix.shape[0] / rate == pytest.approx(duration, abs=1 / rate)
@@ -394,6 +407,38 @@ def test_playback_starts_before_every_stem_has_loaded(
     }
     assert len(anchors) == 1, f"stems are not on one timeline: {starts}"
     assert player(page, "p.playing") is True
+    context.close()
+    check_bare_audio_element(browser, stack, job)
+
+
+# Loads a URL into a bare <audio> element, plays it and seeks; what the element saw.
+AUDIO_PROBE = """async (url) => {
+  const audio = new Audio(url);
+  audio.muted = true;
+  await audio.play();
+  audio.currentTime = 2.5;
+  await new Promise((resolve) => audio.addEventListener("seeked", resolve, { once: true }));
+  return { duration: audio.duration, at: audio.currentTime, error: audio.error };
+}"""
+
+
+def check_bare_audio_element(browser: Browser, stack: Stack, job: dict[str, Any]) -> None:
+    """A plain <audio src="…/stems/vocals.flac"> (no fetch code of the app's) follows the
+    307 to the stem's signed link, plays, and seeks by asking the link for a byte range."""
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    linked: list[int] = []
+    page.on(
+        "response",
+        lambda response: linked.append(response.status) if "/api/files/" in response.url else None,
+    )
+    page.goto(stack.base_url + "/")
+    vocals = next(stem for stem in job["stems"] if stem["name"] == "vocals")
+    seen = page.evaluate(AUDIO_PROBE, vocals["urls"]["flac"])
+    assert seen["error"] is None, seen
+    assert seen["duration"] == pytest.approx(vocals["duration_s"], abs=0.05), seen
+    assert seen["at"] == pytest.approx(2.5, abs=0.05), seen
+    assert 206 in linked, linked
     context.close()
 
 

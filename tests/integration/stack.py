@@ -73,7 +73,8 @@ class Stack:
         return proc
 
     def client(self, timeout: float = 60) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, timeout=timeout)
+        # Stem and waveform URLs answer 307 to a short-lived link, as a browser follows.
+        return httpx.Client(base_url=self.base_url, timeout=timeout, follow_redirects=True)
 
     def wait_for(self, job_id: str, timeout_s: float = 300, poll_s: float = 0.2) -> dict[str, Any]:
         """The job once it is final (completed, failed or cancelled), asked every ``poll_s``."""

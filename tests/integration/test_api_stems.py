@@ -1,5 +1,7 @@
 """Stem audio with HTTP Range, downloads, the zip and waveforms, from local storage.
 
+The stem and waveform URLs redirect to a signed link (/api/files/…), which the test
+client follows, Range and all; the links themselves are in test_signed_links.py.
 Presigned redirects from an S3 store are in test_api_s3.py.
 
 Jobs are written straight to the database and storage (`make_stored_job`), as
@@ -46,7 +48,7 @@ def test_without_range_the_whole_file_is_sent(client: TestClient, job: StoredJob
     assert response.headers["accept-ranges"] == "bytes"
     assert response.headers["content-length"] == str(len(_content(job)))
     assert response.headers["content-type"] == "audio/flac"
-    assert "content-disposition" not in response.headers
+    assert response.headers["content-disposition"] == "inline"
 
 
 @pytest.mark.parametrize(

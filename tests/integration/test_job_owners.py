@@ -33,8 +33,8 @@ from tests.integration.factories import short_wav
 READ_WRITE = ("jobs:read", "jobs:write")
 # A value for each path parameter a job route may have; a new one must be added here.
 SAMPLE_PARAMS = {"stem": "vocals", "fmt": "flac", "kind": "json"}
-# What the owner gets from each route on a completed job (local storage serves files).
-OWNER_STATUSES = {200, 202, 204, 409}
+# What the owner gets from each route on a completed job (a file: 307 to a signed link).
+OWNER_STATUSES = {200, 202, 204, 307, 409}
 
 
 @dataclass(frozen=True)

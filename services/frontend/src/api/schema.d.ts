@@ -302,6 +302,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/files/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A file by its short-lived signed link (no sign-in); supports HTTP Range */
+        get: operations["file_link_api_files__token__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/formats": {
         parameters: {
             query?: never;
@@ -413,7 +430,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A stem's audio; supports HTTP Range for seeking */
+        /** A stem's audio: a redirect to a short-lived URL that supports HTTP Range */
         get: operations["stem_audio_api_jobs__job_id__stems__stem___fmt__get"];
         put?: never;
         post?: never;
@@ -430,7 +447,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Waveform peaks of a stem, as JSON or as a PNG image */
+        /** Waveform peaks of a stem, as JSON or as a PNG image: a redirect as for audio */
         get: operations["waveform_api_jobs__job_id__waveforms__stem___kind__get"];
         put?: never;
         post?: never;
@@ -2255,6 +2272,82 @@ export interface operations {
             };
         };
     };
+    file_link_api_files__token__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The whole file */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                    "audio/*": unknown;
+                    "image/png": unknown;
+                };
+            };
+            /** @description The requested byte range */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not a link this server made (link_invalid) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The job or file is gone */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The link has expired (link_expired) */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description Requested Range Not Satisfiable */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     list_formats_api_formats_get: {
         parameters: {
             query?: never;
@@ -2639,7 +2732,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description `event: job` with a JobPublic as `data` at once and on every change; `event: deleted` when the job is removed; `: keep-alive` comments in between (every STEMDECK_EVENTS_KEEPALIVE_S, 15 s by default). The stream ends after a final status (completed, failed, cancelled), or with `event: signed_out` and the error as `data` (`{"error": {"code", "message"}}`, as the 401 a request would get) once the sign-in it opened with is no longer valid: the session signed out or expired, the API token revoked or expired, or the user disabled. It is checked at every change and every keep-alive. */
+            /** @description `event: job` with a JobPublic as `data` at once and on every change; `event: deleted` when the job is removed; `: keep-alive` comments in between. The stream ends after a final status (completed, failed, cancelled). */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2770,24 +2863,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The whole file */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": unknown;
-                    "audio/*": unknown;
-                };
-            };
-            /** @description The requested byte range */
-            206: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description Redirect to a presigned URL on the object store */
+            /** @description Redirect (Location) to a short-lived URL for the file: presigned on the S3 store, else a signed /api/files/{token} link. It serves HTTP Range. */
             307: {
                 headers: {
                     [name: string]: unknown;
@@ -2821,15 +2897,6 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
-            /** @description Requested Range Not Satisfiable */
-            416: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorPublic"];
-                };
-            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -2854,14 +2921,12 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
-            200: {
+            /** @description Redirect (Location) to a short-lived URL for the file: presigned on the S3 store, else a signed /api/files/{token} link. It serves HTTP Range. */
+            307: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": unknown;
-                };
+                content?: never;
             };
             /** @description Not signed in (no or a dead session or token) */
             401: {
@@ -2936,14 +3001,12 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
-            200: {
+            /** @description Redirect (Location) to a short-lived URL for the file: presigned on the S3 store, else a signed /api/files/{token} link. It serves HTTP Range. */
+            307: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": unknown;
-                };
+                content?: never;
             };
             /** @description Not signed in (no or a dead session or token) */
             401: {

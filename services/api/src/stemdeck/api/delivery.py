@@ -1,59 +1,44 @@
-"""Sending stored files: byte ranges for players, attachments for downloads, presigned redirects."""
+"""Sending stored files: a redirect to a short-lived URL, byte ranges and attachments
+from that URL, and the zip.
+
+The authenticated stem and waveform routes check who may see the job, then answer
+307 to a URL that needs no credentials for STEMDECK_LINK_TTL_S: the store's presigned
+URL for the job's own files, else a signed link (links.py) that ``serve_file`` answers.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import PurePath
 
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from starlette.datastructures import Headers
+from starlette.requests import Request
 
+from stemdeck.api.context import AppContext
 from stemdeck.api.errors import ApiError, error_response
 from stemdeck.api.filenames import content_disposition
 from stemdeck.api.jobstore import find_stem, stem_key
+from stemdeck.api.links import WAVEFORM_PART, FileRef, sign_link
 from stemdeck.api.ranges import RangeNotSatisfiableError, parse_range
-from stemdeck.api.zipstream import EMPTY_PART, ZipEntry, entry_name, zip_chunks
+from stemdeck.api.zipstream import ZipEntry, zip_chunks
 from stemdeck.core.formats import FORMATS, download_filename
 from stemdeck.core.models import Job
 from stemdeck.core.states import JobStatus
-from stemdeck.core.storage import Storage
+from stemdeck.core.storage import Storage, keys
+
+WAVEFORM_TYPES = {"json": "application/json", "png": "image/png"}
 
 
-def serve_object(
-    storage: Storage,
-    key: str,
-    media_type: str,
-    request_headers: Headers,
-    download_name: str | None = None,
-) -> Response:
-    """The object at ``key``, honouring a single Range; a redirect if the store can serve it."""
-    disposition = content_disposition(download_name) if download_name is not None else "inline"
-    presigned = storage.presigned_url(key, media_type=media_type, disposition=disposition)
-    if presigned is not None:
-        return RedirectResponse(presigned, status_code=307)
-    size = storage.size(key)
-    headers = {"Accept-Ranges": "bytes"}
-    if download_name is not None:
-        headers["Content-Disposition"] = disposition
-    try:
-        wanted = parse_range(request_headers.get("range"), size)
-    except RangeNotSatisfiableError:
-        return error_response(
-            416,
-            "range_not_satisfiable",
-            f"The requested range lies outside the file ({size} bytes).",
-            headers={"Content-Range": f"bytes */{size}", "Accept-Ranges": "bytes"},
-        )
-    if wanted is None:
-        headers["Content-Length"] = str(size)
-        return StreamingResponse(storage.iter_range(key), media_type=media_type, headers=headers)
-    headers["Content-Length"] = str(wanted.length)
-    headers["Content-Range"] = wanted.content_range(size)
-    return StreamingResponse(
-        storage.iter_range(key, wanted.start, wanted.length),
-        status_code=206,
-        media_type=media_type,
-        headers=headers,
-    )
+@dataclass(frozen=True)
+class StoredFile:
+    key: str
+    media_type: str
+    download_name: str | None  # None: inline, for a player
+
+    @property
+    def disposition(self) -> str:
+        return content_disposition(self.download_name) if self.download_name else "inline"
 
 
 def known_format(format_id: str) -> str:
@@ -66,36 +51,90 @@ def known_format(format_id: str) -> str:
     return format_id
 
 
-def serve_stem(
-    storage: Storage,
-    request_headers: Headers,
-    job: Job,
-    stem_name: str,
-    format_id: str | None,
-    download: bool,
-) -> Response:
-    """One stem's audio; ``format_id=None`` picks the first format the job asked for.
-    ``job`` comes from jobstore.load_job, which checked who may see it."""
+def stem_ref(job: Job, stem_name: str, format_id: str | None, download: bool) -> FileRef:
+    """One stem's audio; ``format_id=None`` picks the first format the job asked for."""
     stem = find_stem(job, stem_name)
     if format_id is None:
         format_id = next((f for f in job.formats if f in stem.keys), None) or next(
             iter(stem.keys), ""
         )
-    key = stem_key(job, stem, known_format(format_id))
-    return serve_object(
-        storage,
-        key,
-        FORMATS[format_id].media_type,
-        request_headers,
-        download_name=download_filename(stem.name, format_id) if download else None,
+    return FileRef(job.id, stem.name, format_id, download)
+
+
+def waveform_ref(job: Job, stem_name: str, kind: str) -> FileRef:
+    find_stem(job, stem_name)
+    if kind not in WAVEFORM_TYPES:
+        raise ApiError(404, "not_found", "Waveforms come as .json or .png.")
+    return FileRef(job.id, stem_name, f"{WAVEFORM_PART}{kind}")
+
+
+def resolve(job: Job, ref: FileRef) -> StoredFile:
+    """Where the file ``ref`` names is stored; 404 for a stem, format or kind it lacks."""
+    stem = find_stem(job, ref.stem)
+    if ref.part.startswith(WAVEFORM_PART):
+        kind = ref.part.removeprefix(WAVEFORM_PART)
+        if kind not in WAVEFORM_TYPES:
+            raise ApiError(404, "not_found", "Waveforms come as .json or .png.")
+        key = stem.waveform_key if kind == "json" else stem.waveform_png_key
+        return StoredFile(key, WAVEFORM_TYPES[kind], None)
+    key = stem_key(job, stem, known_format(ref.part))
+    name = download_filename(stem.name, ref.part) if ref.download else None
+    return StoredFile(key, FORMATS[ref.part].media_type, name)
+
+
+def redirect_to_file(request: Request, context: AppContext, job: Job, ref: FileRef) -> Response:
+    """307 to a short-lived URL for the file. ``job`` comes from jobstore.load_job, which
+    checked who may see it."""
+    found = resolve(job, ref)
+    url = None
+    # A presigned URL shows its storage key, and a dedup twin's key names the twin's job
+    # (maybe another user's): only the job's own files are presigned, others go by link.
+    if found.key.startswith(keys.job_prefix(job.id)):
+        url = context.storage.presigned_url(
+            found.key, media_type=found.media_type, disposition=found.disposition
+        )
+    if url is None:
+        url = str(request.url_for("file_link", token=sign_link(context.settings, ref)))
+    # Not kept by any cache: the URL stops working long before the stem does.
+    return RedirectResponse(url, status_code=307, headers={"Cache-Control": "no-store"})
+
+
+def serve_file(storage: Storage, found: StoredFile, request_headers: Headers) -> Response:
+    """The file, honouring a single Range, inline or as an attachment."""
+    size = storage.size(found.key)
+    headers = {
+        "Accept-Ranges": "bytes",
+        "Content-Disposition": found.disposition,
+        # For the link's holder only: no shared cache keeps a copy.
+        "Cache-Control": "private",
+        "X-Content-Type-Options": "nosniff",
+    }
+    try:
+        wanted = parse_range(request_headers.get("range"), size)
+    except RangeNotSatisfiableError:
+        return error_response(
+            416,
+            "range_not_satisfiable",
+            f"The requested range lies outside the file ({size} bytes).",
+            headers={"Content-Range": f"bytes */{size}", "Accept-Ranges": "bytes"},
+        )
+    if wanted is None:
+        headers["Content-Length"] = str(size)
+        return StreamingResponse(
+            storage.iter_range(found.key), media_type=found.media_type, headers=headers
+        )
+    headers["Content-Length"] = str(wanted.length)
+    headers["Content-Range"] = wanted.content_range(size)
+    return StreamingResponse(
+        storage.iter_range(found.key, wanted.start, wanted.length),
+        status_code=206,
+        media_type=found.media_type,
+        headers=headers,
     )
 
 
 def _archive_base(job: Job) -> str:
-    """The zip's one folder, named after the song: one safe path part, whatever the name
-    (rows written before titles were cleaned may hold "..", say)."""
-    base = entry_name(PurePath(job.source_name).stem)
-    return "stems" if base == EMPTY_PART else base
+    return PurePath(job.source_name).stem or "stems"
 
 
 def serve_zip(storage: Storage, job: Job) -> StreamingResponse:

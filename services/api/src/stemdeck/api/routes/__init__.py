@@ -9,6 +9,7 @@ from stemdeck.api.routes import (
     admin_users,
     auth,
     compat,
+    files,
     formats,
     health,
     invites,
@@ -23,6 +24,7 @@ api_router = APIRouter(prefix="/api")
 api_router.include_router(jobs.router)
 api_router.include_router(job_events.router)
 api_router.include_router(stems.router)
+api_router.include_router(files.router)
 api_router.include_router(strategies.router)
 api_router.include_router(formats.router)
 api_router.include_router(auth.router)

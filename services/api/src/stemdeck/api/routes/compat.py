@@ -7,12 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from stemdeck.api.auth.principal import JobsReader, JobsWriter
-from stemdeck.api.delivery import serve_stem
-from stemdeck.api.deps import ContextDep, SessionDep, StorageDep
+from stemdeck.api.delivery import redirect_to_file, stem_ref
+from stemdeck.api.deps import ContextDep, SessionDep
 from stemdeck.api.intake import create_job_from_upload
 from stemdeck.api.jobstore import delete_job, load_job
 from stemdeck.api.presenters import job_public
 from stemdeck.api.routes.jobs import UPLOAD_BODY, UPLOAD_ERRORS
+from stemdeck.api.routes.stems import REDIRECT_RESPONSES
 from stemdeck.api.schemas import (
     SIGN_IN_ERRORS,
     CompatDeletedPublic,
@@ -92,20 +93,22 @@ def status(
 @router.get(
     "/download/{job_id}/{stem}",
     name="compat_download",
-    responses=NOT_FOUND,
+    responses=REDIRECT_RESPONSES,
     summary="Download one stem (the job's first format unless ?format= says otherwise)",
+    status_code=307,
+    response_class=Response,
 )
 def download(
     request: Request,
     session: SessionDep,
-    storage: StorageDep,
+    context: ContextDep,
     principal: JobsReader,
     job_id: str,
     stem: str,
     format: Annotated[str | None, Query(description="A format the job stored")] = None,
 ) -> Response:
     job = load_job(session, job_id, principal)
-    return serve_stem(storage, request.headers, job, stem, format, download=True)
+    return redirect_to_file(request, context, job, stem_ref(job, stem, format, download=True))
 
 
 @router.delete("/job/{job_id}", name="compat_delete", responses=NOT_FOUND, summary="Delete a job")

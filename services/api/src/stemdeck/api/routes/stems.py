@@ -1,4 +1,5 @@
-"""Stem audio (HTTP Range), all stems as one zip, and waveform peaks."""
+"""Stem audio and waveform peaks (each a redirect to a short-lived URL), and all stems
+as one zip."""
 
 from __future__ import annotations
 
@@ -8,34 +9,35 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from stemdeck.api.auth.principal import JobsReader
-from stemdeck.api.delivery import serve_object, serve_stem, serve_zip
-from stemdeck.api.deps import SessionDep, StorageDep
-from stemdeck.api.errors import ApiError
-from stemdeck.api.jobstore import find_stem, load_job
+from stemdeck.api.delivery import redirect_to_file, serve_zip, stem_ref, waveform_ref
+from stemdeck.api.deps import ContextDep, SessionDep, StorageDep
+from stemdeck.api.jobstore import load_job
 from stemdeck.api.schemas import SIGN_IN_ERRORS, ErrorPublic
 
 router = APIRouter(prefix="/jobs/{job_id}", tags=["stems"], responses=SIGN_IN_ERRORS)
 
-AUDIO_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"audio/*": {}}, "description": "The whole file"},
-    206: {"description": "The requested byte range"},
-    307: {"description": "Redirect to a presigned URL on the object store"},
+# Both stores alike: a URL that works without credentials for STEMDECK_LINK_TTL_S.
+REDIRECT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    307: {
+        "description": "Redirect (Location) to a short-lived URL for the file: presigned on "
+        "the S3 store, else a signed /api/files/{token} link. It serves HTTP Range."
+    },
     404: {"model": ErrorPublic},
-    416: {"model": ErrorPublic},
 }
-WAVEFORM_TYPES = {"json": "application/json", "png": "image/png"}
 
 
 @router.get(
     "/stems/{stem}.{fmt}",
     name="stem_audio",
-    responses=AUDIO_RESPONSES,
-    summary="A stem's audio; supports HTTP Range for seeking",
+    status_code=307,
+    response_class=Response,
+    responses=REDIRECT_RESPONSES,
+    summary="A stem's audio: a redirect to a short-lived URL that supports HTTP Range",
 )
 def stem_audio(
     request: Request,
     session: SessionDep,
-    storage: StorageDep,
+    context: ContextDep,
     principal: JobsReader,
     job_id: str,
     stem: str,
@@ -43,7 +45,7 @@ def stem_audio(
     download: Annotated[bool, Query(description="Send as an attachment")] = False,
 ) -> Response:
     job = load_job(session, job_id, principal)
-    return serve_stem(storage, request.headers, job, stem, fmt, download)
+    return redirect_to_file(request, context, job, stem_ref(job, stem, fmt, download))
 
 
 @router.get(
@@ -65,21 +67,19 @@ def stems_zip(
 @router.get(
     "/waveforms/{stem}.{kind}",
     name="waveform",
-    responses={404: {"model": ErrorPublic}},
-    summary="Waveform peaks of a stem, as JSON or as a PNG image",
+    status_code=307,
+    response_class=Response,
+    responses=REDIRECT_RESPONSES,
+    summary="Waveform peaks of a stem, as JSON or as a PNG image: a redirect as for audio",
 )
 def waveform(
     request: Request,
     session: SessionDep,
-    storage: StorageDep,
+    context: ContextDep,
     principal: JobsReader,
     job_id: str,
     stem: str,
     kind: str,
 ) -> Response:
     job = load_job(session, job_id, principal)
-    found = find_stem(job, stem)
-    if kind not in WAVEFORM_TYPES:
-        raise ApiError(404, "not_found", "Waveforms come as .json or .png.")
-    key = found.waveform_key if kind == "json" else found.waveform_png_key
-    return serve_object(storage, key, WAVEFORM_TYPES[kind], request.headers)
+    return redirect_to_file(request, context, job, waveform_ref(job, stem, kind))
