@@ -2732,7 +2732,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description `event: job` with a JobPublic as `data` at once and on every change; `event: deleted` when the job is removed; `: keep-alive` comments in between. The stream ends after a final status (completed, failed, cancelled). */
+            /** @description `event: job` with a JobPublic as `data` at once and on every change; `event: deleted` when the job is removed; `: keep-alive` comments in between (every STEMDECK_EVENTS_KEEPALIVE_S, 15 s by default). The stream ends after a final status (completed, failed, cancelled), or with `event: signed_out` and the error as `data` (`{"error": {"code", "message"}}`, as the 401 a request would get) once the sign-in it opened with is no longer valid: the session signed out or expired, the API token revoked or expired, or the user disabled. It is checked at every change and every keep-alive. */
             200: {
                 headers: {
                     [name: string]: unknown;

@@ -21,7 +21,7 @@ from stemdeck.api.filenames import content_disposition
 from stemdeck.api.jobstore import find_stem, stem_key
 from stemdeck.api.links import WAVEFORM_PART, FileRef, sign_link
 from stemdeck.api.ranges import RangeNotSatisfiableError, parse_range
-from stemdeck.api.zipstream import ZipEntry, zip_chunks
+from stemdeck.api.zipstream import EMPTY_PART, ZipEntry, entry_name, zip_chunks
 from stemdeck.core.formats import FORMATS, download_filename
 from stemdeck.core.models import Job
 from stemdeck.core.states import JobStatus
@@ -134,7 +134,10 @@ def serve_file(storage: Storage, found: StoredFile, request_headers: Headers) ->
 
 
 def _archive_base(job: Job) -> str:
-    return PurePath(job.source_name).stem or "stems"
+    """The zip's one folder, named after the song: one safe path part, whatever the name
+    (rows written before titles were cleaned may hold "..", say)."""
+    base = entry_name(PurePath(job.source_name).stem)
+    return "stems" if base == EMPTY_PART else base
 
 
 def serve_zip(storage: Storage, job: Job) -> StreamingResponse:
