@@ -1,20 +1,21 @@
-"""Demucs through demucs's own loading and apply_model, with small models the tests build.
+"""Demucs through Stemdeck's weights-only loading and demucs's apply_model, with small
+models the tests build.
 
 Pretrained weights cannot be downloaded here, so each test saves small randomly
 initialised HTDemucs models the way demucs packages its own (``{sig}-{sha[:8]}.th``
-beside a ``{name}.yaml`` bag file) into a temporary models dir: the real local-repo
-loading, checksum and bag code runs on them.
+beside a ``{name}.yaml`` bag file) into a temporary models dir, pinned in a catalog
+entry by their SHA-256 as the real ones are: the real checking, unpickling and bag
+code runs on them, and their stems are compared with demucs's own loading.
 """
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
-import urllib.response
-from collections.abc import Callable, Sequence
-from email.message import Message
+import dataclasses
+import hashlib
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from fractions import Fraction
-from io import BytesIO
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -102,8 +103,12 @@ def install(
         slots=tuple(first.sources),
         cost=0.01,
         params=PARAMS,
-        weights=tuple(WeightFile(f"demucs/{f.name}") for f in files),
+        weights=tuple(WeightFile(f"demucs/{f.name}", sha256=sha256(f)) for f in files),
     )
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def reference(model: Model | BagOfModels, audio: Stereo, **settings: Any) -> dict[str, Stereo]:
@@ -169,7 +174,14 @@ def loaded(models_dir: Path, spec: ModelSpec) -> DemucsModel:
 def test_catalog_lists_the_files_and_urls_demucs_itself_fetches(name: str) -> None:
     spec = model_spec(f"demucs:{name}")
     assert spec is not None
-    assert spec.weights == package_weights(name)
+    assert [(w.path, w.url) for w in spec.weights] == [
+        (w.path, w.url) for w in package_weights(name)
+    ]
+    for weight in spec.weights:
+        # A full SHA-256 that begins with the digits demucs put in the file's name.
+        assert weight.sha256 is not None and len(weight.sha256) == 64
+        int(weight.sha256, 16)
+        assert weight.sha256.startswith(Path(weight.path).stem.split("-")[1])
     assert spec.slots == (SIX if name == "htdemucs_6s" else FOUR)
     assert {p.name for p in spec.params} == {"shifts", "overlap"}
     assert spec.resolve_params({}) == {"shifts": 0.0, "overlap": 0.25}
@@ -353,16 +365,18 @@ def test_memory_is_the_loaded_weights_and_release_frees_them(
 # --- missing and damaged weights ------------------------------------------------------
 
 
-def test_missing_weights_name_the_files_the_folder_and_the_source(tmp_path: Path) -> None:
+def test_missing_weights_name_the_files_and_their_source_but_no_server_path(
+    tmp_path: Path,
+) -> None:
     spec = model_spec("demucs:htdemucs_ft")
     assert spec is not None
     with pytest.raises(ModelError) as caught:
         create(spec, tmp_path).load("cpu")
     message = str(caught.value)
     for weight in spec.weights:
-        assert Path(weight.path).name in message
+        assert weight.path in message
         assert str(weight.url) in message
-    assert str(tmp_path / "demucs") in message
+    assert str(tmp_path) not in message and "stemdeck models" in message
 
 
 def test_a_truncated_weight_file_is_named_and_the_cache_keeps_nothing(
@@ -374,9 +388,16 @@ def test_a_truncated_weight_file_is_named_and_the_cache_keeps_nothing(
     monkeypatch.setitem(CATALOG, spec.id, spec)
     cache = ModelCache("cpu", models_dir=tmp_path)
 
-    with pytest.raises(ModelError, match=path.name):
+    with pytest.raises(ModelError, match=f"{spec.weights[0].path} .*does not match") as caught:
         cache.get(spec.id)
+    assert "stemdeck models" in str(caught.value) and str(tmp_path) not in str(caught.value)
     assert cache.loaded == []
+    # Unpinned (a model of one's own), demucs's own check, the digits in the name, holds.
+    unpinned = dataclasses.replace(
+        spec, weights=(dataclasses.replace(spec.weights[0], sha256=None),)
+    )
+    with pytest.raises(ModelError, match="does not match the checksum in its name"):
+        create(unpinned, tmp_path).load("cpu")
 
 
 def test_a_damaged_file_without_a_checksum_in_its_name_is_named(tmp_path: Path) -> None:
@@ -478,44 +499,85 @@ def test_a_model_too_big_for_the_gpu_is_a_model_error_and_not_kept(
 # --- make models ----------------------------------------------------------------------
 
 
-def test_download_names_every_file_it_could_not_fetch(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def offline(url: str, timeout: float) -> None:
-        raise urllib.error.URLError("Name or service not known")
+@pytest.fixture
+def mirror(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A real HTTP server on 127.0.0.1 serving a folder laid out as the models dir is."""
+    served = tmp_path / "served"
+    served.mkdir()
 
-    # No network here, and a test must never fetch hundreds of MB where there is one.
-    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            path = served / self.path.lstrip("/")
+            if not path.is_file():
+                self.send_error(404)
+                return
+            body = path.read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", served
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_download_names_every_file_it_could_not_fetch(tmp_path: Path) -> None:
+    # A closed port on loopback: no network here, and a test must never fetch hundreds
+    # of MB where there is one.
     with pytest.raises(ModelError) as caught:
-        download(["htdemucs", "mdx_extra"], tmp_path)
+        download(["htdemucs", "mdx_extra"], tmp_path / "models", mirror="http://127.0.0.1:1")
     message = str(caught.value)
     for name in ("htdemucs", "mdx_extra"):
         spec = model_spec(f"demucs:{name}")
         assert spec is not None
         for weight in spec.weights:
             assert f"{weight.path} from {weight.url}" in message
-    assert not list((tmp_path / "demucs").glob("*.th"))
+    assert not list((tmp_path / "models").rglob("*.th"))
 
 
-def test_download_puts_weights_and_bag_file_in_the_demucs_folder(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_download_puts_checked_weights_and_the_bag_file_in_the_demucs_folder(
+    tmp_path: Path, mirror: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    served: list[str] = []
-
-    def fake(url: str, timeout: float) -> urllib.response.addinfourl:
-        served.append(url)
-        headers = Message()
-        headers["Content-Length"] = "7"
-        return urllib.response.addinfourl(BytesIO(b"weights"), headers, url, code=200)
-
-    monkeypatch.setattr(urllib.request, "urlopen", fake)
-    fetched = download(["htdemucs"], tmp_path)
-
+    """GIVEN htdemucs's catalog entry pinned to a file a mirror serves WHEN downloading
+    THEN it lands in the demucs folder beside the bag file, and is not fetched twice."""
+    url, served = mirror
     spec = model_spec("demucs:htdemucs")
     assert spec is not None
-    assert served == [spec.weights[0].url]
-    assert fetched == [tmp_path / spec.weights[0].path]
-    assert (tmp_path / "demucs" / "htdemucs.yaml").read_text().startswith("models:")
-    assert download(["htdemucs"], tmp_path) == []  # nothing left to fetch
+    (weight,) = spec.weights
+    package = save_package(tiny_htdemucs(1), tmp_path / "made", "955717e8")
+    (served / "demucs").mkdir()
+    (served / weight.path).write_bytes(package.read_bytes())
+    pinned = dataclasses.replace(weight, sha256=sha256(package))
+    monkeypatch.setitem(CATALOG, spec.id, dataclasses.replace(spec, weights=(pinned,)))
+    models_dir = tmp_path / "models"
+
+    fetched = download(["htdemucs"], models_dir, mirror=url)
+
+    assert fetched == [models_dir / weight.path]
+    assert (models_dir / weight.path).read_bytes() == package.read_bytes()
+    assert (models_dir / "demucs" / "htdemucs.yaml").read_text().startswith("models:")
+    assert download(["htdemucs"], models_dir, mirror=url) == []  # nothing left to fetch
     with pytest.raises(ModelError, match="unknown demucs models"):
-        download(["htdemucs_9s"], tmp_path)
+        download(["htdemucs_9s"], models_dir)
+
+
+def test_a_download_that_does_not_match_its_pin_is_discarded(
+    tmp_path: Path, mirror: tuple[str, Path]
+) -> None:
+    url, served = mirror
+    spec = model_spec("demucs:htdemucs")
+    assert spec is not None
+    (served / "demucs").mkdir()
+    (served / spec.weights[0].path).write_bytes(b"not the published htdemucs weights")
+    models_dir = tmp_path / "models"
+
+    with pytest.raises(ModelError, match="does not match the SHA-256 Stemdeck pins") as caught:
+        download(["htdemucs"], models_dir, mirror=url)
+    assert spec.weights[0].path in str(caught.value)
+    assert not [p for p in models_dir.rglob("*") if p.is_file() and p.suffix != ".yaml"]

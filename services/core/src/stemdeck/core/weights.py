@@ -1,21 +1,25 @@
-"""Fetching model weights into STEMDECK_MODELS_DIR (first use, or `stemdeck models`).
+"""Fetching and checking model weights in STEMDECK_MODELS_DIR (first use, or `stemdeck models`).
 
-Each file is downloaded to a temporary name beside its target and renamed into
-place only when complete, so a broken transfer never leaves a truncated file
-that a later load would trip over.
+Each file is downloaded to a temporary name beside its target, hashed as it arrives,
+and renamed into place only when complete and equal to the SHA-256 the catalog pins,
+so neither a broken transfer nor a substituted file is ever left where a worker loads
+from. A file the catalog pins no digest for is never downloaded.
+
+Messages name files relative to the models directory: they reach users in job errors
+and API answers, which never show the server's own paths.
 """
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import os
-import shutil
 import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
 
-from stemdeck.core.catalog import ModelSpec
+from stemdeck.core.catalog import ModelSpec, WeightFile
 
 CHUNK = 1 << 20
 
@@ -24,48 +28,131 @@ class WeightsUnavailable(Exception):
     """Weights that are not present and could not be fetched; the message names them."""
 
 
+class WeightsRejected(Exception):
+    """A weight file that does not match its pinned SHA-256; the message says what to do."""
+
+
+class DigestMismatch(OSError):
+    """A completed download whose SHA-256 is not the pinned one."""
+
+
 def missing_files(spec: ModelSpec, models_dir: Path) -> list[Path]:
     return [models_dir / w.path for w in spec.weights if not (models_dir / w.path).is_file()]
 
 
-def fetch_missing(spec: ModelSpec, models_dir: Path, timeout_s: float = 60.0) -> list[Path]:
+def download_url(weight: WeightFile, mirror: str = "") -> str | None:
+    """Where ``weight`` is fetched from: ``{mirror}/{path}`` when a mirror is set."""
+    if weight.url is None:
+        return None
+    if mirror:
+        return f"{mirror.rstrip('/')}/{weight.path}"
+    return weight.url
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while block := stream.read(CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def mismatch_message(spec: ModelSpec, weight: WeightFile) -> str:
+    return (
+        f"{spec.id}: {weight.path} in the models directory does not match the SHA-256 "
+        "Stemdeck pins for it (it is damaged, incomplete or not the published file), so "
+        "it was not loaded. Run `stemdeck models`, which replaces it with a download (or "
+        "conversion) that matches."
+    )
+
+
+def check_digest(spec: ModelSpec, weight: WeightFile, digest: str) -> None:
+    """WeightsRejected unless ``digest`` is the one pinned for ``weight`` (if any)."""
+    if weight.sha256 is not None and digest != weight.sha256:
+        raise WeightsRejected(mismatch_message(spec, weight))
+
+
+def verify_present(spec: ModelSpec, models_dir: Path) -> None:
+    """Every present file with a pinned digest has it; WeightsRejected naming the first not."""
+    for weight in spec.weights:
+        path = models_dir / weight.path
+        if weight.sha256 is not None and path.is_file():
+            check_digest(spec, weight, sha256_file(path))
+
+
+def discard_mismatched(spec: ModelSpec, models_dir: Path) -> list[str]:
+    """Delete each present file that does not match its pin, so it is fetched again;
+    the paths removed. For `stemdeck models`, the one process that writes the models dir."""
+    removed = []
+    for weight in spec.weights:
+        path = models_dir / weight.path
+        if weight.sha256 is not None and path.is_file() and sha256_file(path) != weight.sha256:
+            path.unlink()
+            removed.append(weight.path)
+    return removed
+
+
+def fetch_missing(
+    spec: ModelSpec, models_dir: Path, timeout_s: float = 60.0, mirror: str = ""
+) -> list[Path]:
     """Download every absent weight file of ``spec``; returns the files fetched."""
     fetched: list[Path] = []
     for weight in spec.weights:
         target = models_dir / weight.path
         if target.is_file():
             continue
-        if weight.url is None:
+        url = download_url(weight, mirror)
+        if url is None:
             raise WeightsUnavailable(
-                f"{spec.id} needs {target}, which has no download source: put the file there."
+                f"{spec.id} needs {weight.path} in the models directory, which has no "
+                "download source: put the file there."
+            )
+        if weight.sha256 is None:
+            raise WeightsUnavailable(
+                f"{spec.id} needs {weight.path} in the models directory. Stemdeck knows no "
+                f"SHA-256 to check a download of it against, so it does not fetch it: "
+                f"download it from {url}, check it, and put it there."
             )
         try:
-            _download(weight.url, target, timeout_s)
+            _download(url, target, weight.sha256, timeout_s)
+        except DigestMismatch:
+            raise WeightsUnavailable(
+                f"{spec.id}: the {weight.path} downloaded from {url} does not match the "
+                "SHA-256 Stemdeck pins for it, so it was discarded. Try `stemdeck models` "
+                "again later, or put a copy that matches in the models directory."
+            ) from None
         except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
             plain_url_error = isinstance(error, urllib.error.URLError) and not isinstance(
                 error, urllib.error.HTTPError
             )
             reason = error.reason if plain_url_error else error  # type: ignore[union-attr]
             raise WeightsUnavailable(
-                f"{spec.id} needs {target}; downloading it from {weight.url} failed ({reason}). "
-                f"Download it where the network allows and put it at {target}."
+                f"{spec.id} needs {weight.path}; downloading it from {url} failed ({reason}). "
+                "Run `stemdeck models` where the network allows, or download it there and "
+                f"put it at {weight.path} in the models directory."
             ) from None
         fetched.append(target)
     return fetched
 
 
-def _download(url: str, target: Path, timeout_s: float) -> None:
+def _download(url: str, target: Path, sha256: str, timeout_s: float) -> None:
     if not url.startswith(("https://", "http://")):
         raise OSError(f"unsupported URL scheme in {url!r}")
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
+    digest = hashlib.sha256()
     try:
         with urllib.request.urlopen(url, timeout=timeout_s) as response, partial.open("wb") as out:
-            shutil.copyfileobj(response, out, CHUNK)
+            while block := response.read(CHUNK):
+                digest.update(block)
+                out.write(block)
             expected = response.headers.get("Content-Length")
         # http.client returns a body cut short by a dropped connection without complaint.
         if expected is not None and partial.stat().st_size != int(expected):
             raise OSError(f"transfer cut short: {partial.stat().st_size} of {expected} bytes")
+        if digest.hexdigest() != sha256:
+            raise DigestMismatch(url)
+        os.chmod(partial, 0o644)  # workers may run as another user than the one-shot
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)

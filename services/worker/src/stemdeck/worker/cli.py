@@ -125,8 +125,20 @@ def models(
     strategy: Annotated[
         list[str] | None, typer.Option(help="Only these strategies' models; repeatable.")
     ] = None,
+    allow_missing: Annotated[
+        bool,
+        typer.Option(
+            help="Exit 0 even when some weights cannot be fetched (they are reported, and "
+            "their strategies stay 'missing'): for a one-shot that workers wait for."
+        ),
+    ] = False,
 ) -> None:
-    """Fetch (or convert) and test-load the weights strategies need, into the models dir."""
+    """Fetch (or convert), check and test-load the weights strategies need, into the models dir.
+
+    The one process that writes the models dir: workers may mount it read-only.
+    """
+    from stemdeck.core.catalog import CATALOG
+    from stemdeck.core.weights import discard_mismatched
     from stemdeck.worker.models.base import ModelError
     from stemdeck.worker.runtime import model_cache
 
@@ -140,6 +152,8 @@ def models(
     cache = model_cache(settings.model_copy(update={"model_downloads": True}))
     failed = 0
     for model_id in model_ids:
+        for path in discard_mismatched(CATALOG[model_id], settings.effective_models_dir):
+            typer.echo(f"replacing {path}: it did not match its pinned SHA-256")
         try:
             cache.get(model_id)
             typer.echo(f"ready    {model_id}")
@@ -148,5 +162,5 @@ def models(
             typer.secho(f"missing  {model_id}: {error}", fg=typer.colors.RED, err=True)
         cache.release()
     typer.echo(f"weights in {settings.effective_models_dir}")
-    if failed:
+    if failed and not allow_missing:
         raise typer.Exit(1)

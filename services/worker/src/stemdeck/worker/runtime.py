@@ -29,6 +29,7 @@ def model_cache(settings: Settings) -> ModelCache:
         models_dir=settings.effective_models_dir,
         downloads=settings.model_downloads,
         memory_budget_bytes=settings.model_memory_mb * 1024 * 1024,
+        mirror=settings.model_mirror,
     )
 
 

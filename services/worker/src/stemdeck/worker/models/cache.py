@@ -80,9 +80,11 @@ class ModelCache:
         models_dir: Path = Path("data/models"),
         downloads: bool = True,
         memory_budget_bytes: int | None = None,
+        mirror: str = "",
     ) -> None:
         self.device = resolve_device(device)
         self.models_dir = models_dir
+        self.mirror = mirror
         self._factories = default_factories(models_dir) if factories is None else factories
         self._downloads = downloads
         self._budget = memory_budget_bytes
@@ -128,12 +130,14 @@ class ModelCache:
         if not absent:
             return
         if not self._downloads:
+            names = ", ".join(str(path.relative_to(self.models_dir)) for path in absent)
             raise ModelError(
-                f"{spec.id} needs {', '.join(str(p) for p in absent)}; put the files there "
-                "(STEMDECK_MODEL_DOWNLOADS is off, so they are not downloaded)."
+                f"{spec.id} needs {names} in the models directory; run `stemdeck models` where "
+                "the network allows, or put the files there (STEMDECK_MODEL_DOWNLOADS is off, "
+                "so workers do not download them)."
             )
         try:
-            for path in fetch_missing(spec, self.models_dir):
+            for path in fetch_missing(spec, self.models_dir, mirror=self.mirror):
                 log.info("downloaded %s", path)
         except WeightsUnavailable as error:
             raise ModelError(str(error)) from None

@@ -1,8 +1,9 @@
 """Demucs (htdemucs, htdemucs_ft, htdemucs_6s, hdemucs_mmi, mdx_extra) through the demucs package.
 
-Weights load through demucs's own local-repository code (bag file, checksum, model
-class from the package), and separation is demucs's ``apply_model``, called the way
-its own ``separate`` command calls it; this module adds progress, what the GPU-memory
+Weights load through demucs_checkpoints (each file checked against its pinned
+SHA-256, unpickled weights-only, the model built by demucs's own ``load_model`` into
+a ``BagOfModels``), and separation is demucs's ``apply_model``, called the way its
+own ``separate`` command calls it; this module adds progress, what the GPU-memory
 retry (torch_base) runs smaller, and Stemdeck's error messages around them.
 """
 
@@ -16,11 +17,10 @@ from typing import Any, cast
 import numpy as np
 import torch
 from demucs.apply import BagOfModels, Model, apply_model
-from demucs.pretrained import get_model
-from demucs.repo import ModelLoadingError
 
 from stemdeck.core.catalog import ModelSpec
 from stemdeck.worker.models.base import Audio, ModelError, Progress
+from stemdeck.worker.models.demucs_checkpoints import load_bag
 from stemdeck.worker.models.demucs_weights import ensure_present, model_name
 from stemdeck.worker.models.torch_base import RestartableProgress, TorchModel, empty_cuda_cache
 
@@ -105,23 +105,10 @@ def shorter_segments(model: AnyModel, factor: float) -> Iterator[None]:
             member.segment = segment
 
 
-def load_pretrained(spec: ModelSpec, folder: Path) -> AnyModel:
-    """demucs's get_model on the local folder; a file it cannot read -> ModelError naming it."""
-    files = ", ".join(w.path.rsplit("/", 1)[1] for w in spec.weights)
-    try:
-        model: AnyModel = get_model(model_name(spec), repo=folder)
-    except ModelLoadingError as error:
-        # demucs's message names the file (a checksum that does not match, say).
-        raise ModelError(
-            f"{spec.id} cannot load: {error}. Delete that file from {folder} so it is "
-            "downloaded again, or put an intact copy there."
-        ) from error
-    except Exception as error:  # torch.load, the bag file or the model class: any of them
-        raise ModelError(
-            f"{spec.id} cannot load from {folder} ({type(error).__name__}: {error}); one of "
-            f"its files is damaged or not a demucs model: {files}, {model_name(spec)}.yaml"
-        ) from error
-    return model
+def load_pretrained(spec: ModelSpec, models_dir: Path) -> AnyModel:
+    """``spec``'s bag from the models dir; ModelError naming a file that is absent or refused."""
+    ensure_present(spec, models_dir)
+    return load_bag(spec, models_dir, model_name(spec))
 
 
 class DemucsModel(TorchModel):
@@ -134,7 +121,7 @@ class DemucsModel(TorchModel):
         self._device = torch.device("cpu")
 
     def load(self, device: str) -> None:
-        model = load_pretrained(self.spec, ensure_present(self.spec, self.models_dir))
+        model = load_pretrained(self.spec, self.models_dir)
         if sorted(model.sources) != sorted(self.slots):
             raise ModelError(
                 f"{self.spec.id} separates {model.sources}, but the catalog declares "

