@@ -35,6 +35,9 @@ def settings_env(settings: Settings, **extra: str) -> dict[str, str]:
         STEMDECK_REDIS_URL=settings.redis_url,
         STEMDECK_MAX_UPLOAD_MB=str(settings.max_upload_mb),
         STEMDECK_MAX_DURATION_S=str(settings.max_duration_s),
+        # Where weights would come from (a closed port on loopback in tests): the stack's
+        # readiness checks and downloads never reach the real hosts.
+        STEMDECK_MODEL_MIRROR=settings.model_mirror,
         PYTHONUNBUFFERED="1",
     )
     env.update(extra)

@@ -1,46 +1,147 @@
+"""Readiness: ready, download (only when the source answered lately) or missing, with
+real HTTP sources on 127.0.0.1: one that answers, a closed port, one that never replies."""
+
 from __future__ import annotations
 
+import hashlib
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+import pytest
 
 from stemdeck.core.catalog import ModelSpec, WeightFile
 from stemdeck.core.readiness import ModelStatus, model_readiness
+from stemdeck.core.weight_sources import SourceChecks
 
-DOWNLOADABLE = ModelSpec(
-    id="test:downloadable",
-    label="t",
-    slots=("a", "b"),
-    cost=1.0,
-    weights=(
-        WeightFile("t/one.th", "https://example.invalid/one.th"),
-        WeightFile("t/two.yaml", "https://example.invalid/two.yaml"),
-    ),
-)
+PIN = hashlib.sha256(b"w").hexdigest()
+CLOSED = "http://127.0.0.1:1"
+
+
+def downloadable(base: str) -> ModelSpec:
+    return ModelSpec(
+        id="test:downloadable",
+        label="t",
+        slots=("a", "b"),
+        cost=1.0,
+        weights=(
+            WeightFile("t/one.th", f"{base}/t/one.th", PIN),
+            WeightFile("t/two.yaml", f"{base}/t/two.yaml", PIN),
+        ),
+    )
+
+
 HAND_PLACED = ModelSpec(
     id="test:by-hand", label="t", slots=("a",), cost=1.0, weights=(WeightFile("t/x.ckpt"),)
 )
 
 
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(206)
+        self.send_header("Content-Length", "1")
+        self.end_headers()
+        self.wfile.write(b"w")
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+@pytest.fixture
+def source() -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
 def test_present_files_are_ready(tmp_path: Path) -> None:
-    for weight in DOWNLOADABLE.weights:
+    spec = downloadable(CLOSED)
+    for weight in spec.weights:
         (tmp_path / weight.path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / weight.path).write_bytes(b"w")
-    assert model_readiness(DOWNLOADABLE, tmp_path, downloads=False).status is ModelStatus.ready
+    assert model_readiness(spec, tmp_path, downloads=False).status is ModelStatus.ready
 
 
-def test_absent_files_download_when_allowed_and_are_named_when_not(tmp_path: Path) -> None:
+def test_absent_files_download_when_allowed_and_the_source_answers(
+    tmp_path: Path, source: str
+) -> None:
+    spec = downloadable(source)
     (tmp_path / "t").mkdir()
     (tmp_path / "t/one.th").write_bytes(b"w")
-    allowed = model_readiness(DOWNLOADABLE, tmp_path, downloads=True)
+    allowed = model_readiness(spec, tmp_path, downloads=True, checks=SourceChecks())
     assert allowed.status is ModelStatus.download
-    refused = model_readiness(DOWNLOADABLE, tmp_path, downloads=False)
+    assert allowed.missing_files == ("t/two.yaml",)
+    refused = model_readiness(spec, tmp_path, downloads=False, checks=SourceChecks())
     assert refused.status is ModelStatus.missing
-    assert refused.missing_files == (tmp_path / "t/two.yaml",)
+    assert refused.missing_files == ("t/two.yaml",)
 
 
-def test_files_without_a_download_url_are_missing_even_with_downloads_on(tmp_path: Path) -> None:
+def test_an_unreachable_source_means_missing_named_relative_to_the_models_dir(
+    tmp_path: Path,
+) -> None:
+    """GIVEN downloads on but the source a closed port on loopback (as offline) THEN the
+    files are missing, named as paths inside the models dir, never the server's own."""
+    readiness = model_readiness(downloadable(CLOSED), tmp_path, downloads=True)
+    assert readiness.status is ModelStatus.missing
+    assert readiness.missing_files == ("t/one.th", "t/two.yaml")
+    assert not any(str(tmp_path) in name for name in readiness.missing_files)
+
+
+def test_a_mirror_is_what_gets_checked(tmp_path: Path, source: str) -> None:
+    spec = downloadable("https://upstream.invalid")
+    checks = SourceChecks()
+    answered = model_readiness(spec, tmp_path, downloads=True, mirror=source, checks=checks)
+    assert answered.status is ModelStatus.download
+    closed = model_readiness(spec, tmp_path, downloads=True, mirror=CLOSED, checks=checks)
+    assert closed.status is ModelStatus.missing
+
+
+def test_a_source_that_never_replies_counts_as_no_answer(tmp_path: Path) -> None:
+    # Accepts connections (the kernel does, from the backlog) but never answers a byte.
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        base = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        checks = SourceChecks(timeout_s=0.3)
+        readiness = model_readiness(downloadable(base), tmp_path, downloads=True, checks=checks)
+    assert readiness.status is ModelStatus.missing
+
+
+def test_an_answer_is_remembered_for_a_while_then_checked_again(tmp_path: Path) -> None:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    remembering, forgetting = SourceChecks(), SourceChecks(remember_s=0)
+    for checks in (remembering, forgetting):
+        assert model_readiness(downloadable(base), tmp_path, True, checks=checks).status is (
+            ModelStatus.download
+        )
+    httpd.shutdown()
+    httpd.server_close()
+    assert model_readiness(downloadable(base), tmp_path, True, checks=remembering).status is (
+        ModelStatus.download
+    )
+    assert model_readiness(downloadable(base), tmp_path, True, checks=forgetting).status is (
+        ModelStatus.missing
+    )
+
+
+def test_files_without_a_pin_or_a_url_are_missing_even_with_downloads_on(
+    tmp_path: Path, source: str
+) -> None:
     readiness = model_readiness(HAND_PLACED, tmp_path, downloads=True)
     assert readiness.status is ModelStatus.missing
-    assert readiness.missing_files == (tmp_path / "t/x.ckpt",)
+    assert readiness.missing_files == ("t/x.ckpt",)
+    unpinned = ModelSpec(
+        id="test:unpinned",
+        label="t",
+        slots=("a",),
+        cost=1.0,
+        weights=(WeightFile("t/x.ckpt", f"{source}/t/x.ckpt"),),
+    )
+    assert model_readiness(unpinned, tmp_path, downloads=True).status is ModelStatus.missing
 
 
 def test_weights_bundled_in_an_installed_package_are_ready(tmp_path: Path) -> None:

@@ -984,10 +984,10 @@ export interface components {
             label: string;
             /**
              * Missing Files
-             * @description Weight files not in STEMDECK_MODELS_DIR
+             * @description Weight files not yet in the models directory, as paths relative to it
              */
             missing_files: string[];
-            /** @description 'ready': weights present; 'download': fetched on first use; 'missing': jobs are refused until missing_files are put in place */
+            /** @description 'ready': weights present; 'download': fetched on first use (downloads are on and their source answered lately); 'missing': jobs are refused until missing_files are put in place */
             status: components["schemas"]["ModelStatus"];
         };
         /**

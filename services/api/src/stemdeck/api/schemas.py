@@ -131,10 +131,13 @@ class ModelPublic(BaseModel):
     id: str
     label: str
     status: ModelStatus = Field(
-        description="'ready': weights present; 'download': fetched on first use; "
-        "'missing': jobs are refused until missing_files are put in place"
+        description="'ready': weights present; 'download': fetched on first use (downloads "
+        "are on and their source answered lately); 'missing': jobs are refused until "
+        "missing_files are put in place"
     )
-    missing_files: list[str] = Field(description="Weight files not in STEMDECK_MODELS_DIR")
+    missing_files: list[str] = Field(
+        description="Weight files not yet in the models directory, as paths relative to it"
+    )
 
 
 class StrategyPublic(BaseModel):

@@ -25,7 +25,7 @@ def list_strategies(strategies: StrategiesDep, settings: SettingsDep) -> list[St
                     id=model_id,
                     label=CATALOG[model_id].label,
                     status=readiness.status,
-                    missing_files=[str(path) for path in readiness.missing_files],
+                    missing_files=list(readiness.missing_files),
                 )
                 for model_id, readiness in strategy_readiness(strategy, settings).items()
             ],
