@@ -7,9 +7,10 @@ of volumes at temporary folders, a real Postgres made with the postgres
 service's user, password and database, redis-server with the file's exact
 options, and an S3-compatible server standing in for MinIO), in depends_on
 order and each after its dependencies pass their healthchecks, THEN the
-migration exits 0, api and two worker replicas pass their own healthchecks
-under their own RQ names, and jobs sent to the API (no nginx) complete on both
-workers with stems fetched through presigned URLs. The stack runs
+migration and the weights one-shot (offline) exit 0, api and two worker
+replicas pass their own healthchecks under their own RQ names, and jobs sent
+to the API (no nginx) complete on both workers with stems fetched through
+presigned URLs. The stack runs
 STEMDECK_AUTH=accounts, so the jobs are sent with an API token made as an
 operator would make one: `stemdeck tokens create` in the api service.
 """
@@ -197,6 +198,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             text=True,
         )
         assert migrate.returncode == 0, migrate.stderr
+        # The weights one-shot, as on a machine without network: its downloads go to a
+        # closed port on loopback (it must never fetch the real weights in a test).
+        models = subprocess.run(
+            local(services["models"]["command"]),
+            env={**environment("models"), "STEMDECK_MODEL_MIRROR": "http://127.0.0.1:1"},
+            cwd=app_dir,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         processes.start("api", local(services["api"]["command"]), environment("api"), app_dir)
         for index in range(WORKERS):
             processes.start(
@@ -234,6 +245,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             "environment": environment,
             "app_dir": app_dir,
             "migrate": migrate,
+            "models": models,
+            "models_volume": Path(paths["/models"]),
             "logs": logs,
         }
 
@@ -255,6 +268,20 @@ def test_the_migration_ran_once_and_every_healthcheck_passes(stack: dict[str, An
             command, env=stack["environment"](name), cwd=stack["app_dir"], capture_output=True
         )
         assert result.returncode == 0, (name, result.stderr)
+
+
+def test_the_weights_one_shot_succeeds_offline_naming_what_it_could_not_fetch(
+    stack: dict[str, Any],
+) -> None:
+    """GIVEN no reachable download source THEN the models service still exits 0 (so the
+    workers waiting for it start), having converted Spleeter's weights into the volume
+    and named each model it could not fetch."""
+    models = stack["models"]
+    assert models.returncode == 0, models.stderr
+    assert "ready    spleeter:2stems" in models.stdout
+    assert "missing  demucs:htdemucs:" in models.stderr
+    assert (stack["models_volume"] / "spleeter" / "2stems.safetensors").is_file()
+    assert not list(stack["models_volume"].rglob("*.th"))
 
 
 def test_each_worker_replica_registers_under_its_own_name(stack: dict[str, Any]) -> None:

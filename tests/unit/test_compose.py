@@ -40,8 +40,8 @@ from tests.compose import (
 from tests.conftest import REPO
 
 LONG_RUNNING = {"postgres", "redis", "minio", "api", "worker", "reconciler", "frontend"}
-ONE_SHOTS = {"migrate", "minio-init"}
-STEMDECK_SERVICES = {"migrate", "api", "worker", "reconciler"}
+ONE_SHOTS = {"migrate", "minio-init", "models"}
+STEMDECK_SERVICES = {"migrate", "models", "api", "worker", "reconciler"}
 SETTINGS = {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields}
 MINIO_DIR = REPO / "deploy" / "minio"
 
@@ -136,6 +136,10 @@ def test_every_stemdeck_command_is_a_real_entry_point(services: dict[str, Any]) 
         "worker",
         "reconciler",
     ]
+    # Offline, the weights one-shot reports what it could not fetch and still succeeds,
+    # so the workers waiting for it start.
+    assert services["models"]["command"] == ["stemdeck", "models", "--allow-missing"]
+    assert "--allow-missing" in runner.invoke(cli_app, ["models", "--help"]).output
 
 
 def _settings(environment: dict[str, str]) -> Settings:
@@ -214,11 +218,15 @@ def test_long_running_services_have_healthchecks_and_wait_for_health(
     assert services["migrate"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
     assert services["minio-init"]["depends_on"] == {"minio": {"condition": "service_healthy"}}
     for name in ("api", "worker", "reconciler"):
-        assert services[name]["depends_on"] == {
+        expected = {
             "migrate": {"condition": "service_completed_successfully"},
             "redis": {"condition": "service_healthy"},
             "minio-init": {"condition": "service_completed_successfully"},
         }
+        if name == "worker":  # it loads what the weights one-shot put in place
+            expected["models"] = {"condition": "service_completed_successfully"}
+        assert services[name]["depends_on"] == expected
+    assert "depends_on" not in services["models"]
     assert services["frontend"]["depends_on"]["api"] == {"condition": "service_healthy"}
     for name, service in services.items():
         for dependency in (service.get("depends_on") or {}).values():
@@ -252,7 +260,27 @@ def test_data_lives_in_named_volumes(compose: dict[str, Any]) -> None:
             assert source in declared, f"{name} mounts {source}, not a named volume"
             mounted.add(source)
     assert mounted == declared
-    assert "models:/models" in compose["services"]["worker"]["volumes"]
+
+
+def test_only_the_models_one_shot_writes_the_weights_volume(
+    env_example: dict[str, str],
+) -> None:
+    """Workers run yt-dlp and ffmpeg on strangers' input: they mount the weights read-only,
+    and so do not download (the API then promises no downloads either)."""
+    filled = filled_in(env_example)
+    compose = interpolate(raw(COMPOSE_FILE), filled)
+    writers, readers = set(), set()
+    for name, service in compose["services"].items():
+        for volume in service.get("volumes", []):
+            source, target, *mode = volume.split(":")
+            if source == "models":
+                assert target == "/models", name
+                (readers if mode == ["ro"] else writers).add(name)
+    assert writers == {"models"}
+    assert readers == {"api", "worker"}
+    for name in ("api", "worker"):
+        settings = _settings(service_environment(compose["services"][name], filled))
+        assert settings.model_downloads is False, name
 
 
 def test_the_worker_scales_and_only_the_web_port_is_published(
@@ -271,7 +299,12 @@ def test_the_gpu_file_only_adds_cuda_and_the_device_to_the_worker(
 ) -> None:
     gpu = interpolate(raw(GPU_FILE), env_example)
     assert set(gpu) == {"services"}
-    assert set(gpu["services"]) == {"worker"}
+    assert set(gpu["services"]) == {"worker", "models"}
+    # The weights one-shot runs from the worker's image, so only that one is built.
+    assert gpu["services"]["models"] == {
+        "image": gpu["services"]["worker"]["image"],
+        "build": {"args": {"DEVICE": "cuda"}},
+    }
     worker = gpu["services"]["worker"]
     assert worker["build"] == {"args": {"DEVICE": "cuda"}}
     assert worker["environment"] == {"STEMDECK_DEVICE": "cuda"}
@@ -280,9 +313,11 @@ def test_the_gpu_file_only_adds_cuda_and_the_device_to_the_worker(
     ]
     base = interpolate(raw(COMPOSE_FILE), env_example)
     both = merged(base, gpu)
-    assert {k: v for k, v in both["services"].items() if k != "worker"} == {
-        k: v for k, v in base["services"].items() if k != "worker"
+    assert {k: v for k, v in both["services"].items() if k not in {"worker", "models"}} == {
+        k: v for k, v in base["services"].items() if k not in {"worker", "models"}
     }
+    assert both["services"]["models"]["command"] == base["services"]["models"]["command"]
+    assert "deploy" not in both["services"]["models"]
     gpu_worker, cpu_worker = both["services"]["worker"], base["services"]["worker"]
     assert gpu_worker["build"]["dockerfile"] == cpu_worker["build"]["dockerfile"]
     assert gpu_worker["command"] == cpu_worker["command"]
@@ -372,7 +407,6 @@ def test_the_frontend_image_builds_with_node_and_serves_with_nginx() -> None:
     assert "COPY --from=build /app/dist /usr/share/nginx/html" in stages[-1]
     # The image's entrypoint sources *.envsh and runs *.sh only when they are executable.
     assert os.access(REPO / "deploy/nginx/15-stemdeck-limits.envsh", os.X_OK)
-    assert os.access(REPO / "services/worker/docker-entrypoint.sh", os.X_OK)
 
 
 def test_the_readmes_r2_override_points_every_stemdeck_service_at_r2(
@@ -384,7 +418,7 @@ def test_the_readmes_r2_override_points_every_stemdeck_service_at_r2(
     override = yaml.safe_load(block.replace("<R2 token's secret>", "secret"))
     env_example = filled_in(env_example)
     both = merged(interpolate(raw(COMPOSE_FILE), env_example), override)
-    for name in sorted(STEMDECK_SERVICES - {"migrate"}):
+    for name in sorted(STEMDECK_SERVICES - {"migrate", "models"}):
         settings = _settings(service_environment(both["services"][name], env_example))
         assert settings.s3_endpoint == "https://abc123.r2.cloudflarestorage.com"
         assert (settings.s3_region, settings.s3_access_key, settings.s3_public_url) == (

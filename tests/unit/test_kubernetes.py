@@ -56,6 +56,7 @@ def test_every_pod_runs_a_real_stemdeck_command_with_real_settings() -> None:
     commands = typer.main.get_command(cli_app).commands  # type: ignore[attr-defined]
     expected = {
         ("Job", "stemdeck-migrate"): "migrate",
+        ("Job", "stemdeck-models"): "models",
         ("Deployment", "stemdeck-api"): "api",
         ("Deployment", "stemdeck-worker"): "worker",
         ("Deployment", "stemdeck-reconciler"): "reconciler",
@@ -115,6 +116,37 @@ def _pod_settings(values: dict[str, str]) -> Settings:
     )
 
 
+def test_only_the_models_job_writes_the_weights_volume() -> None:
+    """GIVEN the base THEN the models volume is mounted read-only in every pod but the
+    stemdeck-models Job, which runs `stemdeck models` (and so the one-shot that fetches
+    weights); workers, which run yt-dlp and ffmpeg on strangers' input, do not download."""
+    found = documents(KUSTOMIZE / "base")
+    writers, readers = set(), set()
+    for name, pod in pods(found).items():
+        claims = {
+            v["name"]
+            for v in pod["spec"].get("volumes", [])
+            if v.get("persistentVolumeClaim", {}).get("claimName") == "stemdeck-models"
+        }
+        for container in all_containers(pod):
+            for mount in container.get("volumeMounts", []):
+                if mount["name"] in claims:
+                    (readers if mount.get("readOnly") is True else writers).add(name)
+    assert writers == {"stemdeck-models"}
+    assert readers == {"stemdeck-api", "stemdeck-worker"}
+    (job,) = containers(found[("Job", "stemdeck-models")])
+    assert job["args"] == ["stemdeck", "models", "--allow-missing"]
+    config = read_env_file(KUSTOMIZE / "base" / "stemdeck.env.example")
+    assert config["STEMDECK_MODEL_DOWNLOADS"] == "false"
+    # The Job reaches the weights' hosts (public addresses) and nothing in the cluster.
+    labels = pods(found)["stemdeck-models"]["metadata"]["labels"]
+    rules = policies_of(found, labels, "egress")
+    assert any(ports(rule) == {80, 443} for rule in rules)
+    assert all(
+        is_dns(peer) or public_only(peer["ipBlock"]) for rule in rules for peer in rule["to"]
+    )
+
+
 def test_the_pods_run_accounts_and_refuse_the_example_secrets() -> None:
     """GIVEN stemdeck.env and secrets.env copied from their examples unchanged THEN the pods
     refuse to start, naming a secret; WHEN the secrets are filled in THEN they run accounts
@@ -168,6 +200,7 @@ def test_every_container_runs_unprivileged_on_a_read_only_root() -> None:
         "stemdeck-reconciler",
         "stemdeck-frontend",
         "stemdeck-migrate",
+        "stemdeck-models",
     }
     for name, pod in templates.items():
         spec = pod["spec"]
