@@ -3,6 +3,7 @@ scope checks, and the sign-in routes /api/auth/login, /logout and /me."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -192,7 +193,10 @@ def test_admin_needs_an_admin_user_and_the_admin_scope(
     auth = {"Authorization": f"Bearer {full}"}
     assert client.get("/probe/admin", headers=auth).status_code == 200
     with session_scope(settings.effective_database_url) as session:
-        session.get_one(User, LOCAL_ADMIN_ID).is_admin = False  # demoted since
+        session.get_one(User, LOCAL_ADMIN_ID).is_admin = False  # demoted since, elsewhere
+    # Seen once the API's credential cache has had its STEMDECK_AUTH_CACHE_SECONDS.
+    cache = client.app.state.context.principals  # type: ignore[attr-defined]
+    cache.clock = lambda: time.monotonic() + settings.auth_cache_seconds
     error(client.get("/probe/admin", headers=auth), 403, "missing_scope")
 
 

@@ -1,12 +1,14 @@
 """What one API process holds for its lifetime: settings, strategies, storage, Redis,
-and the job lifecycle every change of a job goes through."""
+the job lifecycle every change of a job goes through, and the credentials it has just
+checked."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from redis import Redis
 
+from stemdeck.api.auth.cache import PrincipalCache
 from stemdeck.core.lifecycle import JobLifecycle
 from stemdeck.core.settings import Settings
 from stemdeck.core.storage import Storage
@@ -22,3 +24,5 @@ class AppContext:
     # Redis that is down does not stop start-up (/ready reports it instead).
     redis: Redis
     lifecycle: JobLifecycle
+    # Cookies and tokens looked up a moment ago (STEMDECK_AUTH_CACHE_SECONDS).
+    principals: PrincipalCache = field(default_factory=PrincipalCache)

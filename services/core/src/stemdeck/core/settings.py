@@ -194,6 +194,10 @@ class Settings(BaseSettings):
     # A session ends after this long unused, and this long after sign-in whatever happens.
     session_idle_hours: float = Field(168.0, gt=0)
     session_lifetime_days: float = Field(30.0, gt=0)
+    # How long an API process trusts a cookie or token it has just looked up, before it
+    # reads the database again (0: every request). Changes made by this process apply at
+    # once; those made by another (a replica, `stemdeck users disable`) within this.
+    auth_cache_seconds: float = Field(5.0, ge=0, le=60)
     # Signs what the server hands out and must recognise later (short-lived stem links,
     # the OIDC sign-in state). Empty: a random key per process, which is enough for one
     # API process; several (replicas) need one shared key.

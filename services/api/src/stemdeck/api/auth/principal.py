@@ -2,13 +2,15 @@
 
 ``STEMDECK_AUTH=none`` (a laptop, loopback only): every request is the built-in
 local admin. ``accounts``: an ``Authorization: Bearer sdk_…`` token (its scopes),
-else the session cookie (everything its user may do), else 401.
+else the session cookie (everything its user may do), else 401. A cookie or token is
+one database read, then trusted for STEMDECK_AUTH_CACHE_SECONDS (see auth/cache.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -17,10 +19,15 @@ from stemdeck.api.context import AppContext
 from stemdeck.api.deps import ContextDep
 from stemdeck.api.errors import ApiError
 from stemdeck.core.accounts.api_tokens import token_user
-from stemdeck.core.accounts.sessions import SessionLimits, signed_in_user
-from stemdeck.core.accounts.tokens import Scope, looks_like_api_token, looks_like_session_id
+from stemdeck.core.accounts.sessions import SessionLimits, session_user
+from stemdeck.core.accounts.tokens import (
+    Scope,
+    digest,
+    looks_like_api_token,
+    looks_like_session_id,
+)
 from stemdeck.core.db import session_scope
-from stemdeck.core.models import LOCAL_ADMIN_EMAIL, LOCAL_ADMIN_ID, User
+from stemdeck.core.models import LOCAL_ADMIN_EMAIL, LOCAL_ADMIN_ID, User, utcnow
 from stemdeck.core.settings import AuthMode
 
 SESSION_COOKIE = "stemdeck_session"
@@ -66,6 +73,10 @@ def _bearer(context: AppContext, header: str) -> Principal:
             "The Authorization header must be 'Bearer sdk_…' with a whole API token.",
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         )
+    key, cache = digest(token), context.principals
+    if cached := cache.get(key):
+        return cached
+    generation = cache.generation()
     with session_scope(context.settings.effective_database_url) as session:
         found = token_user(session, token)
         if found is None:
@@ -77,7 +88,19 @@ def _bearer(context: AppContext, header: str) -> Principal:
                 headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
             )
         user, row = found
-        return _of(user, frozenset(Scope(scope) for scope in row.scopes), "token")
+        principal = _of(user, frozenset(Scope(scope) for scope in row.scopes), "token")
+        expires_at = row.expires_at
+    # Kept only once the lookup's own write (last used) is committed.
+    cache.put(key, principal, _keep_for(context, expires_at), generation)
+    return principal
+
+
+def _keep_for(context: AppContext, ends_at: datetime | None) -> float:
+    """Seconds to trust a credential just checked: the cache's time, never past its end."""
+    seconds = context.settings.auth_cache_seconds
+    if ends_at is None:
+        return seconds
+    return min(seconds, (ends_at - utcnow()).total_seconds())
 
 
 def session_ended() -> ApiError:
@@ -96,12 +119,19 @@ def session_ended() -> ApiError:
 def _session(context: AppContext, session_id: str) -> Principal:
     if not looks_like_session_id(session_id):
         raise session_ended()  # not one this server made: no database read
+    key, cache = digest(session_id), context.principals
+    if cached := cache.get(key):
+        return cached
+    generation = cache.generation()
     limits = SessionLimits.from_settings(context.settings)
     with session_scope(context.settings.effective_database_url) as session:
-        user = signed_in_user(session, session_id, limits)
-        if user is None:
+        found = session_user(session, session_id, limits)
+        if found is None:
             raise session_ended()
-        return _of(user, None, "session")
+        user, ends_at = found
+        principal = _of(user, None, "session")
+    cache.put(key, principal, _keep_for(context, ends_at), generation)
+    return principal
 
 
 def current_principal(request: Request, context: ContextDep) -> Principal:

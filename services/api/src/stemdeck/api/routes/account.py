@@ -114,6 +114,7 @@ def end_one_session(
     with session_scope(settings.effective_database_url) as session:
         if not end_session_by_handle(session, principal.user_id, session_id):
             raise session_not_found(session_id)
+    context.principals.forget_user(principal.user_id)
     response = Response(status_code=204)
     if digest(current).startswith(session_id):
         clear_session_cookie(response, request, settings)
@@ -129,6 +130,7 @@ def end_all_sessions(principal: AccountHolder, request: Request, context: Contex
         return response  # STEMDECK_AUTH=none: nobody signs in
     with session_scope(settings.effective_database_url) as session:
         end_user_sessions(session, principal.user_id)
+    context.principals.forget_user(principal.user_id)
     clear_session_cookie(response, request, settings)
     return response
 
@@ -186,6 +188,7 @@ def revoke_token(token_id: str, principal: AccountHolder, context: ContextDep) -
     with session_scope(context.settings.effective_database_url) as session:
         if not revoke_api_token(session, principal.user_id, token_id):
             raise token_not_found(token_id)
+    context.principals.forget_user(principal.user_id)
     return Response(status_code=204)
 
 
@@ -230,5 +233,6 @@ def set_password(
         limiter.count_attempt(email, ip)
         if not change_password(session, user, body.current_password, body.new_password, current):
             raise wrong_current_password()
+    context.principals.forget_user(principal.user_id)  # the other sessions just ended
     limiter.succeeded(email, ip)
     return Response(status_code=204)

@@ -98,4 +98,7 @@ def update_user(
             except AccountError as error:  # the schema's bounds are core's: a safety net
                 raise ApiError(422, "invalid_request", f"{error}.") from None
         session.flush()
-        return admin_user(session, user)
+        changed = admin_user(session, user)
+    # Committed: the user's cookies and tokens are looked up afresh (disabled, role).
+    context.principals.forget_user(user_id)
+    return changed

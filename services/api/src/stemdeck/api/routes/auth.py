@@ -15,11 +15,12 @@ from stemdeck.api.auth.body import JsonBodyRoute
 from stemdeck.api.auth.cookies import clear_session_cookie, set_session_cookie
 from stemdeck.api.auth.principal import SESSION_COOKIE, Principal, PrincipalDep
 from stemdeck.api.auth.ratelimit import SignInLimiter, client_ip
-from stemdeck.api.deps import ContextDep
+from stemdeck.api.deps import ContextDep, get_context
 from stemdeck.api.errors import invalid_credentials, sign_in_off
 from stemdeck.api.schemas import ErrorPublic, LoginCredentials, MePublic, UserPublic
 from stemdeck.core.accounts.sessions import SessionLimits, end_session, start_session
 from stemdeck.core.accounts.signin import password_user
+from stemdeck.core.accounts.tokens import digest
 from stemdeck.core.db import session_scope
 from stemdeck.core.models import User
 from stemdeck.core.settings import AuthMode, Settings
@@ -66,6 +67,7 @@ def begin_session(
     ends now: the new one is always fresh, so a planted id is never signed in."""
     if planted := request.cookies.get(SESSION_COOKIE):
         end_session(session, planted)
+        get_context(request).principals.forget(digest(planted))
     session_id = start_session(
         session,
         user,
@@ -84,6 +86,7 @@ def logout(request: Request, context: ContextDep) -> Response:
     if session_id := request.cookies.get(SESSION_COOKIE):
         with session_scope(settings.effective_database_url) as session:
             end_session(session, session_id)
+        context.principals.forget(digest(session_id))
     response = Response(status_code=204)
     clear_session_cookie(response, request, settings)
     return response

@@ -66,6 +66,16 @@ def signed_in_user(
     session: Session, session_id: str, limits: SessionLimits, now: datetime | None = None
 ) -> User | None:
     """The enabled user a live session belongs to; an ended session's row is removed."""
+    found = session_user(session, session_id, limits, now)
+    return found[0] if found is not None else None
+
+
+def session_user(
+    session: Session, session_id: str, limits: SessionLimits, now: datetime | None = None
+) -> tuple[User, datetime] | None:
+    """The enabled user a live session belongs to, and when the session ends unless used
+    again (its idle end, or its absolute end if sooner); an ended session's row is
+    removed. One read by the primary key; a write at most every TOUCH_EVERY."""
     now = now or utcnow()
     found = session.execute(
         select(SignInSession, User)
@@ -80,7 +90,7 @@ def signed_in_user(
         return None
     if now - row.last_seen_at >= TOUCH_EVERY:
         row.last_seen_at = now
-    return user
+    return user, min(row.expires_at, row.last_seen_at + limits.idle)
 
 
 def end_session(session: Session, session_id: str) -> None:
