@@ -66,6 +66,7 @@ bench: install
 	$(BIN)/python bench/models.py
 	$(BIN)/python bench/quality.py
 	$(BIN)/python bench/signin.py
+	$(BIN)/python bench/auth.py
 
 # Weights of every strategy in strategies.yaml, on a machine that can reach them.
 models: install
