@@ -252,7 +252,8 @@ export interface paths {
         put?: never;
         /**
          * Login
-         * @description Sign in with an email and password: sets the session cookie and answers who you are.
+         * @description Sign in with an email and password: sets the session cookie and answers who you
+         *     are. 403 password_sign_in_off under STEMDECK_OIDC_ONLY=true.
          */
         post: operations["login_api_auth_login_post"];
         delete?: never;
@@ -294,6 +295,69 @@ export interface paths {
          * @description Who this request acts for, and how it proved it (401 when not signed in).
          */
         get: operations["me_api_auth_me_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/methods": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Methods
+         * @description How one signs in here, for the sign-in page (public: asked before signing in).
+         */
+        get: operations["methods_api_auth_methods_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/oidc/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Oidc Callback
+         * @description Where the provider sends the browser back: checks the answer, signs in (the
+         *     session cookie) and redirects to the page the sign-in began from; else to the
+         *     sign-in page with ``?oidc_error=`` naming what went wrong. Stores nothing then.
+         */
+        get: operations["oidc_callback_api_auth_oidc_callback_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/oidc/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Oidc Login
+         * @description Start signing in with the provider: redirects the browser to it (or, when
+         *     sign-in with a provider is off, to the sign-in page saying so).
+         */
+        get: operations["oidc_login_api_auth_oidc_login_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -995,6 +1059,19 @@ export interface components {
          * @enum {string}
          */
         ModelStatus: "ready" | "download" | "missing";
+        /** OidcMethodPublic */
+        OidcMethodPublic: {
+            /**
+             * Label
+             * @description The sign-in button's text, e.g. 'Sign in with Google'
+             */
+            label: string;
+            /**
+             * Login Url
+             * @description Where the button leads (add ?next=/path to come back to a page)
+             */
+            login_url: string;
+        };
         /** PasswordChange */
         PasswordChange: {
             /** Current Password */
@@ -1099,6 +1176,22 @@ export interface components {
              * @description The browser that signed in, as it said
              */
             user_agent: string | null;
+        };
+        /** SignInMethodsPublic */
+        SignInMethodsPublic: {
+            /**
+             * Auth
+             * @description The server's STEMDECK_AUTH
+             * @enum {string}
+             */
+            auth: "none" | "accounts";
+            /** @description Sign-in with an OpenID Connect provider, when it is set up */
+            oidc: components["schemas"]["OidcMethodPublic"] | null;
+            /**
+             * Password
+             * @description Whether email and password sign in (false under auth none, or STEMDECK_OIDC_ONLY=true)
+             */
+            password: boolean;
         };
         /** SourcePublic */
         SourcePublic: {
@@ -2073,6 +2166,15 @@ export interface operations {
                     "application/json": components["schemas"]["MePublic"];
                 };
             };
+            /** @description Password sign-in is off (STEMDECK_OIDC_ONLY=true: password_sign_in_off) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
             /** @description The email has an account already (email_taken), or STEMDECK_AUTH=none: nobody signs in, so nobody is invited (sign_in_off) */
             409: {
                 headers: {
@@ -2153,6 +2255,15 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2268,6 +2379,74 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    methods_api_auth_methods_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignInMethodsPublic"];
+                };
+            };
+        };
+    };
+    oidc_callback_api_auth_oidc_callback_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A browser redirect (see the route's description) */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    oidc_login_api_auth_oidc_login_get: {
+        parameters: {
+            query?: {
+                /** @description A path of this site to come back to */
+                next?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A browser redirect (see the route's description) */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };

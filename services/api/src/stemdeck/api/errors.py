@@ -347,6 +347,16 @@ def sign_in_off() -> ApiError:
     )
 
 
+def password_sign_in_off() -> ApiError:
+    return ApiError(
+        403,
+        "password_sign_in_off",
+        "Password sign-in is turned off on this server (STEMDECK_OIDC_ONLY=true): sign in "
+        "with its provider instead, on the web app's sign-in page or at "
+        "GET /api/auth/oidc/login. Scripts use an API token.",
+    )
+
+
 def user_not_found(user_id: str) -> ApiError:
     return ApiError(
         404, "user_not_found", f"No user with id {user_id!r}; GET /api/admin/users lists them."

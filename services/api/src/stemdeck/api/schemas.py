@@ -217,6 +217,24 @@ class MePublic(BaseModel):
     )
 
 
+class OidcMethodPublic(BaseModel):
+    label: str = Field(description="The sign-in button's text, e.g. 'Sign in with Google'")
+    login_url: str = Field(
+        description="Where the button leads (add ?next=/path to come back to a page)"
+    )
+
+
+class SignInMethodsPublic(BaseModel):
+    auth: Literal["none", "accounts"] = Field(description="The server's STEMDECK_AUTH")
+    password: bool = Field(
+        description="Whether email and password sign in (false under auth none, or "
+        "STEMDECK_OIDC_ONLY=true)"
+    )
+    oidc: OidcMethodPublic | None = Field(
+        description="Sign-in with an OpenID Connect provider, when it is set up"
+    )
+
+
 # Your account (routes/account.py).
 
 

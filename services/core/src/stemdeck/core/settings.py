@@ -62,6 +62,8 @@ EXAMPLE_SECRETS = {
 MIN_SECRET_KEY_LENGTH = 32
 MIN_PASSWORD_LENGTH = 12
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}")
+OIDC_DISCOVERY_PATH = "/.well-known/openid-configuration"
 
 
 def _host_list(value: str) -> list[str]:
@@ -203,6 +205,23 @@ class Settings(BaseSettings):
     # API process; several (replicas) need one shared key.
     secret_key: SecretStr = SecretStr("")
 
+    # Sign-in with an OpenID Connect provider (Google, Authentik, Keycloak, Authelia,
+    # Zitadel…), under auth=accounts. The issuer is the URL its discovery document hangs
+    # off (<issuer>/.well-known/openid-configuration), e.g. https://accounts.google.com.
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: SecretStr = SecretStr("")
+    # The sign-in page's button; empty: "Sign in with Google" for Google, else the
+    # issuer's host name.
+    oidc_button_label: str = ""
+    # Who may get an account by signing in with the provider (comma-separated), on their
+    # provider-verified email: these addresses, and every address at these domains.
+    # Someone with an account already (made by an admin) signs in whatever the lists say.
+    oidc_allowed_emails: Annotated[list[str], NoDecode] = []
+    oidc_allowed_domains: Annotated[list[str], NoDecode] = []
+    # Turns password sign-in off: everyone signs in with the provider.
+    oidc_only: bool = False
+
     # The address browsers use (https://stemdeck.example.com); empty: the address each
     # request came to. Its https makes the session cookie Secure, and its origin is one a
     # signed-in browser's POST, PUT, PATCH or DELETE may come from.
@@ -302,6 +321,53 @@ class Settings(BaseSettings):
                 )
         return value
 
+    @field_validator("oidc_issuer")
+    @classmethod
+    def _check_oidc_issuer(cls, value: str) -> str:
+        if not value:
+            return value
+        # Pasting the discovery document's own URL is an easy mistake; its base is meant.
+        value = value.strip().removesuffix(OIDC_DISCOVERY_PATH).rstrip("/")
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query:
+            raise ValueError(
+                "must be the provider's issuer URL, like https://accounts.google.com (its "
+                f"discovery document is at <issuer>{OIDC_DISCOVERY_PATH})"
+            )
+        if parts.scheme == "http" and not is_loopback(parts.hostname):
+            raise ValueError(
+                "must be https: sign-in answers from the provider travel over it (plain "
+                "http only for a provider on this machine, for testing)"
+            )
+        return value
+
+    @field_validator("oidc_allowed_emails", mode="before")
+    @classmethod
+    def _split_emails(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        emails = [part.strip().lower() for part in value.split(",") if part.strip()]
+        for email in emails:
+            if not _EMAIL.fullmatch(email):
+                raise ValueError(
+                    f"{email!r} is not an email address; list ones like ada@example.com"
+                )
+        return emails
+
+    @field_validator("oidc_allowed_domains", mode="before")
+    @classmethod
+    def _split_domains(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        domains = [part.strip().lower().lstrip("@") for part in value.split(",") if part.strip()]
+        for domain in domains:
+            if not _DOMAIN.fullmatch(domain):
+                raise ValueError(
+                    f"{domain!r} is not a domain name; list ones like example.com (no @ or "
+                    "wildcards: each domain counts exactly, not its subdomains)"
+                )
+        return domains
+
     @field_validator("s3_bucket")
     @classmethod
     def _check_bucket(cls, value: str) -> str:
@@ -395,6 +461,48 @@ class Settings(BaseSettings):
                 f"{ENV_PREFIX}ADMIN_EMAIL: {ENV_PREFIX}AUTH=accounts needs the first admin's "
                 f"{ENV_PREFIX}ADMIN_EMAIL and {ENV_PREFIX}ADMIN_PASSWORD; nobody could sign "
                 "in otherwise"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _check_oidc(self) -> Settings:
+        oidc = f"{ENV_PREFIX}OIDC_"
+        if not self.oidc_issuer:
+            extra = [
+                f"{oidc}{name.upper()}"
+                for name, value in (
+                    ("client_id", self.oidc_client_id),
+                    ("client_secret", self.oidc_client_secret.get_secret_value()),
+                    ("only", self.oidc_only),
+                    ("allowed_emails", self.oidc_allowed_emails),
+                    ("allowed_domains", self.oidc_allowed_domains),
+                )
+                if value
+            ]
+            if extra:
+                raise ValueError(
+                    f"{oidc}ISSUER: {', '.join(extra)} is set, but sign-in with a provider "
+                    f"needs {oidc}ISSUER too (e.g. https://accounts.google.com), or unset it"
+                )
+            return self
+        if self.auth is not AuthMode.accounts:
+            raise ValueError(
+                f"{ENV_PREFIX}AUTH: {oidc}ISSUER signs users in, which needs "
+                f"{ENV_PREFIX}AUTH=accounts (under `none` nobody signs in)"
+            )
+        missing = [
+            f"{oidc}{name}"
+            for name, value in (
+                ("CLIENT_ID", self.oidc_client_id),
+                ("CLIENT_SECRET", self.oidc_client_secret.get_secret_value()),
+            )
+            if not value.strip()
+        ]
+        if missing:
+            raise ValueError(
+                f"{missing[0]}: {oidc}ISSUER is set, so sign-in with the provider also needs "
+                f"{' and '.join(missing)}: the client the provider gave Stemdeck when you "
+                "registered it (redirect URI <public URL>/api/auth/oidc/callback)"
             )
         return self
 

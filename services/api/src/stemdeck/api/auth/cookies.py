@@ -14,7 +14,8 @@ from stemdeck.core.accounts.sessions import SessionLimits
 from stemdeck.core.settings import Settings
 
 
-def _secure(request: Request, settings: Settings) -> bool:
+def secure_cookie(request: Request, settings: Settings) -> bool:
+    """Whether cookies set now get ``Secure`` (the sign-in flow's too)."""
     return settings.public_url.startswith("https://") or request.url.scheme == "https"
 
 
@@ -26,7 +27,7 @@ def set_session_cookie(
         session_id,
         max_age=int(SessionLimits.from_settings(settings).lifetime.total_seconds()),
         path="/",
-        secure=_secure(request, settings),
+        secure=secure_cookie(request, settings),
         httponly=True,
         samesite="lax",
     )
@@ -34,5 +35,9 @@ def set_session_cookie(
 
 def clear_session_cookie(response: Response, request: Request, settings: Settings) -> None:
     response.delete_cookie(
-        SESSION_COOKIE, path="/", secure=_secure(request, settings), httponly=True, samesite="lax"
+        SESSION_COOKIE,
+        path="/",
+        secure=secure_cookie(request, settings),
+        httponly=True,
+        samesite="lax",
     )

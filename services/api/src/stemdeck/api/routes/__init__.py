@@ -15,6 +15,7 @@ from stemdeck.api.routes import (
     invites,
     job_events,
     jobs,
+    oidc,
     stems,
     strategies,
     usage,
@@ -28,6 +29,7 @@ api_router.include_router(files.router)
 api_router.include_router(strategies.router)
 api_router.include_router(formats.router)
 api_router.include_router(auth.router)
+api_router.include_router(oidc.router)
 api_router.include_router(usage.router)
 api_router.include_router(account.router)
 api_router.include_router(admin_users.router)

@@ -16,8 +16,15 @@ from stemdeck.api.auth.cookies import clear_session_cookie, set_session_cookie
 from stemdeck.api.auth.principal import SESSION_COOKIE, Principal, PrincipalDep
 from stemdeck.api.auth.ratelimit import SignInLimiter, client_ip
 from stemdeck.api.deps import ContextDep, get_context
-from stemdeck.api.errors import invalid_credentials, sign_in_off
-from stemdeck.api.schemas import ErrorPublic, LoginCredentials, MePublic, UserPublic
+from stemdeck.api.errors import invalid_credentials, password_sign_in_off, sign_in_off
+from stemdeck.api.schemas import (
+    ErrorPublic,
+    LoginCredentials,
+    MePublic,
+    OidcMethodPublic,
+    SignInMethodsPublic,
+    UserPublic,
+)
 from stemdeck.core.accounts.sessions import SessionLimits, end_session, start_session
 from stemdeck.core.accounts.signin import password_user
 from stemdeck.core.accounts.tokens import digest
@@ -39,14 +46,17 @@ def me_public(principal: Principal, settings: Settings) -> MePublic:
     )
 
 
-@router.post("/login", responses=_errors(401, 409, 413, 415, 422, 429, 503))
+@router.post("/login", responses=_errors(401, 403, 409, 413, 415, 422, 429, 503))
 def login(
     credentials: LoginCredentials, request: Request, response: Response, context: ContextDep
 ) -> MePublic:
-    """Sign in with an email and password: sets the session cookie and answers who you are."""
+    """Sign in with an email and password: sets the session cookie and answers who you
+    are. 403 password_sign_in_off under STEMDECK_OIDC_ONLY=true."""
     settings = context.settings
     if settings.auth is AuthMode.none:
         raise sign_in_off()
+    if not settings.password_sign_in:
+        raise password_sign_in_off()
     email, ip = credentials.email.strip().lower(), client_ip(request)
     limiter = SignInLimiter.from_settings(context.redis, settings)
     limiter.count_attempt(email, ip)  # 429 before any password work
@@ -90,6 +100,18 @@ def logout(request: Request, context: ContextDep) -> Response:
     response = Response(status_code=204)
     clear_session_cookie(response, request, settings)
     return response
+
+
+@router.get("/methods")
+def methods(context: ContextDep) -> SignInMethodsPublic:
+    """How one signs in here, for the sign-in page (public: asked before signing in)."""
+    settings = context.settings
+    oidc = None
+    if settings.auth is AuthMode.accounts and settings.oidc_issuer:
+        oidc = OidcMethodPublic(label=settings.oidc_label, login_url="/api/auth/oidc/login")
+    return SignInMethodsPublic.model_validate(
+        {"auth": settings.auth.value, "password": settings.password_sign_in, "oidc": oidc}
+    )
 
 
 @router.get("/me", responses=_errors(401))

@@ -19,6 +19,7 @@ from stemdeck.api.errors import (
     email_taken,
     invite_invalid,
     invite_not_found,
+    password_sign_in_off,
     sign_in_off,
 )
 from stemdeck.api.routes.auth import begin_session, me_public
@@ -129,6 +130,7 @@ def revoke(invite_id: str, principal: Admin, context: ContextDep) -> Response:
 @accept_router.post(
     "/accept-invite",
     responses=error_responses(
+        e403="Password sign-in is off (STEMDECK_OIDC_ONLY=true: password_sign_in_off)",
         e409=f"The email has an account already (email_taken), or {SIGN_IN_OFF}",
         e410="The link was used, revoked or has expired, or is mistyped (invite_invalid)",
         e422="A password that may not be set (invalid_password), or a malformed body",
@@ -143,6 +145,8 @@ def accept(
     session cookie), answering as POST /api/auth/login does."""
     settings = context.settings
     _accounts_only(settings)
+    if not settings.password_sign_in:
+        raise password_sign_in_off()  # the account would sign in with a password
     # Counted as a sign-in attempt, per IP (and per link): guessing links is as slow
     # as guessing passwords.
     key, ip = f"invite:{digest(body.token)}", client_ip(request)
