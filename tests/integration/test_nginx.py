@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from stemdeck.api.front_door import security_headers
 from stemdeck.core.accounts.api_tokens import issue_api_token
 from stemdeck.core.db import session_scope
 from stemdeck.core.models import LOCAL_ADMIN_ID, User
@@ -61,6 +62,8 @@ def main_config(site: str, workdir: Path, port: int) -> Path:
     html = workdir / "html"
     html.mkdir(exist_ok=True)
     (html / "index.html").write_text("<!doctype html><title>Stemdeck</title>")
+    (html / "assets").mkdir(exist_ok=True)
+    (html / "assets" / "index-test.js").write_text("export {};\n")
     site = site.replace("listen 8080;", f"listen 127.0.0.1:{port};")
     site = site.replace("root /usr/share/nginx/html;", f"root {html};")
     config = workdir / "nginx.conf"
@@ -187,6 +190,22 @@ def test_one_port_serves_the_app_the_api_and_presigned_stems(
         fetched = httpx.get(url, timeout=30)
         assert fetched.status_code == 200
         assert fetched.content == small
+
+
+def test_the_app_served_by_nginx_carries_the_apis_security_headers(
+    web: tuple[str, Stack],
+) -> None:
+    """nginx serves the web app's pages itself; they get the same headers as the API's."""
+    public, _ = web
+    expected = dict(
+        (name.decode(), value.decode()) for name, value in security_headers(store_origin=None)
+    )
+    for path in ("/", "/jobs", "/player/some-job"):
+        page = httpx.get(public + path)
+        for name, value in expected.items():
+            assert page.headers.get(name) == value, (path, name)
+    served = httpx.get(f"{public}/assets/index-test.js")
+    assert served.status_code == 200 and served.headers["x-content-type-options"] == "nosniff"
 
 
 def test_an_upload_past_the_limit_is_refused_as_json_at_either_layer(
