@@ -9,6 +9,9 @@ WEB_DEPS  := $(WEB)/node_modules/.installed-stamp
 WEB_BUILD := $(WEB)/dist/index.html
 WEB_SOURCES := $(shell find $(WEB)/src $(WEB)/public -type f) \
 	$(WEB)/index.html $(WEB)/vite.config.ts $(WEB)/tsconfig.json $(WEB)/package.json
+# The OpenID Connect provider the browser sign-in test runs (npm oidc-provider).
+OIDC_PROVIDER := tests/e2e/oidc_provider
+OIDC_PROVIDER_DEPS := $(OIDC_PROVIDER)/node_modules/.installed-stamp
 
 .PHONY: run install web test test-web lint format gen-client bench models clean
 
@@ -37,7 +40,12 @@ $(WEB_DEPS): $(WEB)/package-lock.json
 $(WEB_BUILD): $(WEB_DEPS) $(WEB_SOURCES)
 	cd $(WEB) && npm run build
 
-test: install lint test-web
+$(OIDC_PROVIDER_DEPS): $(OIDC_PROVIDER)/package-lock.json
+	@bash scripts/system-deps.sh
+	cd $(OIDC_PROVIDER) && npm ci --no-audit --no-fund
+	touch $@
+
+test: install lint test-web $(OIDC_PROVIDER_DEPS)
 	@bash scripts/services.sh
 	@bash scripts/browser.sh
 	$(BIN)/pytest
@@ -73,4 +81,4 @@ models: install
 	$(BIN)/stemdeck models
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache $(WEB)/node_modules $(WEB)/dist
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache $(WEB)/node_modules $(WEB)/dist $(OIDC_PROVIDER)/node_modules

@@ -37,9 +37,10 @@ ADMIN_PASSWORD = "a long test password 7"
 
 
 @contextmanager
-def accounts_stack(settings: Settings) -> Iterator[Stack]:
+def accounts_stack(settings: Settings, **extra_env: str) -> Iterator[Stack]:
     """`stemdeck migrate` and `stemdeck api` with STEMDECK_AUTH=accounts, as Compose runs
-    them, the first admin being ADMIN_EMAIL / ADMIN_PASSWORD from the settings."""
+    them, the first admin being ADMIN_EMAIL / ADMIN_PASSWORD from the settings;
+    ``extra_env``: more STEMDECK_* settings for the API."""
     assert (CHECKOUT_WEB_DIR / "index.html").is_file(), "the web app is not built: make web"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     accounts = {
@@ -63,6 +64,7 @@ def accounts_stack(settings: Settings) -> Iterator[Stack]:
         STEMDECK_AUTH="accounts",
         STEMDECK_ADMIN_EMAIL=ADMIN_EMAIL,
         STEMDECK_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        **extra_env,
     ) as running:
         yield running
 

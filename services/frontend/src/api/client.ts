@@ -16,6 +16,8 @@ export type FormatId = components["schemas"]["FormatId"];
 export type User = components["schemas"]["UserPublic"];
 /** Who a request acts for: the user, the server's STEMDECK_AUTH, and how it proved it. */
 export type Me = components["schemas"]["MePublic"];
+/** How one signs in here: passwords, and the OpenID Connect provider's button if any. */
+export type SignInMethods = components["schemas"]["SignInMethodsPublic"];
 
 // For the Account page: the caller's own sessions, API tokens and use of each quota.
 export type AccountSession = components["schemas"]["SessionPublic"];
@@ -85,6 +87,7 @@ export const api = {
   submitUrl: (url: string, strategy: string | null, formats: readonly FormatId[]) =>
     postJson<Job>("/api/jobs", { url, strategy, formats }),
   me: () => request<Me>("/api/auth/me"),
+  signInMethods: () => request<SignInMethods>("/api/auth/methods"),
   login: (email: string, password: string) => postJson<Me>("/api/auth/login", { email, password }),
   logout: () => request<void>("/api/auth/logout", { method: "POST" }),
   sessions: () => request<AccountSession[]>("/api/account/sessions"),
