@@ -200,9 +200,9 @@ class Settings(BaseSettings):
     # reads the database again (0: every request). Changes made by this process apply at
     # once; those made by another (a replica, `stemdeck users disable`) within this.
     auth_cache_seconds: float = Field(5.0, ge=0, le=60)
-    # Signs what the server hands out and must recognise later (short-lived stem links,
-    # the OIDC sign-in state). Empty: a random key per process, which is enough for one
-    # API process; several (replicas) need one shared key.
+    # Signs what the server hands out and must recognise later (short-lived stem links;
+    # the OIDC sign-in state waits in Redis instead). Empty: a random key per process,
+    # which is enough for one API process; several (replicas) need one shared key.
     secret_key: SecretStr = SecretStr("")
 
     # Sign-in with an OpenID Connect provider (Google, Authentik, Keycloak, Authelia,
