@@ -299,7 +299,7 @@ def test_a_twin_completes_a_queued_job_with_copies_of_its_stems(
         -3.0,
     )
     assert [s.keys for s in job.stems] == [{"flac": f"jobs/{twin}/stems/vocals.flac"}]
-    assert twin in job.notes[-1]
+    assert job.notes == [f"{REUSE_NOTE}; its stems were reused."]
 
 
 @pytest.fixture
@@ -345,9 +345,11 @@ def test_under_global_scope_another_owners_twin_is_used_but_never_named(
     ]
 
 
-def test_under_global_scope_the_owners_own_twin_comes_first_and_is_named(
+def test_under_global_scope_the_owners_own_twin_comes_first_and_is_not_named_either(
     settings: Settings, lifecycle: JobLifecycle, make_job: Callable[..., str], other_user: str
 ) -> None:
+    """GIVEN global dedup, another user's twin and the owner's own WHEN a job reuses one
+    THEN it is the owner's, and no note names it: an answer names only its own job."""
     make_job(JobStatus.completed, finished_at=utcnow(), owner_id=other_user)
     mine = make_job(JobStatus.completed, finished_at=utcnow())
     job_id = make_job(JobStatus.queued)
@@ -356,7 +358,9 @@ def test_under_global_scope_the_owners_own_twin_comes_first_and_is_named(
 
     job = load(settings, job_id)
     assert job is not None
-    assert job.notes == [f"{REUSE_NOTE} (job {mine}); its stems were reused."]
+    assert [s.keys for s in job.stems] == [{"flac": f"jobs/{mine}/stems/vocals.flac"}]
+    assert job.notes == [f"{REUSE_NOTE}; its stems were reused."]
+    assert all(mine not in note for note in job.notes)
 
 
 def test_no_twin_leaves_the_job_queued(

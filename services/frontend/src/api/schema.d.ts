@@ -787,6 +787,12 @@ export interface components {
              * @example No job with id '…'. GET /api/jobs lists the jobs there are.
              */
             message: string;
+            /**
+             * Ref
+             * @description For a failure inside the server (500, a dependency down): the error reference the server's log has the details under
+             * @example E-7F3K2Q
+             */
+            ref?: string | null;
         };
         /** ErrorPublic */
         ErrorPublic: {

@@ -23,6 +23,7 @@ from starlette.requests import ClientDisconnect
 
 from stemdeck.core.accounts.quotas import QuotaRefusal
 from stemdeck.core.models import utcnow
+from stemdeck.core.public_errors import new_ref, with_ref
 from stemdeck.core.storage import NotFound, StorageError
 
 log = logging.getLogger(__name__)
@@ -53,11 +54,13 @@ def error_response(
     code: str,
     message: str,
     headers: dict[str, str] | None = None,
+    *,
+    ref: str | None = None,
     **extra: Any,
 ) -> JSONResponse:
-    return JSONResponse(
-        {"error": {"code": code, "message": message}, **extra}, status_code=status, headers=headers
-    )
+    """The error JSON; ``ref``: the error reference the log has the details under."""
+    error = {"code": code, "message": message} | ({"ref": ref} if ref else {})
+    return JSONResponse({"error": error, **extra}, status_code=status, headers=headers)
 
 
 # The HTTP status of each refusal code, whether it answers the request (uploads, URLs
@@ -276,20 +279,28 @@ async def _validation_error(_: Request, error: Exception) -> JSONResponse:
     return error_response(422, "invalid_request", _describe_validation(error))
 
 
+def _logged(status: int, code: str, message: str, error: Exception) -> JSONResponse:
+    """A failure inside the server: the answer says what to do and carries an error
+    reference; the exception, which may name addresses and paths, only goes to the log."""
+    ref = new_ref()
+    what = f"{type(error).__name__}: {error}"
+    log.error("%s, error reference %s: %s", code, ref, what, exc_info=status == 500)
+    return error_response(status, code, with_ref(message, ref), ref=ref)
+
+
 async def _database_error(_: Request, error: Exception) -> JSONResponse:
-    log.error("database error: %s", error)
-    return error_response(
+    return _logged(
         503,
         "database_unavailable",
         "The database cannot be reached. Try again in a minute; if it persists, "
         "check the database (GET /ready).",
+        error,
     )
 
 
 async def _redis_error(_: Request, error: Exception) -> JSONResponse:
-    log.error("redis error: %s", error)
     unavailable = queue_unavailable()
-    return error_response(unavailable.status, unavailable.code, unavailable.message)
+    return _logged(unavailable.status, unavailable.code, unavailable.message, error)
 
 
 async def _storage_error(_: Request, error: Exception) -> JSONResponse:
@@ -298,12 +309,12 @@ async def _storage_error(_: Request, error: Exception) -> JSONResponse:
         return error_response(
             404, "file_missing", "This file is no longer stored. Delete the job and run it again."
         )
-    log.error("storage error: %s", error)
-    return error_response(
+    return _logged(
         503,
         "storage_unavailable",
         "File storage cannot be reached. Try again in a minute; if it persists, "
         "check the storage (GET /ready).",
+        error,
     )
 
 
@@ -314,12 +325,12 @@ async def _client_gone(request: Request, _: Exception) -> JSONResponse:
 
 
 async def _unexpected(_: Request, error: Exception) -> JSONResponse:
-    log.exception("unhandled error", exc_info=error)
-    return error_response(
+    return _logged(
         500,
         "internal_error",
-        "Something went wrong on the server; it has been logged. Try again, and report it "
-        "if it keeps happening.",
+        "Something went wrong on the server. Try again, and report it with the error "
+        "reference if it keeps happening.",
+        error,
     )
 
 

@@ -30,6 +30,7 @@ from stemdeck.core.formats import FORMATS
 from stemdeck.core.lifecycle import new_job
 from stemdeck.core.models import Job, new_job_id
 from stemdeck.core.probe import AudioError, AudioInfo, check_duration, probe, verify_decodes
+from stemdeck.core.public_errors import public_text
 from stemdeck.core.queue import enqueue_separation, separate_queue
 from stemdeck.core.readiness import default_strategy, missing_weights_message
 from stemdeck.core.settings import AuthMode, Settings
@@ -108,7 +109,9 @@ def _check_audio(storage: Storage, source: ReceivedFile, settings: Settings) -> 
             verify_decodes(path, info)
             check_duration(info, settings.max_duration_s)
         except AudioError as error:
-            raise ApiError(refusal_status(error.code), error.code, error.message) from None
+            # ffmpeg's words may name the file where the server keeps it.
+            message = public_text(error.message, [path.parent])
+            raise ApiError(refusal_status(error.code), error.code, message) from None
     return info
 
 

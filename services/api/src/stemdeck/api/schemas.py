@@ -21,6 +21,13 @@ from stemdeck.core.states import JobStatus, Stage
 class ErrorDetail(BaseModel):
     code: str = Field(examples=["job_not_found"])
     message: str = Field(examples=["No job with id '…'. GET /api/jobs lists the jobs there are."])
+    ref: str | None = Field(
+        default=None,
+        pattern=r"^E-[0-9A-Z]{6}$",
+        examples=["E-7F3K2Q"],
+        description="For a failure inside the server (500, a dependency down): the error "
+        "reference the server's log has the details under",
+    )
 
 
 class ErrorPublic(BaseModel):

@@ -2,8 +2,7 @@
 
 ``STEMDECK_DEDUP_SCOPE`` says whose jobs count: ``user`` (the default) only the same
 owner's, so nobody learns that someone else processed the same song; ``global``
-anyone's, sharing the files but nothing else (the reuse note names no other
-owner's job).
+anyone's, sharing the files but nothing else (the reuse note names no job).
 
 The stems are stored once and referenced by both rows (the keys in the Stem rows
 point at the first job's files); ``cleanup.release_plan`` keeps files that
@@ -34,7 +33,7 @@ def find_twin(session: Session, job: Job, scope: DedupScope) -> Job | None:
     ]
     if scope is DedupScope.user:
         same.append(Job.owner_id == job.owner_id)
-    # The owner's own twin first, so its note may name it (see lifecycle._reused).
+    # The owner's own twin first: no other user's files get shared when none need be.
     candidates = session.scalars(
         select(Job).where(*same).order_by((Job.owner_id == job.owner_id).desc(), Job.finished_at)
     ).all()

@@ -412,13 +412,12 @@ def _waiting() -> dict[str, Any]:
 REUSE_NOTE = "The same audio was already separated with this strategy"
 
 
-def _reuse_notes(twin: Job, job: Job) -> list[str]:
-    """The twin's notes about the audio, and one saying its stems were reused: naming the
-    twin only when it is the same owner's (under global dedup another owner's job must
-    not show). The twin's own reuse note goes, as it may name a third job."""
+def _reuse_notes(twin: Job) -> list[str]:
+    """The twin's notes about the audio, and one saying its stems were reused. No note
+    names another job, not even the owner's own: an answer names only the job it is
+    about. The twin's own reuse note goes too (older ones named the job they reused)."""
     kept = [note for note in twin.notes or [] if not note.startswith(REUSE_NOTE)]
-    which = f" (job {twin.id})" if twin.owner_id == job.owner_id else ""
-    return [*kept, f"{REUSE_NOTE}{which}; its stems were reused."]
+    return [*kept, f"{REUSE_NOTE}; its stems were reused."]
 
 
 def _reused(twin: Job, job: Job) -> dict[str, Any]:
@@ -432,7 +431,7 @@ def _reused(twin: Job, job: Job) -> dict[str, Any]:
         "error": None,
         "error_code": None,
         "output_gain_db": twin.output_gain_db,
-        "notes": _reuse_notes(twin, job),
+        "notes": _reuse_notes(twin),
         "started_at": job.started_at or now,
         "finished_at": now,
         "heartbeat_at": None,

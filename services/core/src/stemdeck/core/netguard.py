@@ -92,8 +92,10 @@ def parse_url(url: str) -> tuple[str, str, int]:
     try:
         parts = urlsplit(text)
         port = parts.port
-    except ValueError as error:
-        raise UrlRefused("invalid_url", f"The URL cannot be read ({error}).") from None
+    except ValueError:
+        raise UrlRefused(
+            "invalid_url", "The URL cannot be read: check its host and port (1 to 65535)."
+        ) from None
     scheme = parts.scheme.lower()
     if scheme not in ALLOWED_SCHEMES:
         raise UrlRefused(
@@ -113,9 +115,12 @@ def resolve_checked(host: str, port: int, *, allow_loopback: bool = False) -> li
     try:
         infos = _original_getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as error:
+        # The resolver's own words carry an errno tag; a name server that did not answer
+        # is worth a retry, a name that does not exist is not.
+        later = isinstance(error, socket.gaierror) and error.errno == socket.EAI_AGAIN
+        why = "the name server did not answer; try again later" if later else "check the URL"
         raise UrlRefused(
-            "url_unresolvable",
-            f"The host {host!r} cannot be resolved ({error}). Check the URL.",
+            "url_unresolvable", f"The host {host!r} cannot be resolved: {why}."
         ) from None
     addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
     for address in addresses:

@@ -25,6 +25,7 @@ from stemdeck.core.db import session_scope
 from stemdeck.core.lifecycle import Attempt, JobLifecycle
 from stemdeck.core.models import Job
 from stemdeck.core.probe import AudioError
+from stemdeck.core.public_errors import new_ref, public_text, with_ref
 from stemdeck.core.states import JobStatus
 from stemdeck.core.storage import NotFound, StorageError, keys
 from stemdeck.worker import runtime
@@ -41,11 +42,12 @@ WRITE_RETRY_PAUSE_S = 1.0
 
 
 class JobFailed(Exception):
-    """The attempt ends as failed, for a reason the user is told."""
+    """The attempt ends as failed, for a reason the user is told; ``detail`` goes only to
+    the log, under the failure's reference (what a download tool said, say)."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, detail: str = "") -> None:
         super().__init__(message)
-        self.code, self.message = code, message
+        self.code, self.message, self.detail = code, message, detail
 
 
 @dataclass(frozen=True)
@@ -77,11 +79,11 @@ def claim(job_id: str, phase: JobStatus) -> Attempt | None:
     return with_retries(lambda: lifecycle.claim(job_id, phase), f"claiming job {job_id}")
 
 
-def store_unavailable(error: Exception, again: str) -> str:
+def store_unavailable(again: str) -> str:
     """What a job says when the file store failed it; ``again``: what to submit again."""
     return (
-        f"The file store could not be used ({error}). Check that it is running and "
-        f"reachable (GET /ready), then submit {again} again."
+        "The file store could not be used. Check that it is running and reachable "
+        f"(GET /ready), then submit {again} again."
     )
 
 
@@ -112,29 +114,53 @@ def run_attempt(attempt: Attempt, work: Work, body: Callable[[], str]) -> str:
         _fail(attempt, JobFailed("timeout", _timed_out(work, limit)))
     except JobFailed as failure:
         _fail(attempt, failure)
-    except (AudioError, ModelError) as error:
+    except AudioError as error:  # the input's fault, and the message says how
         _fail(attempt, JobFailed("separation_failed", str(error)))
+    except ModelError as error:
+        _fail(attempt, JobFailed("separation_failed", str(error)), error, level=logging.ERROR)
     except NotFound as error:
-        message = f"The job's file {error} is no longer stored; upload the song again."
-        _fail(attempt, JobFailed("source_missing", message))
+        message = f"A file this {work.noun} needs is no longer stored; submit {work.again} again."
+        _fail(attempt, JobFailed("source_missing", message), error, level=logging.ERROR)
     except StorageError as error:
-        log.error("job %s: storage failed: %s", attempt.job_id, error)
-        _fail(attempt, JobFailed("storage_unavailable", store_unavailable(error, work.again)))
-    except Exception:
-        log.exception("job %s: the %s failed unexpectedly", attempt.job_id, work.noun)
+        unavailable = JobFailed("storage_unavailable", store_unavailable(work.again))
+        _fail(attempt, unavailable, error, level=logging.ERROR)
+    except Exception as error:
         message = (
             f"The {work.noun} failed because of an internal error; try again, and if it "
-            "keeps failing, report it with the job id."
+            "keeps failing, report it with the error reference."
         )
-        _fail(attempt, JobFailed("internal_error", message))
+        _fail(attempt, JobFailed("internal_error", message), error, level=logging.ERROR)
         raise
     return JobStatus.failed
 
 
-def _fail(attempt: Attempt, failure: JobFailed) -> None:
+def _fail(
+    attempt: Attempt,
+    failure: JobFailed,
+    cause: BaseException | None = None,
+    level: int = logging.WARNING,
+) -> None:
+    """Record the failure with a message fit to show and a fresh error reference; the
+    log line under that reference has the whole message, the detail and the traceback."""
+    ref = new_ref()
+    extra = f" ({failure.detail})" if failure.detail else ""
+    log.log(
+        level,
+        "job %s failed (%s), error reference %s: %s%s",
+        attempt.job_id,
+        failure.code,
+        ref,
+        failure.message,
+        extra,
+        exc_info=cause,
+    )
+    settings = runtime.current().settings
+    dirs = (settings.effective_models_dir, settings.data_dir)
+    roots = [form for path in dirs for form in (path.absolute(), path.resolve())]
+    shown = with_ref(public_text(failure.message, roots), ref)
     lifecycle = runtime.current().lifecycle
     with_retries(
-        lambda: lifecycle.fail(attempt, failure.code, failure.message),
+        lambda: lifecycle.fail(attempt, failure.code, shown),
         f"recording the end of job {attempt.job_id}",
     )
 

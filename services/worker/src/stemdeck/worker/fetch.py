@@ -18,6 +18,7 @@ way to run in here learns none of them.
 from __future__ import annotations
 
 import json
+import re
 import resource
 import sys
 from collections.abc import Mapping
@@ -76,6 +77,8 @@ class FetchResult:
     path: str = ""
     title: str = ""
     duration_s: float | None = None
+    # What yt-dlp said, for the worker's log only: it holds URLs, addresses, errno texts.
+    detail: str = ""
 
 
 class Refusal(Exception):
@@ -197,11 +200,13 @@ def _failure(
         )
     text = " ".join(logger.errors) or (str(error) if error else "nothing was downloaded")
     lowered = text.lower()
-    if "http error 4" in lowered or "http error 5" in lowered:
+    status = _HTTP_STATUS.search(text)
+    if status is not None and status[1][0] in "45":
         return FetchResult(
             False,
             "source_unavailable",
-            f"The server of this URL answered with an error ({_short(text)}). Check the URL.",
+            f"The server of this URL answered with an error (HTTP {status[1]}). Check the URL.",
+            detail=_short(text),
         )
     if "requested format is not available" in lowered:
         return FetchResult(
@@ -220,11 +225,16 @@ def _failure(
     return FetchResult(
         False,
         "download_failed",
-        f"The download failed ({_short(text)}). Check the URL, or download the file and upload it.",
+        "The download failed: the server of this URL could not be reached, or sent nothing "
+        "that could be downloaded. Check the URL, or download the file and upload it.",
+        detail=_short(text),
     )
 
 
-def _short(text: str, limit: int = 300) -> str:
+_HTTP_STATUS = re.compile(r"HTTP Error (\d{3})", re.IGNORECASE)
+
+
+def _short(text: str, limit: int = 2000) -> str:
     text = text.removeprefix("ERROR: ").strip()
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

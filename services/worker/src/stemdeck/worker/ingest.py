@@ -86,7 +86,7 @@ def _fetch_and_store(attempt: Attempt, source_url: str) -> str:
         result = _download(attempt, source_url, Path(scratch))
         if not result.ok:
             log.info("job %s: download refused or failed: %s", attempt.job_id, result.code)
-            raise JobFailed(result.code, result.message)
+            raise JobFailed(result.code, result.message, result.detail)
         path = Path(result.path)
         info = _check_audio(path)
         _store(attempt, path, info, result)

@@ -13,6 +13,7 @@ from stemdeck.api.deps import ContextDep
 from stemdeck.api.errors import error_response
 from stemdeck.api.schemas import ErrorPublic, HealthPublic, ReadyPublic
 from stemdeck.core.db import engine_for
+from stemdeck.core.public_errors import new_ref, with_ref
 
 router = APIRouter(tags=["health"])
 log = logging.getLogger(__name__)
@@ -23,12 +24,18 @@ def health() -> HealthPublic:
     return HealthPublic(status="ok")
 
 
-def _probe(check: Callable[[], object]) -> str | None:
-    """None when the check passes, else what went wrong (one line)."""
+# What /ready says of a dependency that failed its check, in plain words. The
+# exception's own text (addresses, paths, errno) goes only to the log, under the
+# answer's error reference.
+UNAVAILABLE = "unavailable"
+
+
+def _probe(check: Callable[[], object]) -> Exception | None:
+    """None when the check passes, else what it raised."""
     try:
         check()
     except Exception as error:
-        return f"{type(error).__name__}: {error}".splitlines()[0][:300]
+        return error
     return None
 
 
@@ -53,15 +60,26 @@ def ready(context: ContextDep) -> ReadyPublic | JSONResponse:
         )
         if (problem := _probe(check)) is not None
     }
-    checks = {name: failures.get(name, "ok") for name in ("database", "redis", "storage")}
+    checks = {
+        name: UNAVAILABLE if name in failures else "ok" for name in ("database", "redis", "storage")
+    }
     if not failures:
         return ReadyPublic(status="ready", checks=checks)
-    log.warning("not ready: %s", failures)
+    ref = new_ref()
+    for name, problem in failures.items():
+        log.warning(
+            "not ready, error reference %s: %s: %s: %s", ref, name, type(problem).__name__, problem
+        )
     down = ", ".join(failures)
+    verb = "is" if len(failures) == 1 else "are"
     return error_response(
         503,
         "not_ready",
-        f"Not ready: {down} cannot be reached ({'; '.join(failures.values())}). "
-        "Start or fix it; this check passes once it answers.",
+        with_ref(
+            f"Not ready: {down} {verb} unavailable. Start it, or check its address and "
+            "credentials in the settings; this check passes once it answers.",
+            ref,
+        ),
         checks=checks,
+        ref=ref,
     )
