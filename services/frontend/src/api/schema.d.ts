@@ -2923,7 +2923,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": {
+                        /** @description JSON, as the description says */
+                        data: string;
+                        /** @enum {string} */
+                        event: "job" | "deleted" | "signed_out";
+                    };
                 };
             };
             /** @description Not signed in (no or a dead session or token) */

@@ -7,13 +7,14 @@ route's handler, as FastAPI's docs do for custom request classes.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
-from stemdeck.api.errors import body_too_large, json_required
+from stemdeck.api.errors import ApiError, body_too_large, json_required
 
 # A sign-in body is an email (≤ 320) and a password (≤ 1024), with room to spare.
 MAX_JSON_BODY = 16 * 1024
@@ -33,6 +34,25 @@ class _CappedRequest(Request):
                 chunks.append(chunk)
             self._body = b"".join(chunks)
         return self._body
+
+
+def _check_json_text(body: bytes) -> None:
+    """FastAPI answers a body that ``json`` cannot read as text, or that nests past
+    Python's recursion limit, with a bare 400; refuse it here like any other malformed
+    JSON (422). Other malformed JSON is left to FastAPI, which says where it broke."""
+    if not body:
+        return
+    try:
+        json.loads(body)
+    except (UnicodeDecodeError, RecursionError):
+        raise ApiError(
+            422,
+            "invalid_request",
+            "Invalid request: the body is not JSON text. Send UTF-8 JSON, an object with "
+            "the fields in /docs.",
+        ) from None
+    except ValueError:
+        pass
 
 
 def _is_json(content_type: str | None) -> bool:
@@ -56,7 +76,7 @@ class JsonBodyRoute(APIRoute):
                 raise json_required(content_type)
             capped = _CappedRequest(request.scope, request.receive)
             # Read here, not in FastAPI's handler, which would turn a 413 into a 400.
-            await capped.body()
+            _check_json_text(await capped.body())
             return await handler(capped)
 
         return json_only

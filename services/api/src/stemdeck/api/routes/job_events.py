@@ -38,6 +38,15 @@ from stemdeck.core.states import JobStatus
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], responses=SIGN_IN_ERRORS)
 
+SSE_EVENT: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "event": {"type": "string", "enum": ["job", "deleted", "signed_out"]},
+        "data": {"type": "string", "description": "JSON, as the description says"},
+    },
+    "required": ["event", "data"],
+}
+
 EVENTS_DOC: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "`event: job` with a JobPublic as `data` at once and on every change; "
@@ -48,7 +57,8 @@ EVENTS_DOC: dict[int | str, dict[str, Any]] = {
         "sign-in it opened with is no longer valid: the session signed out or expired, the "
         "API token revoked or expired, or the user disabled. It is checked at every change "
         "and every keep-alive.",
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        # Before OpenAPI 3.2 (itemSchema), an event stream's schema describes one event.
+        "content": {"text/event-stream": {"schema": SSE_EVENT}},
     },
     404: {"model": ErrorPublic},
 }
