@@ -163,6 +163,10 @@ def test_the_pods_run_accounts_and_refuse_the_example_secrets() -> None:
         _pod_settings(stemdeck_only)
     settings = _pod_settings(filled_in(stemdeck_only))
     assert settings.auth == "accounts"
+    # Behind the Ingress, requests name the public host: the API must answer to it.
+    # (The suite's own STEMDECK_ALLOWED_HOSTS set aside: the pods have none.)
+    allowed = settings.model_copy(update={"allowed_hosts": ""}).host_allowlist
+    assert allowed is not None and settings.public_url.split("://", 1)[1] in allowed
     assert settings.admin_email == example["STEMDECK_ADMIN_EMAIL"]
     assert "STEMDECK_ADMIN_PASSWORD" in read_env_file(base / "secrets.env.example")
     assert "STEMDECK_ADMIN_PASSWORD" not in read_env_file(base / "stemdeck.env.example")
