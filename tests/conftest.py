@@ -7,8 +7,11 @@ and points these at them; override with STEMDECK_TEST_DATABASE_URL / _REDIS_URL.
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -184,3 +187,34 @@ def argon2_verifications(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(passwords, "_hasher", CountingHasher())
     return calls
+
+
+class _OneByteSource(BaseHTTPRequestHandler):
+    """A weights source that answers every GET with one byte, as a range check expects."""
+
+    def do_GET(self) -> None:
+        self.send_response(206)
+        self.send_header("Content-Length", "1")
+        self.end_headers()
+        self.wfile.write(b"w")
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+@contextmanager
+def one_byte_source() -> Iterator[str]:
+    """The URL of a live weights source (or mirror) on 127.0.0.1, until the block ends."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _OneByteSource)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture
+def weights_source() -> Iterator[str]:
+    with one_byte_source() as url:
+        yield url

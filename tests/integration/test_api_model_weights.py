@@ -7,13 +7,10 @@ loopback standing in for a machine without network.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
 from stemdeck.api.app import create_app
@@ -22,26 +19,6 @@ from stemdeck.core.settings import Settings
 # Every Demucs and RoFormer strategy in the shipped file.
 WEIGHTED = ("htdemucs_ft", "htdemucs", "htdemucs_6s", "roformer-demucs")
 CLOSED_PORT = "http://127.0.0.1:1"
-
-
-class Mirror(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.send_response(206)
-        self.send_header("Content-Length", "1")
-        self.end_headers()
-        self.wfile.write(b"w")
-
-    def log_message(self, *_: object) -> None:
-        pass
-
-
-@pytest.fixture
-def mirror() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Mirror)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
 
 
 def listed(client: TestClient) -> dict[str, dict[str, Any]]:
@@ -103,9 +80,9 @@ def test_offline_no_strategy_promises_a_download_and_jobs_are_refused_at_once(
 
 
 def test_weights_download_on_first_use_only_while_their_source_answers(
-    make_settings: Callable[..., Settings], mirror: str
+    make_settings: Callable[..., Settings], weights_source: str
 ) -> None:
-    settings = make_settings(model_downloads=True, model_mirror=mirror)
+    settings = make_settings(model_downloads=True, model_mirror=weights_source)
     with TestClient(create_app(settings)) as client:
         strategies = listed(client)
     for name in ("htdemucs_ft", "htdemucs", "htdemucs_6s"):

@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import socket
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-
-import pytest
 
 from stemdeck.core.catalog import ModelSpec, WeightFile
 from stemdeck.core.readiness import ModelStatus, model_readiness
 from stemdeck.core.weight_sources import SourceChecks
+from tests.conftest import one_byte_source
 
 PIN = hashlib.sha256(b"w").hexdigest()
 CLOSED = "http://127.0.0.1:1"
@@ -38,26 +34,6 @@ HAND_PLACED = ModelSpec(
 )
 
 
-class Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.send_response(206)
-        self.send_header("Content-Length", "1")
-        self.end_headers()
-        self.wfile.write(b"w")
-
-    def log_message(self, *_: object) -> None:
-        pass
-
-
-@pytest.fixture
-def source() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
-
-
 def test_present_files_are_ready(tmp_path: Path) -> None:
     spec = downloadable(CLOSED)
     for weight in spec.weights:
@@ -67,9 +43,9 @@ def test_present_files_are_ready(tmp_path: Path) -> None:
 
 
 def test_absent_files_download_when_allowed_and_the_source_answers(
-    tmp_path: Path, source: str
+    tmp_path: Path, weights_source: str
 ) -> None:
-    spec = downloadable(source)
+    spec = downloadable(weights_source)
     (tmp_path / "t").mkdir()
     (tmp_path / "t/one.th").write_bytes(b"w")
     allowed = model_readiness(spec, tmp_path, downloads=True, checks=SourceChecks())
@@ -91,10 +67,10 @@ def test_an_unreachable_source_means_missing_named_relative_to_the_models_dir(
     assert not any(str(tmp_path) in name for name in readiness.missing_files)
 
 
-def test_a_mirror_is_what_gets_checked(tmp_path: Path, source: str) -> None:
+def test_a_mirror_is_what_gets_checked(tmp_path: Path, weights_source: str) -> None:
     spec = downloadable("https://upstream.invalid")
     checks = SourceChecks()
-    answered = model_readiness(spec, tmp_path, downloads=True, mirror=source, checks=checks)
+    answered = model_readiness(spec, tmp_path, downloads=True, mirror=weights_source, checks=checks)
     assert answered.status is ModelStatus.download
     closed = model_readiness(spec, tmp_path, downloads=True, mirror=CLOSED, checks=checks)
     assert closed.status is ModelStatus.missing
@@ -110,16 +86,12 @@ def test_a_source_that_never_replies_counts_as_no_answer(tmp_path: Path) -> None
 
 
 def test_an_answer_is_remembered_for_a_while_then_checked_again(tmp_path: Path) -> None:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{httpd.server_address[1]}"
     remembering, forgetting = SourceChecks(), SourceChecks(remember_s=0)
-    for checks in (remembering, forgetting):
-        assert model_readiness(downloadable(base), tmp_path, True, checks=checks).status is (
-            ModelStatus.download
-        )
-    httpd.shutdown()
-    httpd.server_close()
+    with one_byte_source() as base:
+        for checks in (remembering, forgetting):
+            assert model_readiness(downloadable(base), tmp_path, True, checks=checks).status is (
+                ModelStatus.download
+            )
     assert model_readiness(downloadable(base), tmp_path, True, checks=remembering).status is (
         ModelStatus.download
     )
@@ -129,7 +101,7 @@ def test_an_answer_is_remembered_for_a_while_then_checked_again(tmp_path: Path) 
 
 
 def test_files_without_a_pin_or_a_url_are_missing_even_with_downloads_on(
-    tmp_path: Path, source: str
+    tmp_path: Path, weights_source: str
 ) -> None:
     readiness = model_readiness(HAND_PLACED, tmp_path, downloads=True)
     assert readiness.status is ModelStatus.missing
@@ -139,7 +111,7 @@ def test_files_without_a_pin_or_a_url_are_missing_even_with_downloads_on(
         label="t",
         slots=("a",),
         cost=1.0,
-        weights=(WeightFile("t/x.ckpt", f"{source}/t/x.ckpt"),),
+        weights=(WeightFile("t/x.ckpt", f"{weights_source}/t/x.ckpt"),),
     )
     assert model_readiness(unpinned, tmp_path, downloads=True).status is ModelStatus.missing
 
