@@ -87,7 +87,7 @@ def test_an_undeclared_size_is_cut_off_while_streaming(
     async def send() -> httpx.Response:
         # httpx's ASGI transport pulls the body lazily, one receive() per piece.
         transport = httpx.ASGITransport(app=small_limit_app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             return await client.post(
                 "/api/jobs", content=body(), headers={"content-type": MULTIPART_TYPE}
             )
@@ -129,7 +129,7 @@ def live_server(small_limit_app: FastAPI) -> Iterator[tuple[str, int]]:
 
 def _request_head(extra: str) -> bytes:
     return (
-        f"POST /api/jobs HTTP/1.1\r\nHost: test\r\nContent-Type: {MULTIPART_TYPE}\r\n{extra}\r\n"
+        f"POST /api/jobs HTTP/1.1\r\nHost: localhost\r\nContent-Type: {MULTIPART_TYPE}\r\n{extra}\r\n"
     ).encode()
 
 
@@ -178,7 +178,7 @@ def test_a_real_server_stops_a_chunked_upload_mid_stream(
     assert sent < total / 4, sent
     assert leftovers().empty, leftovers()
     with socket.create_connection(live_server) as connection:
-        connection.sendall(b"GET /health HTTP/1.1\r\nHost: test\r\n\r\n")
+        connection.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
         assert b" 200 " in _read_status(connection)
 
 
@@ -212,7 +212,7 @@ def test_a_client_that_hangs_up_mid_upload_leaves_nothing(
         "raw_path": b"/api/jobs",
         "root_path": "",
         "query_string": b"",
-        "headers": [(b"host", b"test"), (b"content-type", MULTIPART_TYPE.encode())],
+        "headers": [(b"host", b"localhost"), (b"content-type", MULTIPART_TYPE.encode())],
         "client": ("127.0.0.1", 1234),
         "server": ("test", 80),
     }
