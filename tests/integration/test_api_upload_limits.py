@@ -129,7 +129,8 @@ def live_server(small_limit_app: FastAPI) -> Iterator[tuple[str, int]]:
 
 def _request_head(extra: str) -> bytes:
     return (
-        f"POST /api/jobs HTTP/1.1\r\nHost: localhost\r\nContent-Type: {MULTIPART_TYPE}\r\n{extra}\r\n"
+        "POST /api/jobs HTTP/1.1\r\nHost: localhost\r\n"
+        f"Content-Type: {MULTIPART_TYPE}\r\n{extra}\r\n"
     ).encode()
 
 
