@@ -20,7 +20,7 @@ from rq.serializers import JSONSerializer
 
 from stemdeck.api.app import create_app
 from stemdeck.core.db import session_scope
-from stemdeck.core.lifecycle import Attempt, JobLifecycle
+from stemdeck.core.lifecycle import REUSE_NOTE, Attempt, JobLifecycle
 from stemdeck.core.models import Job, utcnow
 from stemdeck.core.queue import SEPARATE_TASK, job_timeout_s, redis_connection, separate_queue
 from stemdeck.core.reconciler import Reconciler
@@ -211,7 +211,8 @@ def test_the_same_audio_twice_is_separated_once(settings: Settings, song: Path) 
     a, b = load(settings, first), load(settings, second)
     assert a.status == b.status == "completed"
     assert [s.keys for s in a.stems] == [s.keys for s in b.stems]
-    assert b.attempts == 0 and any(first in note for note in b.notes)
+    assert b.attempts == 0 and any(note.startswith(REUSE_NOTE) for note in b.notes)
+    assert not any(first in note for note in b.notes)  # a note names no job
     assert stored_stems(settings, second) == []
     assert b.source_key == a.source_key
 

@@ -23,6 +23,7 @@ from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from stemdeck.core.embedded_redis import redis_server_binary
+from stemdeck.core.lifecycle import REUSE_NOTE
 from stemdeck.core.models import utcnow
 from stemdeck.core.reconciler import alive_key
 from stemdeck.core.settings import Settings
@@ -380,7 +381,9 @@ def test_two_submissions_of_the_same_file_run_one_separation(
 
     assert [job["status"] for job in [*jobs, third]] == ["completed"] * 3
     assert [job["attempts"] for job in [*jobs, third]] == [1, 0, 0]
-    assert any(first in note for note in jobs[1]["notes"])
+    # Said as reused, naming no job (not even the user's own first one).
+    assert any(note.startswith(REUSE_NOTE) for note in jobs[1]["notes"])
+    assert not any(first in note for note in jobs[1]["notes"])
     assert stems_on_disk(settings, second) == stems_on_disk(settings, third["id"]) == []
     assert len(stems_on_disk(settings, first)) == 4
 
