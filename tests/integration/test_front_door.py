@@ -130,6 +130,6 @@ def test_docs_come_from_installed_files_with_no_inline_script(
         bundle = client.get("/docs/assets/swagger-ui-bundle.js")
         assert "javascript" in bundle.headers["content-type"]
         assert b"SwaggerUIBundle" in bundle.content
-        missing = client.get("/docs/assets/../../settings.py")
+        missing = client.get("/docs/assets/..%2F..%2Fsettings.py")
         assert missing.status_code == 404
         assert client.get("/docs/assets/nothing.js").json()["error"]["code"] == "not_found"

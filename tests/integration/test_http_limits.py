@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import select
 import socket
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -18,6 +17,7 @@ import pytest
 
 from stemdeck.core.settings import Settings
 from tests.integration.stack import Stack, running_stack
+from tests.waiting import wait_until
 
 # A guard so a broken limit fails the test instead of hanging it; never asserted.
 GUARD_S = 30.0
@@ -149,8 +149,11 @@ def test_past_the_connection_limit_new_requests_get_503(stack: Stack) -> None:
     held = [_connect(stack) for _ in range(6)]
     for sock in held:  # started requests count for as long as they stay open
         sock.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\n")
-    time.sleep(0.3)  # let the server accept them all before the next one
-    answer = httpx.get(stack.base_url + "/health")
-    assert answer.status_code == 503
+    # Once the server has taken them all in, the next request is refused.
+    wait_until(
+        lambda: httpx.get(stack.base_url + "/health").status_code == 503,
+        10,
+        "the connection limit never refused a request",
+    )
     for sock in held:
         sock.close()
