@@ -172,7 +172,16 @@ def test_every_status_and_transition_moves_as_the_table_says_or_is_refused(
     assert won
     target = allowed[status]
     assert (after.status if after else None) == target
-    assert heard.heard == [JobChange(job_id, transition, target)]
+    assert [(c.job_id, c.transition, c.status) for c in heard.heard] == [
+        (job_id, transition, target)
+    ]
+    change = heard.heard[0]
+    # Listeners learn what the row said after the change, without reading it again.
+    assert change.strategy == "four-stems-dsp"
+    assert change.attempt == (after.attempts if after else 1)
+    assert change.error_code == {Transition.fail: "x", Transition.give_up: "worker_lost"}.get(
+        transition
+    )
 
 
 ATTEMPT_TRANSITIONS = [
@@ -417,7 +426,9 @@ def test_a_failing_listener_does_not_undo_the_change(
     assert lifecycle.cancel(job_id)
 
     assert load(settings, job_id).status == "cancelled"  # type: ignore[union-attr]
-    assert heard.heard == [JobChange(job_id, Transition.cancel, JobStatus.cancelled)]
+    assert heard.heard == [
+        JobChange(job_id, Transition.cancel, JobStatus.cancelled, "four-stems-dsp", attempt=1)
+    ]
 
 
 def test_a_new_job_must_start_queued(lifecycle: JobLifecycle) -> None:

@@ -20,7 +20,7 @@ from stemdeck.api.errors import install_error_handlers
 from stemdeck.api.front_door import FrontDoor
 from stemdeck.api.routes import root_router
 from stemdeck.api.web import install_web_app, resolve_web_dir
-from stemdeck.core.events import announcer
+from stemdeck.core.events import lifecycle_listeners
 from stemdeck.core.lifecycle import JobLifecycle
 from stemdeck.core.queue import redis_connection
 from stemdeck.core.readiness import default_strategy
@@ -46,7 +46,7 @@ def build_context(settings: Settings) -> AppContext:
         strategies=strategies,
         storage=prepared_storage(settings),
         redis=redis,
-        lifecycle=JobLifecycle(settings.effective_database_url, [announcer(redis)]),
+        lifecycle=JobLifecycle(settings.effective_database_url, lifecycle_listeners(redis)),
     )
 
 

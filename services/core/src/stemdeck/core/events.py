@@ -14,7 +14,7 @@ from collections.abc import Callable
 from redis import Redis
 from redis.exceptions import RedisError
 
-from stemdeck.core.lifecycle import JobChange
+from stemdeck.core.lifecycle import JobChange, Listener
 
 log = logging.getLogger(__name__)
 
@@ -36,3 +36,10 @@ def publish_job_changed(redis: Redis, job_id: str) -> None:
 def announcer(redis: Redis) -> Callable[[JobChange], None]:
     """A lifecycle listener that tells the job's event streams it changed."""
     return lambda change: publish_job_changed(redis, change.job_id)
+
+
+def lifecycle_listeners(redis: Redis | None) -> list[Listener]:
+    """What every process (API, worker, reconciler) hangs on its JobLifecycle: the one
+    place that hears every change of every job. Without Redis (a job run outside a
+    worker) nobody streams events."""
+    return [announcer(redis)] if redis is not None else []

@@ -94,11 +94,15 @@ class Attempt:
 
 @dataclass(frozen=True)
 class JobChange:
-    """What a listener hears after a transition committed."""
+    """What a listener hears after a transition committed: which job, how it moved, and
+    what the row said once it had (for logs and metrics, which must not re-read it)."""
 
     job_id: str
     transition: Transition
     status: JobStatus | None  # None: the job was removed
+    strategy: str | None = None
+    attempt: int | None = None  # the row's attempt count after the change
+    error_code: str | None = None  # set by fail and give_up
 
 
 Listener = Callable[[JobChange], None]
@@ -187,13 +191,14 @@ class JobLifecycle:
             if job is None or JobStatus(job.status) not in sources:
                 return False
             release(session, job)
+            strategy, attempt = job.strategy, job.attempts
             session.expunge(job)
             removed = session.execute(
                 delete(Job).where(Job.id == job_id, Job.status.in_(list(sources)))
             )
             won = bool(removed.rowcount)  # type: ignore[attr-defined]
         if won:
-            self._announce(JobChange(job_id, Transition.remove, None))
+            self._announce(JobChange(job_id, Transition.remove, None, strategy, attempt))
         return won
 
     # --- a worker's attempt ------------------------------------------------------------
@@ -207,7 +212,7 @@ class JobLifecycle:
         )
         now = utcnow()
         with session_scope(self.database_url) as session:
-            number = session.execute(
+            row = session.execute(
                 self._guarded(transition, job_id)
                 .values(
                     status=phase,
@@ -221,12 +226,13 @@ class JobLifecycle:
                     error_code=None,
                     updated_at=now,
                 )
-                .returning(Job.attempts)
-            ).scalar()
-        if number is None:
+                .returning(Job.attempts, Job.strategy)
+            ).first()
+        if row is None:
             log.info("job %s is gone or not queued; skipping", job_id)
             return None
-        self._announce(JobChange(job_id, transition, phase))
+        number, strategy = row
+        self._announce(JobChange(job_id, transition, phase, strategy, number))
         return Attempt(job_id, number, phase)
 
     def progress(self, attempt: Attempt, stage: Stage, detail: str | None, fraction: float) -> bool:
@@ -322,9 +328,9 @@ class JobLifecycle:
             if job is None or twin is None:
                 return False
             own_source = job.source_key if job.source_key != twin.source_key else None
+            strategy, attempt = job.strategy, job.attempts
             won = self._update(
                 session,
-                Transition.reuse,
                 self._guarded(Transition.reuse, job_id),
                 **_reused(twin, job),
             )
@@ -333,7 +339,8 @@ class JobLifecycle:
                 session.add_all([copy_stem(stem, job_id) for stem in twin.stems])
         if not won:
             return False
-        self._announce(JobChange(job_id, Transition.reuse, JobStatus.completed))
+        change = JobChange(job_id, Transition.reuse, JobStatus.completed, strategy, attempt)
+        self._announce(change)
         return own_source or True
 
     # --- the guarded UPDATE --------------------------------------------------------------
@@ -369,15 +376,21 @@ class JobLifecycle:
             job_id, (status,) = target, set(sources.values())
             statement = self._guarded(transition, job_id)
         with session_scope(self.database_url) as session:
-            won = self._update(session, transition, statement, status=status, **values)
-            if won and then is not None:
+            row = session.execute(
+                statement.values(status=status, updated_at=utcnow(), **values).returning(
+                    Job.strategy, Job.attempts
+                )
+            ).first()
+            if row is not None and then is not None:
                 then(session)
-        if won:
-            self._announce(JobChange(job_id, transition, status))
-        return won
+        if row is None:
+            return False
+        code = values.get("error_code")
+        self._announce(JobChange(job_id, transition, status, row.strategy, row.attempts, code))
+        return True
 
     @staticmethod
-    def _update(session: Session, transition: Transition, statement: Any, **values: Any) -> bool:
+    def _update(session: Session, statement: Any, **values: Any) -> bool:
         values.setdefault("updated_at", utcnow())
         result = session.execute(statement.values(**values))
         return bool(result.rowcount)  # type: ignore[attr-defined]

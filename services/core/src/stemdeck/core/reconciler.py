@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 from stemdeck.core.accounts.audio_ledger import prune_audio_usage
 from stemdeck.core.cleanup import release_plan
 from stemdeck.core.db import session_scope
-from stemdeck.core.events import announcer
+from stemdeck.core.events import lifecycle_listeners
 from stemdeck.core.lifecycle import Attempt, JobLifecycle
 from stemdeck.core.models import Job, utcnow
 from stemdeck.core.queue import (
@@ -93,7 +93,7 @@ class Reconciler:
         self.redis = redis
         self.storage = storage
         self.url = settings.effective_database_url
-        self.lifecycle = JobLifecycle(self.url, [announcer(redis)])
+        self.lifecycle = JobLifecycle(self.url, lifecycle_listeners(redis))
 
     def _enqueue(self, job: Job) -> None:
         if job.source_key is None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from redis import Redis
 
-from stemdeck.core.events import announcer
+from stemdeck.core.events import lifecycle_listeners
 from stemdeck.core.lifecycle import JobLifecycle
 from stemdeck.core.queue import redis_connection
 from stemdeck.core.settings import Settings, get_settings
@@ -46,13 +46,12 @@ class WorkerRuntime:
         limit_torch_threads(settings)
         # Without Redis (a job run outside a worker) nobody listens for changes.
         redis: Redis | None = redis_connection(settings.redis_url) if settings.redis_url else None
-        listeners = [announcer(redis)] if redis is not None else []
         return cls(
             settings=settings,
             storage=prepared_storage(settings),
             models=model_cache(settings),
             strategies=cached_strategies(settings.strategies_file),
-            lifecycle=JobLifecycle(settings.effective_database_url, listeners),
+            lifecycle=JobLifecycle(settings.effective_database_url, lifecycle_listeners(redis)),
         )
 
 
