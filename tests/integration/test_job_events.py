@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from stemdeck.core.events import job_channel
 from stemdeck.core.settings import Settings
 from stemdeck.worker import runtime, tasks
 from tests.integration.factories import ADMIN_EMAIL, ADMIN_PASSWORD, queued_job
+from tests.integration.redis_clients import subscribers_of
 from tests.integration.stack import Stack, free_port, running_stack
 from tests.integration.test_auth_api import PASSWORD, token_for
 
@@ -115,24 +115,32 @@ def test_stream_ends_with_cancelled_when_the_job_is_cancelled(
             assert client.get("/health").status_code == 200
 
 
-def test_a_client_that_hangs_up_releases_its_subscription(
+def test_a_client_that_hangs_up_releases_its_stream(
     settings: Settings, mixture: Path, redis_conn: Redis
 ) -> None:
-    with running_stack(settings, workers=0) as stack:
+    """The stream follows the job through the process's one pattern subscription, not a
+    channel of its own; hanging up gives its slot back (one stream per user here)."""
+    with running_stack(settings, workers=0, STEMDECK_EVENTS_MAX_STREAMS_PER_CLIENT="1") as stack:
         job_id = submit(stack, excerpt(mixture, 2.0))
-        channel = job_channel(job_id)
+        url = f"/api/jobs/{job_id}/events"
         with (
             httpx.Client(base_url=stack.base_url, timeout=60) as client,
-            client.stream("GET", f"/api/jobs/{job_id}/events") as response,
+            client.stream("GET", url) as response,
         ):
             # Held in a name: a dropped parser would close the response early.
             stream = read_events(response)
             assert next(stream)[0] == "job"
-            assert subscribers(redis_conn, channel) == 1
-        deadline = time.monotonic() + 30
-        while subscribers(redis_conn, channel) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert subscribers(redis_conn, channel) == 0
+            assert subscribers(redis_conn, job_channel(job_id)) == 0
+            [hub] = subscribers_of(redis_conn, stack.api.pid)
+            assert int(hub["psub"]) == 1
+            with client.stream("GET", url) as second:
+                assert second.status_code == 429
+
+        def reopens() -> bool:
+            with stack.client() as client, client.stream("GET", url) as again:
+                return again.status_code == 200
+
+        stack.wait_until(reopens, "a new stream once the first hung up", timeout_s=30)
         with stack.client() as client:
             assert client.get(f"/api/jobs/{job_id}").json()["status"] == "queued"
 

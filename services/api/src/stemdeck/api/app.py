@@ -19,6 +19,7 @@ from stemdeck.api.docs_page import router as docs_router
 from stemdeck.api.errors import install_error_handlers
 from stemdeck.api.front_door import FrontDoor
 from stemdeck.api.routes import root_router
+from stemdeck.api.sse import EventStreams
 from stemdeck.api.web import install_web_app, resolve_web_dir
 from stemdeck.core.events import lifecycle_listeners
 from stemdeck.core.lifecycle import JobLifecycle
@@ -47,6 +48,7 @@ def build_context(settings: Settings) -> AppContext:
         storage=prepared_storage(settings),
         redis=redis,
         lifecycle=JobLifecycle(settings.effective_database_url, lifecycle_listeners(redis)),
+        streams=EventStreams.from_settings(settings),
     )
 
 
@@ -57,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        await context.streams.hub.aclose()
         context.redis.close()
 
     app = FastAPI(

@@ -1,6 +1,6 @@
 """What one API process holds for its lifetime: settings, strategies, storage, Redis,
-the job lifecycle every change of a job goes through, and the credentials it has just
-checked."""
+the job lifecycle every change of a job goes through, what its job event streams share,
+and the credentials it has just checked."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from redis import Redis
 
 from stemdeck.api.auth.cache import PrincipalCache
+from stemdeck.api.sse import EventStreams
 from stemdeck.core.lifecycle import JobLifecycle
 from stemdeck.core.settings import Settings
 from stemdeck.core.storage import Storage
@@ -24,5 +25,7 @@ class AppContext:
     # Redis that is down does not stop start-up (/ready reports it instead).
     redis: Redis
     lifecycle: JobLifecycle
+    # One Redis subscription and the stream caps for every event stream (api/sse).
+    streams: EventStreams
     # Cookies and tokens looked up a moment ago (STEMDECK_AUTH_CACHE_SECONDS).
     principals: PrincipalCache = field(default_factory=PrincipalCache)

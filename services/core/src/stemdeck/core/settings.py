@@ -172,6 +172,11 @@ class Settings(BaseSettings):
     # A job's event stream (SSE) sends a keep-alive this often while nothing changes, and
     # checks then that its sign-in is still valid (ending the stream when it is not).
     events_keepalive_s: float = Field(15.0, gt=0, le=300)
+    # Event streams one API process holds open, in all and per user; past either, a new
+    # one gets 429 (and the web app polls). Each holds a connection, so the total stays
+    # below HTTP_MAX_CONNECTIONS, leaving room for every other request.
+    events_max_streams: int = Field(800, ge=1)
+    events_max_streams_per_client: int = Field(50, ge=1)
     # Jobs finished longer ago than this are deleted, files and rows (0: keep forever).
     retention_days: float = Field(0.0, ge=0)
     # A cancelled job answers `cancelled` this long, then it is removed (its files go
@@ -421,6 +426,23 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"{missing[0]}: STEMDECK_STORAGE=s3 also needs {', '.join(missing)} "
                 "(the store's URL, bucket and access keys)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _check_event_streams(self) -> Settings:
+        most, per_client = self.events_max_streams, self.events_max_streams_per_client
+        if most >= self.http_max_connections:
+            raise ValueError(
+                f"{ENV_PREFIX}EVENTS_MAX_STREAMS: {most} streams would take every one of the "
+                f"{self.http_max_connections} connections {ENV_PREFIX}HTTP_MAX_CONNECTIONS "
+                "allows, leaving none for other requests; lower it, or raise "
+                f"{ENV_PREFIX}HTTP_MAX_CONNECTIONS"
+            )
+        if per_client > most:
+            raise ValueError(
+                f"{ENV_PREFIX}EVENTS_MAX_STREAMS_PER_CLIENT: {per_client} is more than "
+                f"{ENV_PREFIX}EVENTS_MAX_STREAMS ({most}), the most streams in all; lower it"
             )
         return self
 

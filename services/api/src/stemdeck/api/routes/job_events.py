@@ -1,28 +1,31 @@
 """/api/jobs/{id}/events: the job as Server-Sent Events, pushed as it changes.
 
-The stream subscribes to the job's Redis channel first, then sends the row as it
-is, then re-reads and sends it each time a writer publishes a change (see
-stemdeck.core.events). Between changes it sends a keep-alive comment every
-STEMDECK_EVENTS_KEEPALIVE_S and re-reads the row once then, so a lost notice costs
-one interval, not a stuck progress bar. It ends after a final status, or with a
-``deleted`` event when the job is removed.
+The stream starts watching the job's notices first (stemdeck.core.events, through the
+process's one Redis subscription: api/sse/hub.py), then sends the row as it is, then
+re-reads and sends it each time a writer publishes a change. Between changes it sends
+a keep-alive comment every STEMDECK_EVENTS_KEEPALIVE_S and re-reads the row once then,
+so a lost notice costs one interval, not a stuck progress bar. It ends after a final
+status, or with a ``deleted`` event when the job is removed. Streams of one job woken
+by one notice re-read together (api/sse/batches.py), each still answered for its own
+sign-in.
 
 Sign-in is checked again at every re-read, not only when the stream opens: a
 session signed out or expired, a token revoked or expired, or a user disabled ends
 the stream with a ``signed_out`` event within one keep-alive interval.
+
+Open streams are capped per process, in all and per user (api/sse/slots.py): past
+either, 429 with Retry-After.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
-from redis.asyncio import Redis as AsyncRedis
 from starlette.concurrency import run_in_threadpool
 
 from stemdeck.api.auth.principal import JobsReader, Principal, current_principal
@@ -32,8 +35,10 @@ from stemdeck.api.errors import ApiError, job_not_found
 from stemdeck.api.jobstore import load_job
 from stemdeck.api.presenters import job_public
 from stemdeck.api.schemas import SIGN_IN_ERRORS, ErrorPublic
+from stemdeck.api.sse import EventStreams, Reread
+from stemdeck.api.sse.hub import Inbox
 from stemdeck.core.db import session_scope
-from stemdeck.core.events import job_channel
+from stemdeck.core.models import Job
 from stemdeck.core.states import JobStatus
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], responses=SIGN_IN_ERRORS)
@@ -61,6 +66,18 @@ EVENTS_DOC: dict[int | str, dict[str, Any]] = {
         "content": {"text/event-stream": {"schema": SSE_EVENT}},
     },
     404: {"model": ErrorPublic},
+    429: {
+        "model": ErrorPublic,
+        "description": "`too_many_streams`: this user already has "
+        "STEMDECK_EVENTS_MAX_STREAMS_PER_CLIENT streams open (`limit`: "
+        "`events_streams_per_client`), or the server STEMDECK_EVENTS_MAX_STREAMS (`limit`: "
+        "`events_streams`). The error also gives `used` and `allowed`; `Retry-After` says "
+        "when to try again. Close a stream, or poll GET /api/jobs/{id} meanwhile.",
+        "headers": {
+            "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}
+        },
+    },
+    503: {"model": ErrorPublic, "description": "Redis, which carries the changes, is down"},
 }
 
 
@@ -74,52 +91,68 @@ def _read(context: AppContext, request: Request, principal: Principal, job_id: s
         return job_public(request, job).model_dump_json()
 
 
-def _reread(context: AppContext, request: Request, job_id: str) -> str | ApiError | None:
-    """As ``_read``, for whom the request signs in as now: the sign-in is checked again
-    (its session or token may have ended, its user been disabled or lost admin since the
-    stream opened). The ApiError that a new request would get when it no longer signs in."""
-    try:
-        principal = current_principal(request, context)
-    except ApiError as error:
-        return error
-    return _read(context, request, principal, job_id)
+def _reread_all(job_id: str, requests: Sequence[Request]) -> list[Reread]:
+    """What each of these streams of ``job_id`` sends now, from one database session:
+    each one's sign-in is checked again (its session or token may have ended, its user
+    been disabled or lost admin since it opened): the ApiError a new request would get
+    when it no longer signs in, else the job as it may see it (None: gone, or not its
+    to see). The job is looked up once per principal and rendered once per base URL
+    (the one part of the body a request changes)."""
+    context: AppContext = requests[0].app.state.context
+    visible: dict[Principal, Job | None] = {}
+    bodies: dict[str, str] = {}
+    answers: list[Reread] = []
+    with session_scope(context.settings.effective_database_url) as session:
+        for request in requests:
+            try:
+                principal = current_principal(request, context)
+            except ApiError as error:
+                answers.append(error)
+                continue
+            if principal not in visible:
+                try:
+                    visible[principal] = load_job(session, job_id, principal)
+                except ApiError:
+                    visible[principal] = None
+            job = visible[principal]
+            if job is None:
+                answers.append(None)
+                continue
+            base = str(request.base_url)
+            if base not in bodies:
+                bodies[base] = job_public(request, job).model_dump_json()
+            answers.append(bodies[base])
+    return answers
 
 
 def _event(name: str, data: str) -> bytes:
     return f"event: {name}\ndata: {data}\n\n".encode()
 
 
-async def _close(pubsub: Any, redis: AsyncRedis) -> None:
-    # Shielded: a client that hangs up cancels the stream, and the subscription must
-    # still be released. redis-py's PubSub.aclose has no annotations, hence Any.
-    with anyio.CancelScope(shield=True):
-        await pubsub.aclose()
-        await redis.aclose()
+@dataclass
+class _Lease:
+    """What an open stream holds: its slot and its inbox; given back once."""
 
+    streams: EventStreams
+    client: str
+    inbox: Inbox | None = None
 
-async def _wait_for_notice(pubsub: Any, timeout_s: float) -> bool:
-    """True when a notice came within ``timeout_s``; skips (un)subscribe confirmations,
-    for which get_message answers None at once."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while (left := deadline - loop.time()) > 0:
-        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=left)
-        if message is not None:
-            return True
-    return False
+    def release(self) -> None:
+        if self.inbox is not None:
+            self.streams.hub.unwatch(self.inbox)
+            self.inbox = None
+        if self.client:
+            self.streams.slots.give_back(self.client)
+            self.client = ""
 
 
 async def _stream(
-    context: AppContext,
-    request: Request,
-    job_id: str,
-    first: str,
-    pubsub: Any,
-    redis: AsyncRedis,
+    context: AppContext, request: Request, first: str, inbox: Inbox, lease: _Lease
 ) -> AsyncIterator[bytes]:
     keepalive_s = context.settings.events_keepalive_s
+    rereads = context.streams.rereads
     try:
-        body: str | ApiError | None = first
+        body: Reread = first
         last: str | None = None
         while isinstance(body, str):
             if body != last:
@@ -127,21 +160,20 @@ async def _stream(
                 last = body
             if JobStatus(json.loads(body)["status"]).is_final:
                 return
-            if not await _wait_for_notice(pubsub, keepalive_s):
+            # A ring clears the bell: writes come in bursts, and one re-read answers
+            # every notice that came before it.
+            if not await inbox.wait(keepalive_s):
                 if await request.is_disconnected():
                     return
                 yield b": keep-alive\n\n"
-            # Writes come in bursts: one re-read answers every notice already waiting.
-            while await pubsub.get_message(ignore_subscribe_messages=True, timeout=0):
-                pass
-            body = await run_in_threadpool(_reread, context, request, job_id)
+            body = await rereads.read(inbox.job_id, request, _reread_all)
         if isinstance(body, ApiError):
             error = {"error": {"code": body.code, "message": body.message}}
             yield _event("signed_out", json.dumps(error))
             return
-        yield _event("deleted", json.dumps({"id": job_id}))
+        yield _event("deleted", json.dumps({"id": inbox.job_id}))
     finally:
-        await _close(pubsub, redis)
+        lease.release()
 
 
 @router.get(
@@ -154,19 +186,20 @@ async def _stream(
 async def job_events(
     request: Request, context: ContextDep, principal: JobsReader, job_id: str
 ) -> StreamingResponse:
-    redis = AsyncRedis.from_url(context.settings.require_redis_url(), socket_connect_timeout=5)
-    pubsub = redis.pubsub()
+    streams = context.streams
+    streams.slots.take(principal.user_id)
+    lease = _Lease(streams, principal.user_id)
     try:
-        # Subscribe before the first read, so no change between the two is missed.
-        await pubsub.subscribe(job_channel(job_id))
+        # Watch before the first read, so no change between the two is missed.
+        inbox = lease.inbox = await streams.hub.watch(job_id)
         first = await run_in_threadpool(_read, context, request, principal, job_id)
         if first is None:
             raise job_not_found(job_id)
     except BaseException:
-        await _close(pubsub, redis)
+        lease.release()
         raise
     return StreamingResponse(
-        _stream(context, request, job_id, first, pubsub, redis),
+        _stream(context, request, first, inbox, lease),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
