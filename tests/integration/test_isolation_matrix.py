@@ -145,6 +145,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/api/admin/invites"): Operation(Access.admin),
     ("POST", "/api/admin/invites"): Operation(Access.admin, invite),
     ("DELETE", "/api/admin/invites/{invite_id}"): Operation(Access.admin),
+    ("GET", "/api/system"): Operation(Access.admin),
     ("POST", "/upload"): Operation(Access.write, upload),
     ("POST", "/submit-url"): Operation(Access.write, url_job),
     ("GET", "/status/{job_id}"): Operation(Access.read),

@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from starlette.requests import Request
 
 from stemdeck.api.errors import REFUSAL_STATUS
 from stemdeck.api.schemas import JobPublic, SourcePublic, StemPublic
+from stemdeck.api.standings import standing_of
+from stemdeck.core.backlog import Standing
 from stemdeck.core.models import Job, Stem
 from stemdeck.core.states import JobStatus, Stage
-
-# Below this much progress the rate is mostly start-up cost, so an ETA would mislead.
-ETA_MIN_PROGRESS = 0.02
-
-
-def eta_seconds(job: Job, now: datetime | None = None) -> float | None:
-    """Seconds left, extrapolated from the time spent so far; only while running."""
-    if job.status != JobStatus.running or job.started_at is None:
-        return None
-    progress = job.progress or 0.0
-    if progress < ETA_MIN_PROGRESS:
-        return None
-    elapsed = ((now or datetime.now(UTC)) - job.started_at).total_seconds()
-    return round(max(0.0, elapsed * (1.0 - progress) / progress), 1)
 
 
 def stem_public(request: Request, job: Job, stem: Stem) -> StemPublic:
@@ -47,8 +33,11 @@ def stem_public(request: Request, job: Job, stem: Stem) -> StemPublic:
     )
 
 
-def job_public(request: Request, job: Job) -> JobPublic:
+def job_public(request: Request, job: Job, standing: Standing | None = None) -> JobPublic:
+    """``standing``: read for this job alone when not given (api/standings.py)."""
     completed = job.status == JobStatus.completed
+    if standing is None:
+        standing = standing_of(request, job)
     return JobPublic(
         id=job.id,
         url=str(request.url_for("read_job", job_id=job.id)),
@@ -57,7 +46,9 @@ def job_public(request: Request, job: Job) -> JobPublic:
         stage=Stage(job.stage),
         stage_detail=job.stage_detail,
         progress=min(1.0, max(0.0, job.progress or 0.0)),
-        eta_seconds=eta_seconds(job),
+        eta_seconds=standing.eta_seconds,
+        queue_position=standing.queue_position,
+        estimated_start_s=standing.estimated_start_s,
         error=job.error,
         error_code=job.error_code,
         error_status=REFUSAL_STATUS.get(job.error_code) if job.error_code else None,

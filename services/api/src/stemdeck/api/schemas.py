@@ -103,7 +103,17 @@ class JobPublic(BaseModel):
         description="The model at work while separating (demucs:htdemucs, …)"
     )
     progress: float = Field(ge=0.0, le=1.0)
-    eta_seconds: float | None = Field(description="Estimated seconds left while running")
+    eta_seconds: float | None = Field(
+        description="Estimated seconds left while running, from the measured speed of its "
+        "strategy on its worker's device (extrapolated from progress until one was measured)"
+    )
+    queue_position: int | None = Field(
+        description="While queued: its place in line, 1 = next; null otherwise"
+    )
+    estimated_start_s: float | None = Field(
+        description="While queued: seconds until a worker should start it, from the work "
+        "ahead and the workers' measured speed; null when unknown",
+    )
     error: str | None
     error_code: str | None = Field(
         description="Why it failed, stable: url_forbidden, timeout, worker_lost, …"

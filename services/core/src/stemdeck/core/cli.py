@@ -15,6 +15,8 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import Annotated, Any, NoReturn
 
 import typer
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 from typer.core import TyperGroup
 
 from stemdeck.core.accounts.cli import tokens_app, users_app
@@ -170,6 +172,28 @@ def healthcheck(
         die(f"no worker of host {host} is registered in Redis", code=1)
     if not alive:
         die(f"the reconciler of host {host} has not finished a pass lately", code=1)
+
+
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON, as GET /api/system")] = False,
+) -> None:
+    """Show the workers, the queues and the latest failures."""
+    from stemdeck.core.db import session_scope
+    from stemdeck.core.queue import redis_connection
+    from stemdeck.core.status_text import render_status
+    from stemdeck.core.system import system_status
+
+    settings = settings_or_die()
+    try:
+        redis = redis_connection(settings.require_redis_url())
+        with session_scope(settings.effective_database_url) as session:
+            found = system_status(redis, session)
+    except SettingsError as error:
+        die(str(error))
+    except (RedisError, SQLAlchemyError) as error:
+        die(f"the status cannot be read: {error}; check that Redis and the database run")
+    typer.echo(found.model_dump_json(indent=2) if as_json else render_status(found))
 
 
 @app.command()

@@ -3,7 +3,9 @@
 RQ's default worker forks a work-horse per job, which would reload every model
 for every job; SimpleWorker runs jobs in this process, so the cache stays warm.
 It takes separations and URL downloads (``--queue`` narrows that). SIGTERM hands
-the current job back to the queue at its next progress point, then exits.
+the current job back to the queue at its next progress point, then exits. While it
+lives it reports itself on Redis (worker/presence.py) for GET /api/system and the
+queue's estimates.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import time
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from rq import SimpleWorker
+from rq import Queue, SimpleWorker
+from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from stemdeck.core.queue import (
@@ -26,7 +29,7 @@ from stemdeck.core.queue import (
     separate_queue,
 )
 from stemdeck.core.settings import Settings
-from stemdeck.worker import runtime, shutdown
+from stemdeck.worker import presence, runtime, shutdown
 
 QUEUES = (SEPARATE_QUEUE, INGEST_QUEUE)
 REDIS_RETRY_S = 2.0
@@ -40,6 +43,26 @@ class StemdeckWorker(SimpleWorker):
         # sees this at its next progress point and re-queues the job instead.
         shutdown.request()
         super().handle_warm_shutdown_request()  # type: ignore[no-untyped-call]
+
+    def register_birth(self) -> None:
+        super().register_birth()  # type: ignore[no-untyped-call]
+        interval_s = runtime.current().settings.heartbeat_interval_s
+        queues = [queue.name for queue in self.queues]
+        self.presence = presence.PresenceReporter(self.connection, self.name, queues, interval_s)
+        presence.install(self.presence)
+        self.presence.start()
+
+    def register_death(self) -> None:
+        presence.install(None)
+        self.presence.stop()
+        super().register_death()  # type: ignore[no-untyped-call]
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        self.presence.job_started(job.id, queue.name)
+        try:
+            super().execute_job(job, queue)  # type: ignore[no-untyped-call]
+        finally:
+            self.presence.job_ended()
 
 
 def worker_name() -> str:

@@ -10,6 +10,7 @@ import functools
 import json
 import logging
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from stemdeck.core.models import Job, Stem
 from stemdeck.core.probe import probe
 from stemdeck.core.states import JobStatus, Stage
 from stemdeck.core.storage import Storage, keys
-from stemdeck.worker import runtime
+from stemdeck.worker import presence, runtime
 from stemdeck.worker.attempt import SEPARATION, Heartbeat, claim, run_attempt, with_retries
 from stemdeck.worker.executor import RenderedStem, SeparationResult, separate_file
 from stemdeck.worker.progress import JobCancelled, JobProgress
@@ -50,6 +51,7 @@ class _Order:
 
 
 def _separate(attempt: Attempt) -> str:
+    begun = time.monotonic()
     rt = runtime.current()
     order = _read_order(attempt.job_id)
     progress = JobProgress(rt.lifecycle, attempt)
@@ -62,6 +64,8 @@ def _separate(attempt: Attempt) -> str:
         progress.update(Stage.uploading, EXECUTOR_END, force=True)
         stems = _store_outputs(attempt.job_id, result, progress)
     _record(attempt, stems, result)
+    if reporter := presence.current():
+        reporter.separation_done(order.strategy, time.monotonic() - begun, result.duration_s)
     return JobStatus.completed
 
 

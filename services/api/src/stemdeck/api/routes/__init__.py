@@ -18,6 +18,7 @@ from stemdeck.api.routes import (
     oidc,
     stems,
     strategies,
+    system,
     usage,
 )
 
@@ -33,6 +34,7 @@ api_router.include_router(oidc.router)
 api_router.include_router(usage.router)
 api_router.include_router(account.router)
 api_router.include_router(admin_users.router)
+api_router.include_router(system.router)
 api_router.include_router(invites.router)
 api_router.include_router(invites.accept_router)
 

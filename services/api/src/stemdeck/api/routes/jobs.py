@@ -14,6 +14,7 @@ from stemdeck.api.intake import create_job_from_upload
 from stemdeck.api.jobstore import cancel_job, delete_job, load_job, owner_filter
 from stemdeck.api.presenters import job_public
 from stemdeck.api.schemas import SIGN_IN_ERRORS, ErrorPublic, JobPublic, JobsPublic
+from stemdeck.api.standings import NO_STANDING, job_standings
 from stemdeck.api.url_intake import JobCreateFromUrl, create_job_from_url, media_type
 from stemdeck.core.formats import FORMATS
 from stemdeck.core.models import Job
@@ -121,9 +122,9 @@ def list_jobs(
         .limit(limit)
         .offset(offset)
     ).all()
-    return JobsPublic(
-        data=[job_public(request, job) for job in jobs], count=count, limit=limit, offset=offset
-    )
+    standings = job_standings(request, jobs)  # the page's unfinished jobs in one go
+    data = [job_public(request, job, standings.get(job.id, NO_STANDING)) for job in jobs]
+    return JobsPublic(data=data, count=count, limit=limit, offset=offset)
 
 
 @router.get("/{job_id}", name="read_job", responses=NOT_FOUND, summary="One job and its stems")
