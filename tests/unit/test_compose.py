@@ -39,7 +39,9 @@ from tests.compose import (
 )
 from tests.conftest import REPO
 
+MONITORING = {"prometheus", "grafana"}  # only with `--profile monitoring`
 LONG_RUNNING = {"postgres", "redis", "minio", "api", "worker", "reconciler", "frontend"}
+LONG_RUNNING |= MONITORING
 ONE_SHOTS = {"migrate", "minio-init", "models"}
 STEMDECK_SERVICES = {"migrate", "models", "api", "worker", "reconciler"}
 SETTINGS = {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields}
@@ -252,7 +254,14 @@ def test_redis_keeps_the_queue_through_a_crash_and_needs_a_password(
 
 def test_data_lives_in_named_volumes(compose: dict[str, Any]) -> None:
     declared = set(compose["volumes"])
-    assert declared == {"postgres-data", "redis-data", "minio-data", "models"}
+    assert declared == {
+        "postgres-data",
+        "redis-data",
+        "minio-data",
+        "models",
+        "prometheus-data",
+        "grafana-data",
+    }
     mounted = set()
     for name, service in compose["services"].items():
         for volume in service.get("volumes", []):
@@ -291,7 +300,8 @@ def test_the_worker_scales_and_only_the_web_port_is_published(
         assert fixed not in worker, f"worker sets {fixed}: replicas would collide"
     assert "--name" not in worker["command"]
     published = {name: s["ports"] for name, s in services.items() if "ports" in s}
-    assert published == {"frontend": ["8080:8080"]}
+    # Grafana only on the host's loopback; metrics ports nowhere.
+    assert published == {"frontend": ["8080:8080"], "grafana": ["127.0.0.1:3000:3000"]}
 
 
 def test_the_gpu_file_only_adds_cuda_and_the_device_to_the_worker(

@@ -18,6 +18,7 @@ from stemdeck.api.context import AppContext
 from stemdeck.api.docs_page import router as docs_router
 from stemdeck.api.errors import install_error_handlers
 from stemdeck.api.front_door import FrontDoor
+from stemdeck.api.request_metrics import RequestMetrics
 from stemdeck.api.routes import root_router
 from stemdeck.api.sse import EventStreams
 from stemdeck.api.web import install_web_app, resolve_web_dir
@@ -74,9 +75,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.context = context
     install_error_handlers(app)
     # A forged cookie request is refused before any route reads its body; the front
-    # door (Host, security headers) is added last, so it runs first, around everything.
+    # door (Host, security headers) is added after it, so it runs first, around
+    # everything but the request metrics.
     app.add_middleware(CrossSiteGuard, settings=context.settings)
     app.add_middleware(FrontDoor, settings=context.settings)
+    # Outermost: the front door's refusals are requests too.
+    app.add_middleware(RequestMetrics)
     app.include_router(root_router)
     app.include_router(docs_router)
     install_web_app(app, web_dir)

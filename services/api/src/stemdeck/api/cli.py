@@ -20,12 +20,15 @@ def api() -> None:
 
     from stemdeck.api.app import create_app
     from stemdeck.api.http_limits import protocol_for
+    from stemdeck.core.metrics import serve_metrics
     from stemdeck.core.strategies import StrategyFileError
 
     settings = settings_or_die()
     try:
         settings.require_redis_url()
         application = create_app(settings)
+        # In this process, which outlives uvicorn's worker processes if it has any.
+        serve_metrics(settings)
     except (SettingsError, StrategyFileError) as error:
         die(str(error))
     uvicorn.run(

@@ -10,6 +10,7 @@ arrives, and the upload stops the moment it passes the limit.
 from __future__ import annotations
 
 import hashlib
+import time
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -22,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from stemdeck.api.errors import ApiError, refusal_status
+from stemdeck.api.request_metrics import record_upload
 from stemdeck.core.names import display_name
 from stemdeck.core.probe import UNREADABLE, PointerFileError
 from stemdeck.core.sniff import SNIFF_BYTES, pointer_kind, sniff_extension
@@ -260,6 +262,7 @@ async def receive_form(
     sink = _SourceSink(storage, job_id)
     body_limit = max_file_bytes + FORM_OVERHEAD_BYTES
     received = 0
+    started = time.perf_counter()
     try:
         async with aclosing(request.stream()) as chunks:
             async for chunk in chunks:
@@ -287,6 +290,7 @@ async def receive_form(
     except BaseException:
         await sink.abort()
         raise
+    record_upload(state.file_bytes, time.perf_counter() - started)
     return ReceivedForm(
         fields=state.fields,
         file=ReceivedFile(

@@ -3,7 +3,7 @@
 It is the router's fallback, so it only ever sees requests no route matched: a
 wrong method on a real route stays a 405. Paths under a prefix the API owns
 (/api, /docs, /openapi.json, /health, /ready, the compat routes) keep their
-JSON 404s instead of getting the app.
+JSON 404s instead of getting the app, and so does /metrics (on its own port).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ CHECKOUT_WEB_DIR = Path(__file__).resolve().parents[4] / "frontend" / "dist"
 BUILD_HINT = "cd services/frontend && npm ci && npm run build (make run does it)"
 # Vite names every asset by its content hash, so these never change under one URL.
 IMMUTABLE = "public, max-age=31536000, immutable"
+METRICS_PATH = "/metrics"
 
 
 def resolve_web_dir(settings: Settings) -> Path | None:
@@ -39,7 +40,9 @@ def resolve_web_dir(settings: Settings) -> Path | None:
 
 def _owned_prefixes(app: FastAPI) -> frozenset[str]:
     """First path segments of every API route (its OpenAPI paths) and of the docs."""
-    paths = [*app.openapi()["paths"], DOCS_PATH, app.openapi_url]
+    # /metrics too: it is served on STEMDECK_METRICS_PORT, and a scraper pointed at this
+    # port should get a 404, not the web app's index.html.
+    paths = [*app.openapi()["paths"], DOCS_PATH, app.openapi_url, METRICS_PATH]
     return frozenset(path.split("/")[1] for path in paths if path)
 
 

@@ -221,6 +221,7 @@ def up(ctx: typer.Context) -> None:
     import logging
 
     from stemdeck.core.embedded_redis import EmbeddedRedisError, start_redis
+    from stemdeck.core.metrics import process_metrics_port
     from stemdeck.core.supervisor import Child, Spawn, Supervisor
 
     root = ctx.find_root().command
@@ -246,7 +247,10 @@ def up(ctx: typer.Context) -> None:
     def spawner(name: str) -> Spawn:
         # Own sessions: Ctrl-C reaches only this supervisor, which stops each child once.
         command = [sys.executable, "-m", "stemdeck.core.cli", name]
-        return lambda: subprocess.Popen(command, env=env, start_new_session=True)
+        # One host, three processes: each serves /metrics on its own port.
+        port = process_metrics_port(settings.metrics_port, name)
+        own_env = {**env, "STEMDECK_METRICS_PORT": str(port)}
+        return lambda: subprocess.Popen(command, env=own_env, start_new_session=True)
 
     children += [Child(name, spawner(name)) for name in ("api", "worker", "reconciler")]
     typer.echo(f"Stemdeck is up on http://{settings.host}:{settings.port} (Ctrl-C stops it)")

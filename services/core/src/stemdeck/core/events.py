@@ -15,6 +15,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from stemdeck.core.lifecycle import JobChange, Listener
+from stemdeck.core.metrics import job_metrics
 
 log = logging.getLogger(__name__)
 
@@ -42,4 +43,5 @@ def lifecycle_listeners(redis: Redis | None) -> list[Listener]:
     """What every process (API, worker, reconciler) hangs on its JobLifecycle: the one
     place that hears every change of every job. Without Redis (a job run outside a
     worker) nobody streams events."""
-    return [announcer(redis)] if redis is not None else []
+    streams = [announcer(redis)] if redis is not None else []
+    return [*streams, job_metrics]

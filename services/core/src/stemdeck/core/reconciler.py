@@ -39,6 +39,7 @@ from stemdeck.core.cleanup import release_plan
 from stemdeck.core.db import session_scope
 from stemdeck.core.events import lifecycle_listeners
 from stemdeck.core.lifecycle import Attempt, JobLifecycle
+from stemdeck.core.metrics import serve_metrics
 from stemdeck.core.models import Job, utcnow
 from stemdeck.core.queue import (
     enqueue_ingest,
@@ -48,6 +49,7 @@ from stemdeck.core.queue import (
     redis_connection,
     separate_queue,
 )
+from stemdeck.core.queue_metrics import QueueCollector
 from stemdeck.core.settings import Settings
 from stemdeck.core.states import FINAL_STATES, JobStatus
 from stemdeck.core.storage import Storage, StorageError, make_storage
@@ -218,6 +220,7 @@ def run_forever(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(message)s")
     redis = redis_connection(settings.require_redis_url())
     reconciler = Reconciler(settings, redis, make_storage(settings))
+    serve_metrics(settings, [QueueCollector(redis)])
     log.info("reconciler running every %s s", settings.reconcile_interval_s)
     while True:
         try:

@@ -187,6 +187,12 @@ class Settings(BaseSettings):
     result_ttl_s: int = Field(7 * 24 * 3600, ge=60)
     failure_ttl_s: int = Field(30 * 24 * 3600, ge=60)
     log_level: str = "INFO"
+    # Prometheus /metrics on its own port, never the public one (0: off). Compose and
+    # Kubernetes give every container the same port; `stemdeck up` runs three processes
+    # on one host, so its worker takes this port + 1 and its reconciler + 2.
+    metrics_port: int = Field(0, ge=0, le=65535 - 2)
+    # Where /metrics listens: loopback on a laptop, 0.0.0.0 in a container for Prometheus.
+    metrics_host: str = "127.0.0.1"
     # The built web app (index.html + assets) the API serves at /; empty: this
     # checkout's services/frontend/dist when it has been built.
     web_dir: Path | None = None
@@ -443,6 +449,16 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"{ENV_PREFIX}EVENTS_MAX_STREAMS_PER_CLIENT: {per_client} is more than "
                 f"{ENV_PREFIX}EVENTS_MAX_STREAMS ({most}), the most streams in all; lower it"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _check_metrics_port(self) -> Settings:
+        if self.metrics_port and self.metrics_port == self.port:
+            raise ValueError(
+                f"{ENV_PREFIX}METRICS_PORT: {self.metrics_port} is {ENV_PREFIX}PORT too; "
+                "/metrics must not be reachable on the public port, so choose another "
+                "(e.g. 9100) or 0 for none"
             )
         return self
 

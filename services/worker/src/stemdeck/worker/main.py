@@ -21,6 +21,7 @@ from rq import Queue, SimpleWorker
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
+from stemdeck.core.metrics import serve_metrics
 from stemdeck.core.queue import (
     INGEST_QUEUE,
     SEPARATE_QUEUE,
@@ -30,6 +31,7 @@ from stemdeck.core.queue import (
 )
 from stemdeck.core.settings import Settings
 from stemdeck.worker import presence, runtime, shutdown
+from stemdeck.worker.prometheus import BUSY, GpuMemoryCollector, busy
 
 QUEUES = (SEPARATE_QUEUE, INGEST_QUEUE)
 REDIS_RETRY_S = 2.0
@@ -60,7 +62,8 @@ class StemdeckWorker(SimpleWorker):
     def execute_job(self, job: Job, queue: Queue) -> None:
         self.presence.job_started(job.id, queue.name)
         try:
-            super().execute_job(job, queue)  # type: ignore[no-untyped-call]
+            with busy():
+                super().execute_job(job, queue)
         finally:
             self.presence.job_ended()
 
@@ -87,6 +90,11 @@ def build_worker(
     )
 
 
+def _serve_metrics(settings: Settings) -> None:
+    BUSY.set(0)  # an idle worker reports 0, not nothing
+    serve_metrics(settings, [GpuMemoryCollector(lambda: runtime.current().models.device)])
+
+
 def run_worker(
     settings: Settings,
     *,
@@ -95,9 +103,13 @@ def run_worker(
     queues: tuple[str, ...] = QUEUES,
 ) -> bool:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(message)s")
+    metrics_served = False
     while True:
         try:
             worker = build_worker(settings, name, queues)
+            if not metrics_served:  # once per process, once the runtime knows its device
+                _serve_metrics(settings)
+                metrics_served = True
             return worker.work(burst=burst, logging_level=settings.log_level, with_scheduler=False)
         except (RedisConnectionError, RedisTimeoutError) as error:
             # Redis restarting is an outage to wait out, not a reason for the worker to exit.

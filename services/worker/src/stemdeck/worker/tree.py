@@ -1,12 +1,18 @@
-"""Running a strategy tree: each node's outputs go on to a stem, to another node, or away."""
+"""Running a strategy tree: each node's outputs go on to a stem, to another node, or away.
+
+Each node's model run is timed for the worker's metrics (seconds and real-time factor
+by model and device); its model's load, if this run needed one, is timed apart.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from stemdeck.core.strategies import DISCARD, Node, Strategy
-from stemdeck.worker.models.base import Audio, ModelError
+from stemdeck.worker.models.base import SAMPLE_RATE, Audio, ModelError
 from stemdeck.worker.models.cache import ModelCache
+from stemdeck.worker.prometheus import record_model_run
 
 TreeProgress = Callable[[str, float], None]
 """(stage label, fraction 0-1 of the whole tree); the fraction only moves forward."""
@@ -69,7 +75,11 @@ def run_tree(
 def _run_node(
     node: Node, audio: Audio, models: ModelCache, report: Callable[[float], None]
 ) -> dict[str, Audio]:
-    outputs = models.get(node.model.id).separate(audio, node.params, report)
+    model = models.get(node.model.id)
+    started = time.perf_counter()
+    outputs = model.separate(audio, node.params, report)
+    audio_s = audio.shape[-1] / SAMPLE_RATE
+    record_model_run(node.model.id, models.device, audio_s, time.perf_counter() - started)
     missing = [slot for slot in node.model.slots if slot not in outputs]
     wrong = [
         slot

@@ -17,6 +17,7 @@ from stemdeck.core.settings import SettingsError
 from stemdeck.core.weights import WeightsUnavailable, fetch_missing, missing_files
 from stemdeck.worker.models import builtin
 from stemdeck.worker.models.base import ModelError, SeparationModel
+from stemdeck.worker.prometheus import MODEL_CACHE_BYTES, model_loading
 
 log = logging.getLogger(__name__)
 
@@ -104,11 +105,13 @@ class ModelCache:
         if model is not None:
             self._models.move_to_end(model_id)
             return model
-        model = self._create(model_id)
-        # A model that fails to load is not kept: the next job tries again from scratch.
-        model.load(self.device)
+        with model_loading(model_id, self.device):
+            model = self._create(model_id)
+            # A model that fails to load is not kept: the next job tries again from scratch.
+            model.load(self.device)
         self._models[model_id] = model
         self._evict_beyond_budget(keep=model_id)
+        MODEL_CACHE_BYTES.set(self.memory_bytes)
         return model
 
     def _create(self, model_id: str) -> SeparationModel:
@@ -157,3 +160,4 @@ class ModelCache:
         for model in self._models.values():
             model.release()
         self._models.clear()
+        MODEL_CACHE_BYTES.set(0)
