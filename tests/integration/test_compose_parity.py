@@ -31,6 +31,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from redis import Redis
 from rq import Worker
 from rq.job import Job as RqJob
@@ -176,6 +177,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                 env[key] = paths.get(value, value)
             if env.get("STEMDECK_HOST") == "0.0.0.0":
                 env["STEMDECK_HOST"] = "127.0.0.1"
+            # Each container has its own address for the metrics port; here each process
+            # gets its own port on loopback instead.
+            if env.get("STEMDECK_METRICS_HOST") == "0.0.0.0":
+                env["STEMDECK_METRICS_HOST"] = "127.0.0.1"
+                env["STEMDECK_METRICS_PORT"] = str(free_port())
             if name == "api":
                 env["STEMDECK_PORT"] = str(api_port)
             return env
@@ -208,20 +214,17 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             text=True,
             timeout=600,
         )
-        processes.start("api", local(services["api"]["command"]), environment("api"), app_dir)
+        metrics_ports: dict[str, int] = {}
+
+        def start(name: str, service: str) -> None:
+            env = environment(service)
+            metrics_ports[name] = int(env["STEMDECK_METRICS_PORT"])
+            processes.start(name, local(services[service]["command"]), env, app_dir)
+
+        start("api", "api")
         for index in range(WORKERS):
-            processes.start(
-                f"worker-{index}",
-                local(services["worker"]["command"]),
-                environment("worker"),
-                app_dir,
-            )
-        processes.start(
-            "reconciler",
-            local(services["reconciler"]["command"]),
-            environment("reconciler"),
-            app_dir,
-        )
+            start(f"worker-{index}", "worker")
+        start("reconciler", "reconciler")
         health = {
             name: local(services[name]["healthcheck"]["test"][1:])
             for name in ("api", "worker", "reconciler")
@@ -247,6 +250,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             "migrate": migrate,
             "models": models,
             "models_volume": Path(paths["/models"]),
+            "metrics_ports": metrics_ports,
             "logs": logs,
         }
 
@@ -334,3 +338,32 @@ def test_jobs_complete_spread_over_the_workers_with_presigned_stems(
         for job_id in job_ids
     }
     assert len(ran_on) == WORKERS, f"every job ran on {ran_on}"
+
+
+def test_every_process_serves_its_own_metrics_and_the_workers_add_up(
+    stack: dict[str, Any],
+) -> None:
+    """As the monitoring profile's Prometheus scrapes them (each container on the metrics
+    port Compose sets): the api, each worker replica and the reconciler answer /metrics,
+    and the replicas' completed jobs add up to those the API reports completed."""
+    samples = {}
+    for name, port in stack["metrics_ports"].items():
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+        samples[name] = {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+        }
+    assert set(samples) == {"api", "reconciler", *(f"worker-{i}" for i in range(WORKERS))}
+    assert ("stemdeck_workers", ()) in samples["reconciler"]
+    assert samples["reconciler"][("stemdeck_workers", ())] == WORKERS
+    completed = sum(
+        value
+        for name, found in samples.items()
+        if name.startswith("worker-")
+        for (metric, labels), value in found.items()
+        if metric == "stemdeck_jobs_total" and ("status", "completed") in labels
+    )
+    auth = {"Authorization": f"Bearer {stack['token']}"}
+    listed = httpx.get(f"{stack['base_url']}/api/jobs?limit=100", headers=auth, timeout=30)
+    assert completed == sum(job["status"] == "completed" for job in listed.json()["data"])

@@ -256,6 +256,24 @@ def test_a_dead_workers_attempt_is_requeued_then_given_up_as_worker_lost(
     assert load(settings, job_id).error_code == "worker_lost"
 
 
+def test_with_a_multiprocess_dir_the_api_serves_what_its_processes_wrote_there(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """PROMETHEUS_MULTIPROC_DIR (uvicorn with several workers): values go to files there,
+    and /metrics adds up every process's files."""
+    shared = tmp_path / "prometheus-multiproc"
+    shared.mkdir()
+    with processes(settings, PROMETHEUS_MULTIPROC_DIR=str(shared)) as stack:
+        port = stack.start("api")
+        wait_for_http(f"{stack.api_url}/health", stack.running["api"], stack.logs / "api.log")
+        before = value(scrape(port), "stemdeck_http_requests_total", route="/health")
+        for _ in range(3):
+            assert httpx.get(f"{stack.api_url}/health").status_code == 200
+        after = scrape(port)
+    assert value(after, "stemdeck_http_requests_total", route="/health", status="200") == before + 3
+    assert list(shared.glob("counter_*.db")), "the counts are not in the shared directory"
+
+
 def test_the_request_counter_uses_the_route_template(
     client: TestClient, settings: Settings, song: Path
 ) -> None:

@@ -286,3 +286,41 @@ def test_a_child_that_keeps_failing_at_start_up_stops_everything_saying_why(
     assert "exited with code 2, 5 times in a row within 30 s of starting" in text
     assert "stopping everything" in text
     assert not redis_server.is_running() or redis_server.status() == psutil.STATUS_ZOMBIE
+
+
+def three_free_ports() -> int:
+    """A port whose next two are free too: `up` serves metrics on it, +1 and +2."""
+    for _ in range(50):
+        base = free_port()
+        try:
+            with socket.socket() as one, socket.socket() as two:
+                one.bind(("127.0.0.1", base + 1))
+                two.bind(("127.0.0.1", base + 2))
+        except OSError:
+            continue
+        return base
+    raise AssertionError("no three free ports in a row on loopback")
+
+
+def test_up_serves_each_processs_metrics_on_its_own_port(tmp_path: Path) -> None:
+    """One host, three processes: the API's /metrics on STEMDECK_METRICS_PORT, the
+    worker's on the next port and the reconciler's on the one after."""
+    base = three_free_ports()
+    own = {
+        base: "stemdeck_http_requests_total",
+        base + 1: "stemdeck_worker_busy",
+        base + 2: "stemdeck_queue_depth",
+    }
+    with stemdeck_up(tmp_path / "data", tmp_path / "up.log", STEMDECK_METRICS_PORT=str(base)):
+        for port, metric in own.items():
+
+            def served(port: int = port, metric: str = metric) -> str | None:
+                try:
+                    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+                except httpx.TransportError:
+                    return None
+                return text if metric in text else None
+
+            text = wait_until(served, 60, f"no {metric} on port {port}")
+            for other in set(own.values()) - {metric}:
+                assert other not in text, f"port {port} serves {other} too"
