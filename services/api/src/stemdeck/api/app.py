@@ -20,6 +20,7 @@ from stemdeck.api.errors import install_error_handlers
 from stemdeck.api.front_door import FrontDoor
 from stemdeck.api.request_metrics import RequestMetrics
 from stemdeck.api.routes import root_router
+from stemdeck.api.routes.job_events import read_for_streams
 from stemdeck.api.sse import EventStreams
 from stemdeck.api.web import install_web_app, resolve_web_dir
 from stemdeck.core.events import lifecycle_listeners
@@ -49,7 +50,7 @@ def build_context(settings: Settings) -> AppContext:
         storage=prepared_storage(settings),
         redis=redis,
         lifecycle=JobLifecycle(settings.effective_database_url, lifecycle_listeners(redis)),
-        streams=EventStreams.from_settings(settings),
+        streams=EventStreams.from_settings(settings, read_for_streams),
     )
 
 
@@ -60,7 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
-        await context.streams.hub.aclose()
+        await context.streams.aclose()
         context.redis.close()
 
     app = FastAPI(

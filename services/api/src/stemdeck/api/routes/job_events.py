@@ -5,9 +5,9 @@ process's one Redis subscription: api/sse/hub.py), then sends the row as it is, 
 re-reads and sends it each time a writer publishes a change. Between changes it sends
 a keep-alive comment every STEMDECK_EVENTS_KEEPALIVE_S and re-reads the row once then,
 so a lost notice costs one interval, not a stuck progress bar. It ends after a final
-status, or with a ``deleted`` event when the job is removed. Streams of one job woken
-by one notice re-read together (api/sse/batches.py), each still answered for its own
-sign-in.
+status, or with a ``deleted`` event when the job is removed. The streams' reads go
+through one thread, in batches (api/sse/batches.py): those of one job woken by one
+notice share one read, each still answered for its own sign-in.
 
 Sign-in is checked again at every re-read, not only when the stream opens: a
 session signed out or expired, a token revoked or expired, or a user disabled ends
@@ -26,7 +26,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
 
 from stemdeck.api.auth.principal import JobsReader, Principal, current_principal
 from stemdeck.api.context import AppContext
@@ -34,12 +34,12 @@ from stemdeck.api.deps import ContextDep
 from stemdeck.api.errors import ApiError, job_not_found
 from stemdeck.api.jobstore import load_job
 from stemdeck.api.presenters import job_public
-from stemdeck.api.schemas import SIGN_IN_ERRORS, ErrorPublic
-from stemdeck.api.sse import EventStreams, Reread
+from stemdeck.api.schemas import SIGN_IN_ERRORS, ErrorPublic, JobPublic
+from stemdeck.api.sse import EventStreams, Reread, Snapshot, StreamRead
 from stemdeck.api.sse.hub import Inbox
+from stemdeck.api.standings import NO_STANDING, job_standings
 from stemdeck.core.db import session_scope
 from stemdeck.core.models import Job
-from stemdeck.core.states import JobStatus
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], responses=SIGN_IN_ERRORS)
 
@@ -81,48 +81,58 @@ EVENTS_DOC: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _read(context: AppContext, request: Request, principal: Principal, job_id: str) -> str | None:
-    """The job as JSON, or None when it no longer exists (or ``principal`` may not see it)."""
+def read_for_streams(reads: Sequence[StreamRead]) -> list[Reread]:
+    """What each of these streams sends now (api/sse/batches.py runs this, in its one
+    thread, for every stream that asked at once). Each one's sign-in is checked again
+    (its session or token may have ended, its user been disabled or lost admin since
+    it opened): the ApiError a new request would get when it no longer signs in; else
+    the job as JSON, or None when it is gone or not this principal's to see. One
+    session and one look at the queue for them all; each job is looked up once per
+    principal and rendered once per base URL (the one part of a body a request changes)."""
+    context: AppContext = reads[0].request.app.state.context
+    principals = [_principal_now(read.request, context) for read in reads]
     with session_scope(context.settings.effective_database_url) as session:
-        try:
-            job = load_job(session, job_id, principal)
-        except ApiError:
-            return None
-        return job_public(request, job).model_dump_json()
-
-
-def _reread_all(job_id: str, requests: Sequence[Request]) -> list[Reread]:
-    """What each of these streams of ``job_id`` sends now, from one database session:
-    each one's sign-in is checked again (its session or token may have ended, its user
-    been disabled or lost admin since it opened): the ApiError a new request would get
-    when it no longer signs in, else the job as it may see it (None: gone, or not its
-    to see). The job is looked up once per principal and rendered once per base URL
-    (the one part of the body a request changes)."""
-    context: AppContext = requests[0].app.state.context
-    visible: dict[Principal, Job | None] = {}
-    bodies: dict[str, str] = {}
-    answers: list[Reread] = []
-    with session_scope(context.settings.effective_database_url) as session:
-        for request in requests:
-            try:
-                principal = current_principal(request, context)
-            except ApiError as error:
-                answers.append(error)
+        visible: dict[tuple[str, Principal], Job | None] = {}
+        for read, principal in zip(reads, principals, strict=True):
+            if isinstance(principal, Principal) and (read.job_id, principal) not in visible:
+                visible[read.job_id, principal] = _visible(session, read.job_id, principal)
+        jobs = {job.id: job for job in visible.values() if job is not None}
+        standings = job_standings(reads[0].request, list(jobs.values()))
+        bodies: dict[tuple[str, str], Snapshot] = {}
+        answers: list[Reread] = []
+        for read, principal in zip(reads, principals, strict=True):
+            if isinstance(principal, ApiError):
+                answers.append(principal)
                 continue
-            if principal not in visible:
-                try:
-                    visible[principal] = load_job(session, job_id, principal)
-                except ApiError:
-                    visible[principal] = None
-            job = visible[principal]
+            job = visible[read.job_id, principal]
             if job is None:
                 answers.append(None)
                 continue
-            base = str(request.base_url)
-            if base not in bodies:
-                bodies[base] = job_public(request, job).model_dump_json()
-            answers.append(bodies[base])
+            key = (job.id, str(read.request.base_url))
+            if key not in bodies:
+                standing = standings.get(job.id, NO_STANDING)
+                bodies[key] = _snapshot(job_public(read.request, job, standing))
+            answers.append(bodies[key])
     return answers
+
+
+def _principal_now(request: Request, context: AppContext) -> Principal | ApiError:
+    try:
+        return current_principal(request, context)
+    except ApiError as error:
+        return error
+
+
+def _visible(session: Session, job_id: str, principal: Principal) -> Job | None:
+    try:
+        return load_job(session, job_id, principal)
+    except ApiError:
+        return None
+
+
+def _snapshot(job: JobPublic) -> Snapshot:
+    body = job.model_dump_json()
+    return Snapshot(body, _event("job", body), job.status.is_final)
 
 
 def _event(name: str, data: str) -> bytes:
@@ -147,18 +157,18 @@ class _Lease:
 
 
 async def _stream(
-    context: AppContext, request: Request, first: str, inbox: Inbox, lease: _Lease
+    context: AppContext, request: Request, first: Snapshot, inbox: Inbox, lease: _Lease
 ) -> AsyncIterator[bytes]:
     keepalive_s = context.settings.events_keepalive_s
-    rereads = context.streams.rereads
+    reads = context.streams.reads
     try:
         body: Reread = first
         last: str | None = None
-        while isinstance(body, str):
-            if body != last:
-                yield _event("job", body)
-                last = body
-            if JobStatus(json.loads(body)["status"]).is_final:
+        while isinstance(body, Snapshot):
+            if body.json != last:
+                yield body.event
+                last = body.json
+            if body.final:
                 return
             # A ring clears the bell: writes come in bursts, and one re-read answers
             # every notice that came before it.
@@ -166,7 +176,7 @@ async def _stream(
                 if await request.is_disconnected():
                     return
                 yield b": keep-alive\n\n"
-            body = await rereads.read(inbox.job_id, request, _reread_all)
+            body = await reads.read(StreamRead(inbox.job_id, request))
         if isinstance(body, ApiError):
             error = {"error": {"code": body.code, "message": body.message}}
             yield _event("signed_out", json.dumps(error))
@@ -192,7 +202,9 @@ async def job_events(
     try:
         # Watch before the first read, so no change between the two is missed.
         inbox = lease.inbox = await streams.hub.watch(job_id)
-        first = await run_in_threadpool(_read, context, request, principal, job_id)
+        first = await streams.reads.read(StreamRead(job_id, request))
+        if isinstance(first, ApiError):
+            raise first
         if first is None:
             raise job_not_found(job_id)
     except BaseException:

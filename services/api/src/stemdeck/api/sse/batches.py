@@ -1,13 +1,14 @@
-"""Streams of one job that re-read at the same moment share one read.
+"""Every read the event streams of one process make goes through one thread, in batches.
 
-One notice wakes every stream of its job in the same turn of the event loop; each
-asks for a re-read, and the first one's request starts a batch that runs on the next
-turn, after all of them joined. The batch is one call in the thread pool, so a
-thousand streams of one job cost one database session, not a thousand (and not a
-thousand thread hand-offs), and every stream still gets its own answer (its own
-sign-in is checked: see job_events._reread_all).
+One notice wakes every stream of its job in the same turn of the event loop, and each
+asks for a read; a keep-alive or a new stream asks on its own. Requests wait in the
+forming batch while the thread reads the previous one, then go together: a thousand
+streams of one job cost one database session and one look at the queue, not a
+thousand, and the more streams ask at once the larger the batches get (rather than a
+queue of thread hand-offs). The one thread also bounds what streams take from the
+process's database and Redis pools: one connection each, however many streams read.
 
-A stream only joins a batch that has not started: a read that began before the
+A request only joins a batch that has not started: a read that began before the
 stream was woken could miss the change that woke it.
 """
 
@@ -15,59 +16,54 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Generic, TypeVar
-
-from starlette.concurrency import run_in_threadpool
 
 Member = TypeVar("Member")
 Answer = TypeVar("Answer")
 
-# What a batch runs: the key and every member's input → one answer per member, in order.
-ReadAll = Callable[[str, Sequence[Member]], list[Answer]]
+# What a batch runs in the thread: every member's input → one answer each, in order.
+ReadAll = Callable[[Sequence[Member]], list[Answer]]
 
 
 class Batches(Generic[Member, Answer]):
-    def __init__(self) -> None:
-        self._forming: dict[str, _Batch[Member, Answer]] = {}
-        # The event loop keeps only weak references to tasks.
-        self._running: set[asyncio.Task[None]] = set()
+    def __init__(self, read_all: ReadAll[Member, Answer]) -> None:
+        self._read_all = read_all
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stemdeck-streams")
+        self._forming: list[tuple[Member, asyncio.Future[Answer]]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._reader: asyncio.Task[None] | None = None
 
-    async def read(self, key: str, member: Member, read_all: ReadAll[Member, Answer]) -> Answer:
-        """``member``'s answer from ``read_all``, called once for every member that asks
-        for ``key`` in this turn of the loop (the first one's ``read_all``)."""
+    async def read(self, member: Member) -> Answer:
+        """``member``'s answer, from the next batch to start."""
         loop = asyncio.get_running_loop()
-        batch = self._forming.get(key)
-        # Another loop's batch never runs here (a test client without its lifespan
-        # gives each request a loop of its own).
-        if batch is None or batch.loop is not loop:
-            batch = self._forming[key] = _Batch(loop, read_all)
-            # A task starts on the loop's next turn: after the streams woken with this one.
-            task = loop.create_task(self._run(key, batch))
-            self._running.add(task)
-            task.add_done_callback(self._running.discard)
+        if self._loop is not loop:
+            # A test client without its lifespan gives each request a loop of its own:
+            # another loop's requests and task are dead here.
+            self._loop, self._forming, self._reader = loop, [], None
         answer: asyncio.Future[Answer] = loop.create_future()
-        batch.members.append((member, answer))
+        self._forming.append((member, answer))
+        if self._reader is None or self._reader.done():
+            # It starts on the loop's next turn: after the streams woken with this one.
+            self._reader = loop.create_task(self._read_batches(), name="stemdeck-stream-reads")
         return await answer
 
-    async def _run(self, key: str, batch: _Batch[Member, Answer]) -> None:
-        if self._forming.get(key) is batch:
-            del self._forming[key]
-        members = [member for member, _ in batch.members]
-        try:
-            answers = await run_in_threadpool(batch.read_all, key, members)
-        except Exception as error:
-            for _, answer in batch.members:
+    def close(self) -> None:
+        self._thread.shutdown(wait=False, cancel_futures=True)
+
+    async def _read_batches(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._forming:
+            batch, self._forming = self._forming, []
+            members = [member for member, _ in batch]
+            try:
+                answers = await loop.run_in_executor(self._thread, self._read_all, members)
+            except Exception as error:
+                for _, answer in batch:
+                    if not answer.done():
+                        answer.set_exception(error)
+                continue
+            for (_, answer), result in zip(batch, answers, strict=True):
+                # Done already: its stream was cancelled (the client hung up) meanwhile.
                 if not answer.done():
-                    answer.set_exception(error)
-            return
-        for (_, answer), result in zip(batch.members, answers, strict=True):
-            # Done already: its stream was cancelled (the client hung up) meanwhile.
-            if not answer.done():
-                answer.set_result(result)
-
-
-class _Batch(Generic[Member, Answer]):
-    def __init__(self, loop: asyncio.AbstractEventLoop, read_all: ReadAll[Member, Answer]) -> None:
-        self.loop = loop
-        self.read_all = read_all
-        self.members: list[tuple[Member, asyncio.Future[Answer]]] = []
+                    answer.set_result(result)
