@@ -71,6 +71,9 @@ def route_template(scope: Scope) -> str:
 class RequestMetrics:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # Each label set's counter and histogram, looked up once: labels() takes a lock
+        # and builds a key on every call. Bounded: templates x methods x statuses.
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -90,7 +93,14 @@ class RequestMetrics:
             await self.app(scope, receive, noting_status)
         finally:
             IN_FLIGHT.dec()
-            route = route_template(scope)
-            method = scope["method"] if scope["method"] in _METHODS else "other"
-            REQUESTS.labels(route, method, str(status)).inc()
-            LATENCY.labels(route, method).observe(time.perf_counter() - started)
+            key = (route_template(scope), scope["method"], status)
+            children = self._children.get(key) or self._add(key)
+            children[0].inc()
+            children[1].observe(time.perf_counter() - started)
+
+    def _add(self, key: tuple[str, str, int]) -> tuple[Counter, Histogram]:
+        route, method, status = key
+        method = method if method in _METHODS else "other"
+        children = (REQUESTS.labels(route, method, str(status)), LATENCY.labels(route, method))
+        self._children[key] = children
+        return children
