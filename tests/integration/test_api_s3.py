@@ -172,9 +172,10 @@ def test_a_job_whose_store_goes_down_fails_saying_what_to_check(
     assert job.error is not None
     assert "file store could not be used" in job.error
     assert "GET /ready" in job.error
-    # Where the store is and what it answered go to the log, under the job's reference.
+    # Where the store is and what it answered go to the log, under the job's id.
     assert server.endpoint not in job.error and "127.0.0.1" not in job.error
-    assert REF_PATTERN.search(job.error), job.error
+    reference = REF_PATTERN.search(job.error)
+    assert reference is not None and reference[1] == job_id, job.error
 
 
 def test_retention_with_the_store_down_keeps_the_job_and_the_reconciler_running(

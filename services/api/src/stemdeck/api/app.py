@@ -18,6 +18,7 @@ from stemdeck.api.context import AppContext
 from stemdeck.api.docs_page import router as docs_router
 from stemdeck.api.errors import install_error_handlers
 from stemdeck.api.front_door import FrontDoor
+from stemdeck.api.request_ids import RequestIds
 from stemdeck.api.request_metrics import RequestMetrics
 from stemdeck.api.routes import root_router
 from stemdeck.api.routes.job_events import read_for_streams
@@ -30,6 +31,7 @@ from stemdeck.core.readiness import default_strategy
 from stemdeck.core.settings import ENV_PREFIX, Settings, SettingsError, get_settings
 from stemdeck.core.storage import prepared_storage
 from stemdeck.core.strategies import cached_strategies
+from stemdeck.core.tracing import instrument_app
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +84,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(FrontDoor, settings=context.settings)
     # Outermost: the front door's refusals are requests too.
     app.add_middleware(RequestMetrics)
+    # Around everything, so every answer, a refusal at the front door too, has its id.
+    app.add_middleware(RequestIds)
+    instrument_app(app)
     app.include_router(root_router)
     app.include_router(docs_router)
     install_web_app(app, web_dir)

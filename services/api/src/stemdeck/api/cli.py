@@ -20,10 +20,14 @@ def api() -> None:
 
     from stemdeck.api.app import create_app
     from stemdeck.api.http_limits import protocol_for
+    from stemdeck.core.logs import configure_logging
     from stemdeck.core.metrics import serve_metrics
     from stemdeck.core.strategies import StrategyFileError
+    from stemdeck.core.tracing import start_tracing
 
     settings = settings_or_die()
+    configure_logging(settings)
+    start_tracing("stemdeck-api")
     try:
         settings.require_redis_url()
         application = create_app(settings)
@@ -36,6 +40,10 @@ def api() -> None:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        # Its records reach the root logger's handler (core/logs.py); RequestIds logs
+        # each request, with its id and route, in place of uvicorn's access log.
+        log_config=None,
+        access_log=False,
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
         timeout_graceful_shutdown=5,

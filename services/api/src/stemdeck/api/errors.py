@@ -21,9 +21,10 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
+from stemdeck.api.request_ids import request_id_of
 from stemdeck.core.accounts.quotas import QuotaRefusal
 from stemdeck.core.models import utcnow
-from stemdeck.core.public_errors import new_ref, with_ref
+from stemdeck.core.public_errors import with_ref
 from stemdeck.core.storage import NotFound, StorageError
 
 log = logging.getLogger(__name__)
@@ -279,17 +280,21 @@ async def _validation_error(_: Request, error: Exception) -> JSONResponse:
     return error_response(422, "invalid_request", _describe_validation(error))
 
 
-def _logged(status: int, code: str, message: str, error: Exception) -> JSONResponse:
-    """A failure inside the server: the answer says what to do and carries an error
-    reference; the exception, which may name addresses and paths, only goes to the log."""
-    ref = new_ref()
+def _logged(
+    request: Request, status: int, code: str, message: str, error: Exception
+) -> JSONResponse:
+    """A failure inside the server: the answer says what to do and carries the request's
+    id as its error reference; the exception, which may name addresses and paths, only
+    goes to the log, on a line with the same request_id."""
+    ref = request_id_of(request.scope)
     what = f"{type(error).__name__}: {error}"
     log.error("%s, error reference %s: %s", code, ref, what, exc_info=status == 500)
     return error_response(status, code, with_ref(message, ref), ref=ref)
 
 
-async def _database_error(_: Request, error: Exception) -> JSONResponse:
+async def _database_error(request: Request, error: Exception) -> JSONResponse:
     return _logged(
+        request,
         503,
         "database_unavailable",
         "The database cannot be reached. Try again in a minute; if it persists, "
@@ -298,18 +303,19 @@ async def _database_error(_: Request, error: Exception) -> JSONResponse:
     )
 
 
-async def _redis_error(_: Request, error: Exception) -> JSONResponse:
+async def _redis_error(request: Request, error: Exception) -> JSONResponse:
     unavailable = queue_unavailable()
-    return _logged(unavailable.status, unavailable.code, unavailable.message, error)
+    return _logged(request, unavailable.status, unavailable.code, unavailable.message, error)
 
 
-async def _storage_error(_: Request, error: Exception) -> JSONResponse:
+async def _storage_error(request: Request, error: Exception) -> JSONResponse:
     if isinstance(error, NotFound):
         # A row points at a file that is gone: the job's files were removed by hand.
         return error_response(
             404, "file_missing", "This file is no longer stored. Delete the job and run it again."
         )
     return _logged(
+        request,
         503,
         "storage_unavailable",
         "File storage cannot be reached. Try again in a minute; if it persists, "
@@ -324,14 +330,18 @@ async def _client_gone(request: Request, _: Exception) -> JSONResponse:
     return error_response(400, "client_disconnected", "The upload was interrupted; send it again.")
 
 
-async def _unexpected(_: Request, error: Exception) -> JSONResponse:
-    return _logged(
+async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+    response = _logged(
+        request,
         500,
         "internal_error",
         "Something went wrong on the server. Try again, and report it with the error "
         "reference if it keeps happening.",
         error,
     )
+    # Starlette sends this answer outside every middleware, RequestIds too.
+    response.headers["X-Request-ID"] = request_id_of(request.scope)
+    return response
 
 
 def install_error_handlers(app: FastAPI) -> None:

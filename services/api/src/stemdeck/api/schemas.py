@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from stemdeck.api.request_ids import PATTERN as REQUEST_ID_PATTERN
 from stemdeck.core.accounts.api_tokens import MAX_EXPIRES_DAYS, MAX_NAME_LENGTH
 from stemdeck.core.accounts.invites import MAX_INVITE_HOURS, MAX_INVITE_TOKEN_LENGTH
 from stemdeck.core.accounts.passwords import MAX_PASSWORD_LENGTH
@@ -23,10 +24,10 @@ class ErrorDetail(BaseModel):
     message: str = Field(examples=["No job with id '…'. GET /api/jobs lists the jobs there are."])
     ref: str | None = Field(
         default=None,
-        pattern=r"^E-[0-9A-Z]{6}$",
-        examples=["E-7F3K2Q"],
+        pattern=f"^{REQUEST_ID_PATTERN}$",
+        examples=["3f9c2a7e1b4d8c06"],
         description="For a failure inside the server (500, a dependency down): the error "
-        "reference the server's log has the details under",
+        "reference, the request's X-Request-ID, which the server's log lines of it carry",
     )
 
 

@@ -218,9 +218,8 @@ def up(ctx: typer.Context) -> None:
     """All-in-one: Redis (embedded unless STEMDECK_REDIS_URL), SQLite, API, worker, reconciler.
 
     A process that dies is started again (see core/supervisor.py); Ctrl-C stops them all."""
-    import logging
-
     from stemdeck.core.embedded_redis import EmbeddedRedisError, start_redis
+    from stemdeck.core.logs import configure_logging
     from stemdeck.core.metrics import process_metrics_port
     from stemdeck.core.supervisor import Child, Spawn, Supervisor
 
@@ -232,7 +231,7 @@ def up(ctx: typer.Context) -> None:
     settings = settings_or_die()
     # Before Redis starts: a refusal here leaves nothing running.
     migrate_and_ensure_admin(settings)
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(message)s")
+    configure_logging(settings)
     env = dict(os.environ)
     env["STEMDECK_DATA_DIR"] = str(settings.data_dir.resolve())
     children: list[Child] = []

@@ -6,11 +6,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 
-from sqlalchemy import Engine, create_engine, event
+import sqlalchemy
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 
 def make_engine(url: str) -> Engine:
+    # sqlalchemy.create_engine looked up now, not at import: tracing (core/tracing.py)
+    # may have wrapped it since, to trace this engine's statements.
+    create_engine = sqlalchemy.create_engine
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 

@@ -15,6 +15,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from stemdeck.core.lifecycle import JobChange, Listener
+from stemdeck.core.logs import log_job_change
 from stemdeck.core.metrics import job_metrics
 
 log = logging.getLogger(__name__)
@@ -44,4 +45,4 @@ def lifecycle_listeners(redis: Redis | None) -> list[Listener]:
     place that hears every change of every job. Without Redis (a job run outside a
     worker) nobody streams events."""
     streams = [announcer(redis)] if redis is not None else []
-    return [*streams, job_metrics]
+    return [*streams, job_metrics, log_job_change]

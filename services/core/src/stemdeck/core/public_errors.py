@@ -1,23 +1,21 @@
 """What a failure may show a user, and the reference that joins it to the log.
 
-A user is told what went wrong in words they can act on, with a short random
-reference (``E-7F3K2Q``). The log line under the same reference holds what must not
-reach an answer: exception texts, tracebacks, the server's paths, download URLs.
-Paths and addresses tell an attacker how the server is laid out and mean nothing
-to the user; the admin who is handed the reference finds the rest with grep.
+A user is told what went wrong in words they can act on, with a reference: the id the
+log lines of that work carry anyway, the ``request_id`` of an API request that failed
+inside the server, the ``job_id`` of a failed job. The log line with the same id holds
+what must not reach an answer: exception texts, tracebacks, the server's paths,
+download URLs. Paths and addresses tell an attacker how the server is laid out and mean
+nothing to the user; the admin who is handed the reference finds the rest with grep.
 """
 
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Iterable
 from pathlib import Path
 
-# No 0/O, 1/I/L or U, so a reference read aloud or copied by hand survives.
-REF_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
-REF_LENGTH = 6
-REF_PATTERN = re.compile(rf"E-[{REF_ALPHABET}]{{{REF_LENGTH}}}")
+# The reference in a message ``with_ref`` wrote (group 1).
+REF_PATTERN = re.compile(r"\(Error reference (\S+): the server's log has the details\.\)")
 
 # scheme://… up to a space, quote or bracket.
 _URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>()\[\]{}]+")
@@ -29,13 +27,8 @@ _ERRNO = re.compile(r"\[(?:Errno|WinError) -?\d+\]\s*")
 _FFMPEG_CONTEXT = re.compile(r"\[([\w:.-]+) @ 0x[0-9a-fA-F]+\]\s*")
 
 
-def new_ref() -> str:
-    """A fresh error reference: E- and six characters (30⁶, about 729 million)."""
-    return "E-" + "".join(secrets.choice(REF_ALPHABET) for _ in range(REF_LENGTH))
-
-
 def with_ref(message: str, ref: str) -> str:
-    """``message`` ending with where the details are."""
+    """``message`` ending with where the details are: the log lines with ``ref``."""
     return f"{message.rstrip()} (Error reference {ref}: the server's log has the details.)"
 
 

@@ -1,7 +1,8 @@
 """RQ wiring shared by the API (enqueue) and the worker (consume).
 
 The Job row is written first and is the truth; the RQ job carries only its id
-(RQ job id == row id), serialised as JSON.
+(RQ job id == row id), serialised as JSON, and, when tracing is on, the trace context
+of whoever queued it in its meta.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from rq import Queue
 from rq.serializers import JSONSerializer
 
 from stemdeck.core.settings import Settings
+from stemdeck.core.tracing import queue_meta
 
 SEPARATE_QUEUE = "separate"
 SEPARATE_TASK = "stemdeck.worker.tasks.separate_job"
@@ -56,6 +58,7 @@ def enqueue_separation(
         result_ttl=settings.result_ttl_s,
         failure_ttl=settings.failure_ttl_s,
         description=f"separate job {job_id}",
+        meta=queue_meta(),
     )
 
 
@@ -68,4 +71,5 @@ def enqueue_ingest(queue: Queue, settings: Settings, job_id: str) -> None:
         result_ttl=settings.result_ttl_s,
         failure_ttl=settings.failure_ttl_s,
         description=f"download the source of job {job_id}",
+        meta=queue_meta(),
     )

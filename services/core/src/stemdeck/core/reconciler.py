@@ -39,6 +39,7 @@ from stemdeck.core.cleanup import release_plan
 from stemdeck.core.db import session_scope
 from stemdeck.core.events import lifecycle_listeners
 from stemdeck.core.lifecycle import Attempt, JobLifecycle
+from stemdeck.core.logs import configure_logging
 from stemdeck.core.metrics import serve_metrics
 from stemdeck.core.models import Job, utcnow
 from stemdeck.core.queue import (
@@ -54,6 +55,7 @@ from stemdeck.core.settings import Settings
 from stemdeck.core.states import FINAL_STATES, JobStatus
 from stemdeck.core.storage import Storage, StorageError, make_storage
 from stemdeck.core.strategies import cached_strategies
+from stemdeck.core.tracing import start_tracing
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +219,8 @@ def alive_ttl_s(settings: Settings) -> int:
 
 def run_forever(settings: Settings) -> None:
     """The ``stemdeck reconciler`` process: one pass per interval, surviving outages."""
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(message)s")
+    configure_logging(settings)
+    start_tracing("stemdeck-reconciler")
     redis = redis_connection(settings.require_redis_url())
     reconciler = Reconciler(settings, redis, make_storage(settings))
     serve_metrics(settings, [QueueCollector(redis)])

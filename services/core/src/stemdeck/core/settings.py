@@ -42,6 +42,13 @@ class AuthMode(StrEnum):
     accounts = "accounts"
 
 
+class LogFormat(StrEnum):
+    # Human-readable when stderr is a terminal (`stemdeck up`), JSON otherwise (containers).
+    auto = "auto"
+    json = "json"
+    console = "console"
+
+
 class DedupScope(StrEnum):
     # A job completes from a twin (same audio, strategy, formats) of its own owner only.
     user = "user"
@@ -187,6 +194,8 @@ class Settings(BaseSettings):
     result_ttl_s: int = Field(7 * 24 * 3600, ge=60)
     failure_ttl_s: int = Field(30 * 24 * 3600, ge=60)
     log_level: str = "INFO"
+    # How log lines are written (see core/logs.py).
+    log_format: LogFormat = LogFormat.auto
     # Prometheus /metrics on its own port, never the public one (0: off). Compose and
     # Kubernetes give every container the same port; `stemdeck up` runs three processes
     # on one host, so its worker takes this port + 1 and its reconciler + 2.

@@ -9,6 +9,7 @@ the database is briefly away.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
@@ -20,12 +21,13 @@ from typing import TypeVar
 from rq import get_current_job
 from rq.timeouts import JobTimeoutException
 from sqlalchemy.exc import InterfaceError, OperationalError
+from structlog.contextvars import bind_contextvars
 
 from stemdeck.core.db import session_scope
 from stemdeck.core.lifecycle import Attempt, JobLifecycle
 from stemdeck.core.models import Job
 from stemdeck.core.probe import AudioError
-from stemdeck.core.public_errors import new_ref, public_text, with_ref
+from stemdeck.core.public_errors import public_text, with_ref
 from stemdeck.core.states import JobStatus
 from stemdeck.core.storage import NotFound, StorageError, keys
 from stemdeck.worker import runtime
@@ -43,7 +45,7 @@ WRITE_RETRY_PAUSE_S = 1.0
 
 class JobFailed(Exception):
     """The attempt ends as failed, for a reason the user is told; ``detail`` goes only to
-    the log, under the failure's reference (what a download tool said, say)."""
+    the log, on the failure's line (what a download tool said, say)."""
 
     def __init__(self, code: str, message: str, detail: str = "") -> None:
         super().__init__(message)
@@ -76,7 +78,11 @@ def with_retries(action: Callable[[], T], what: str, *, budget_s: float = WRITE_
 
 def claim(job_id: str, phase: JobStatus) -> Attempt | None:
     lifecycle = runtime.current().lifecycle
-    return with_retries(lambda: lifecycle.claim(job_id, phase), f"claiming job {job_id}")
+    attempt = with_retries(lambda: lifecycle.claim(job_id, phase), f"claiming job {job_id}")
+    if attempt is not None:
+        # The job's log lines from here on say which attempt (job_context.py unbinds it).
+        bind_contextvars(attempt=attempt.number)
+    return attempt
 
 
 def store_unavailable(again: str) -> str:
@@ -140,24 +146,23 @@ def _fail(
     cause: BaseException | None = None,
     level: int = logging.WARNING,
 ) -> None:
-    """Record the failure with a message fit to show and a fresh error reference; the
-    log line under that reference has the whole message, the detail and the traceback."""
-    ref = new_ref()
-    extra = f" ({failure.detail})" if failure.detail else ""
+    """Record the failure with a message fit to show, whose error reference is the job's
+    id; the log line with that job_id has the whole message, the detail and the traceback."""
+    detail = f" ({failure.detail})" if failure.detail else ""
     log.log(
         level,
-        "job %s failed (%s), error reference %s: %s%s",
+        "job %s failed (%s): %s%s",
         attempt.job_id,
         failure.code,
-        ref,
         failure.message,
-        extra,
+        detail,
         exc_info=cause,
+        extra={"error_code": failure.code},
     )
     settings = runtime.current().settings
     dirs = (settings.effective_models_dir, settings.data_dir)
     roots = [form for path in dirs for form in (path.absolute(), path.resolve())]
-    shown = with_ref(public_text(failure.message, roots), ref)
+    shown = with_ref(public_text(failure.message, roots), attempt.job_id)
     lifecycle = runtime.current().lifecycle
     with_retries(
         lambda: lifecycle.fail(attempt, failure.code, shown),
@@ -219,8 +224,12 @@ class Heartbeat:
         self._lifecycle, self._attempt = lifecycle, attempt
         self._interval_s = interval_s
         self._stop = threading.Event()
+        # In a copy of the job's context, so its log lines carry the job's ids too.
         self._thread = threading.Thread(
-            target=self._run, name=f"heartbeat-{attempt.job_id}", daemon=True
+            target=contextvars.copy_context().run,
+            args=(self._run,),
+            name=f"heartbeat-{attempt.job_id}",
+            daemon=True,
         )
 
     def __enter__(self) -> Heartbeat:

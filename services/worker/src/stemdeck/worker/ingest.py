@@ -49,6 +49,7 @@ from stemdeck.worker.attempt import (
     with_retries,
 )
 from stemdeck.worker.fetch import FetchRequest, FetchResult, download_environment
+from stemdeck.worker.job_context import in_job_context
 from stemdeck.worker.progress import JobCancelled
 from stemdeck.worker.tasks import reused_twin
 
@@ -57,6 +58,7 @@ log = logging.getLogger(__name__)
 POLL_S = 0.25
 
 
+@in_job_context
 def ingest_job(job_id: str) -> str:
     """Download a URL job's audio, store it and queue its separation; returns the status
     it leaves the job in."""

@@ -21,6 +21,7 @@ from rq import Queue, SimpleWorker
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
+from stemdeck.core.logs import configure_logging
 from stemdeck.core.metrics import serve_metrics
 from stemdeck.core.queue import (
     INGEST_QUEUE,
@@ -30,6 +31,7 @@ from stemdeck.core.queue import (
     separate_queue,
 )
 from stemdeck.core.settings import Settings
+from stemdeck.core.tracing import start_tracing
 from stemdeck.worker import presence, runtime, shutdown
 from stemdeck.worker.prometheus import BUSY, GpuMemoryCollector, busy
 
@@ -102,7 +104,8 @@ def run_worker(
     name: str | None = None,
     queues: tuple[str, ...] = QUEUES,
 ) -> bool:
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(message)s")
+    configure_logging(settings)
+    start_tracing("stemdeck-worker")
     metrics_served = False
     while True:
         try:

@@ -21,9 +21,11 @@ from stemdeck.core.models import Job, Stem
 from stemdeck.core.probe import probe
 from stemdeck.core.states import JobStatus, Stage
 from stemdeck.core.storage import Storage, keys
+from stemdeck.core.tracing import span
 from stemdeck.worker import presence, runtime
 from stemdeck.worker.attempt import SEPARATION, Heartbeat, claim, run_attempt, with_retries
 from stemdeck.worker.executor import RenderedStem, SeparationResult, separate_file
+from stemdeck.worker.job_context import in_job_context
 from stemdeck.worker.progress import JobCancelled, JobProgress
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,7 @@ FETCH_END = 0.02
 EXECUTOR_END = 0.95
 
 
+@in_job_context
 def separate_job(job_id: str) -> str:
     """Separate one job's source into stems; returns the status it leaves the job in."""
     if reused_twin(job_id):
@@ -62,7 +65,8 @@ def _separate(attempt: Attempt) -> str:
     ):
         result = _run_strategy(order, Path(scratch), progress)
         progress.update(Stage.uploading, EXECUTOR_END, force=True)
-        stems = _store_outputs(attempt.job_id, result, progress)
+        with span("storage.store_outputs"):
+            stems = _store_outputs(attempt.job_id, result, progress)
     _record(attempt, stems, result)
     if reporter := presence.current():
         reporter.separation_done(order.strategy, time.monotonic() - begun, result.duration_s)

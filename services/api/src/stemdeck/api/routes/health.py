@@ -5,15 +5,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from stemdeck.api.deps import ContextDep
 from stemdeck.api.errors import error_response
+from stemdeck.api.request_ids import request_id_of
 from stemdeck.api.schemas import ErrorPublic, HealthPublic, ReadyPublic
 from stemdeck.core.db import engine_for
-from stemdeck.core.public_errors import new_ref, with_ref
+from stemdeck.core.public_errors import with_ref
 
 router = APIRouter(tags=["health"])
 log = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ def health() -> HealthPublic:
 
 # What /ready says of a dependency that failed its check, in plain words. The
 # exception's own text (addresses, paths, errno) goes only to the log, under the
-# answer's error reference.
+# answer's error reference, the request's id.
 UNAVAILABLE = "unavailable"
 
 
@@ -46,7 +47,7 @@ def _probe(check: Callable[[], object]) -> Exception | None:
     responses={503: {"model": ErrorPublic}},
     summary="Readiness: database, Redis and storage all answer",
 )
-def ready(context: ContextDep) -> ReadyPublic | JSONResponse:
+def ready(context: ContextDep, request: Request) -> ReadyPublic | JSONResponse:
     def database() -> None:
         with engine_for(context.settings.effective_database_url).connect() as connection:
             connection.execute(text("SELECT 1"))
@@ -65,7 +66,7 @@ def ready(context: ContextDep) -> ReadyPublic | JSONResponse:
     }
     if not failures:
         return ReadyPublic(status="ready", checks=checks)
-    ref = new_ref()
+    ref = request_id_of(request.scope)
     for name, problem in failures.items():
         log.warning(
             "not ready, error reference %s: %s: %s: %s", ref, name, type(problem).__name__, problem
