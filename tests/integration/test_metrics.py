@@ -26,6 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from stemdeck.core.metrics import process_metrics_port, serve_metrics
 from stemdeck.core.queue import redis_connection, separate_queue
+from stemdeck.core.queue_metrics import QueueCollector
 from stemdeck.core.settings import Settings, SettingsError, load_settings
 from stemdeck.worker.prometheus import GpuMemoryCollector, gpu_memory
 from tests.conftest import REPO
@@ -296,6 +297,12 @@ def test_a_refusal_before_any_route_is_counted(client: TestClient) -> None:
     before = REGISTRY.get_sample_value("stemdeck_http_requests_total", labels) or 0.0
     assert client.get("/api/jobs", headers={"Host": "evil.example"}).status_code == 400
     assert REGISTRY.get_sample_value("stemdeck_http_requests_total", labels) == before + 1
+
+
+def test_queue_metrics_are_left_out_while_redis_is_unreachable() -> None:
+    """A scrape while Redis is away shows the gap, not numbers that are not true."""
+    closed = redis_connection(f"redis://127.0.0.1:{free_port()}/0")
+    assert list(QueueCollector(closed).collect()) == []
 
 
 def test_the_metrics_port_may_not_be_the_public_port(monkeypatch: pytest.MonkeyPatch) -> None:
