@@ -75,6 +75,7 @@ bench: install
 	$(BIN)/python bench/quality.py
 	$(BIN)/python bench/signin.py
 	$(BIN)/python bench/auth.py
+	$(BIN)/python bench/sse.py
 
 # Weights of every strategy in strategies.yaml, on a machine that can reach them.
 models: install

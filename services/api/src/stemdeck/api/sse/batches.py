@@ -29,7 +29,7 @@ ReadAll = Callable[[Sequence[Member]], list[Answer]]
 class Batches(Generic[Member, Answer]):
     def __init__(self, read_all: ReadAll[Member, Answer]) -> None:
         self._read_all = read_all
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stemdeck-streams")
+        self._thread: ThreadPoolExecutor | None = None
         self._forming: list[tuple[Member, asyncio.Future[Answer]]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -49,10 +49,15 @@ class Batches(Generic[Member, Answer]):
         return await answer
 
     def close(self) -> None:
-        self._thread.shutdown(wait=False, cancel_futures=True)
+        """Stop the thread (at the app's shutdown); a later read starts a new one."""
+        if self._thread is not None:
+            self._thread.shutdown(wait=False, cancel_futures=True)
+            self._thread = None
 
     async def _read_batches(self) -> None:
         loop = asyncio.get_running_loop()
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stemdeck-streams")
         while self._forming:
             batch, self._forming = self._forming, []
             members = [member for member, _ in batch]
