@@ -72,10 +72,6 @@ class EventHub:
         self._waiters: list[asyncio.Future[None]] = []
         self._retry_now = asyncio.Event()
 
-    @property
-    def streams(self) -> int:
-        return sum(len(inboxes) for inboxes in self._inboxes.values())
-
     async def watch(self, job_id: str) -> Inbox:
         """An inbox that rings at each change of ``job_id`` from now on. Raises
         RedisConnectionError when Redis cannot be reached."""
@@ -184,6 +180,7 @@ class EventHub:
             resubscribed = self._last_error is not None or self._subscribed
             self._settle(None)
             if resubscribed:
+                log.info("event hub subscribed again; its streams read their jobs anew")
                 self._ring_all()
 
     def _ring_all(self) -> None:
