@@ -9,6 +9,9 @@ arguments: the API binds ``request_id`` for each request (api/request_ids.py), t
 ``job_id``, ``attempt`` and ``worker`` for each job (worker/job_context.py), so every line
 written meanwhile, by any module or library, carries them.
 
+With tracing on (core/tracing.py), a line written inside a span also carries its
+``trace_id`` and ``span_id``.
+
 ``STEMDECK_LOG_FORMAT=auto`` writes console lines when stderr is a terminal (`stemdeck up`
 by hand) and JSON otherwise (containers, files, log shippers).
 
@@ -27,6 +30,7 @@ from structlog.typing import EventDict, Processor, WrappedLogger
 
 from stemdeck.core.lifecycle import JobChange, Transition
 from stemdeck.core.settings import LogFormat, Settings
+from stemdeck.core.tracing import add_trace_ids
 
 # Fields some libraries pass as ``extra`` for their own formatters (uvicorn's coloured
 # copy of each message): not context, and noise in a JSON line.
@@ -46,6 +50,7 @@ def _shared_processors() -> list[Processor]:
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        add_trace_ids,
     ]
 
 

@@ -7,6 +7,9 @@ one module variable: tracing costs nothing unless asked for. With it, each proce
 SQLAlchemy are instrumented (the API adds FastAPI's instrumentation to its app). The
 exporter reads the standard ``OTEL_*`` variables (headers, timeouts, sampling).
 
+A log line written inside a span carries its ``trace_id`` and ``span_id``
+(``add_trace_ids``, in core/logs.py's chain), to go from a line to its trace.
+
 One trace spans API → queue → worker → storage: an RQ entry carries the trace context
 of the code that queued it in its meta (``queue_meta``), and the worker runs the entry
 in a span that continues it (``continued_span``), so the request that submitted a job
@@ -19,6 +22,8 @@ import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
+
+from structlog.typing import EventDict, WrappedLogger
 
 ENDPOINT_VARIABLE = "OTEL_EXPORTER_OTLP_ENDPOINT"
 # The key of an RQ entry's meta that holds the W3C trace context (traceparent, …).
@@ -99,3 +104,16 @@ def span(name: str, **attributes: str) -> Iterator[None]:
         return
     with _tracer.start_as_current_span(name, attributes=attributes):
         yield
+
+
+def add_trace_ids(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
+    """A structlog processor: the current span's ids, while tracing is on."""
+    if _tracer is None:
+        return event
+    from opentelemetry.trace import get_current_span
+
+    context = get_current_span().get_span_context()
+    if context.is_valid:
+        event["trace_id"] = format(context.trace_id, "032x")
+        event["span_id"] = format(context.span_id, "016x")
+    return event
