@@ -13,6 +13,8 @@ import { NewJobPage } from "./pages/NewJobPage";
 import { NotFoundPage } from "./pages/NotFoundPage";
 import { PlayerPage } from "./pages/PlayerPage";
 import { SignInPage } from "./pages/SignInPage";
+import { SystemPage } from "./pages/SystemPage";
+import { SYSTEM_PATH } from "./system/system";
 import "./styles.css";
 
 function Layout({ children }: { children: React.ReactNode }) {
@@ -20,6 +22,8 @@ function Layout({ children }: { children: React.ReactNode }) {
   const auth = useAuth();
   const showLinks = auth.phase !== "checking" && auth.phase !== "signed-out";
   const isAdmin = auth.phase === "signed-in" && auth.user.is_admin;
+  // With STEMDECK_AUTH=none the one local user is the admin.
+  const seesSystem = isAdmin || auth.phase === "open";
   return (
     <>
       <a className="skip-link" href="#main">
@@ -40,6 +44,7 @@ function Layout({ children }: { children: React.ReactNode }) {
                 Jobs
               </NavLink>
               {isAdmin && <NavLink to={ADMIN_USERS_PATH}>Users</NavLink>}
+              {seesSystem && <NavLink to={SYSTEM_PATH}>System</NavLink>}
             </nav>
           )}
           <UserMenu />
@@ -65,6 +70,7 @@ function AppRoutes() {
       <Route path="/jobs/:jobId" element={<PlayerPage />} />
       {signedIn && <Route path={ACCOUNT_PATH} element={<AccountPage />} />}
       {isAdmin && <Route path={ADMIN_USERS_PATH} element={<AdminUsersPage />} />}
+      {(isAdmin || auth.phase === "open") && <Route path={SYSTEM_PATH} element={<SystemPage />} />}
       {auth.phase !== "open" && <Route path={INVITE_PATH} element={<InvitePage />} />}
       <Route path={SIGN_IN_PATH} element={<SignInPage />} />
       <Route path="*" element={<NotFoundPage />} />

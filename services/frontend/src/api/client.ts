@@ -41,6 +41,12 @@ export type Invite = components["schemas"]["InvitePublic"];
 /** The link is in this answer only: the server keeps just its token's hash. */
 export type CreatedInvite = components["schemas"]["InviteCreated"];
 
+// For the admin System page: the workers, the queues and the latest failures.
+export type SystemStatus = components["schemas"]["SystemStatus"];
+export type WorkerPresence = components["schemas"]["WorkerPresence"];
+export type QueueStatus = components["schemas"]["QueueStatus"];
+export type Failure = components["schemas"]["FailureStatus"];
+
 export interface WaveformPeaks {
   version: number;
   sample_rate: number;
@@ -110,6 +116,7 @@ export const api = {
       body: JSON.stringify(change),
     }),
   invites: () => request<Invite[]>("/api/admin/invites"),
+  system: () => request<SystemStatus>("/api/system"),
   createInvite: (invite: NewInvite) => postJson<CreatedInvite>("/api/admin/invites", invite),
   revokeInvite: (id: string) => request<void>(`/api/admin/invites/${encodeURIComponent(id)}`, { method: "DELETE" }),
   /** Signs the new user in, as login does. */

@@ -6,6 +6,7 @@ import type { Job } from "../api/client";
 import { ProgressBar } from "../components/ProgressBar";
 import { formatDuration, formatEta, formatPercent, formatTimestamp } from "../lib/format";
 import { isFinal, stageText, STATUS_LABELS } from "../lib/jobStatus";
+import { queueText } from "../lib/queue";
 import { useJobFeed } from "../lib/useJobFeed";
 import { CancelOrDeleteButton } from "./CancelOrDeleteButton";
 
@@ -37,6 +38,10 @@ export function JobRow({
   }, [live.mode, initial.id, onDeleted]);
 
   const final = isFinal(job.status);
+  // The line moves when jobs ahead end, which the job's own stream does not hear of: a
+  // queued job's place comes from the list, refreshed on its timer.
+  const queued = job.status === "queued" && initial.status === "queued" ? initial : job;
+  const inLine = queueText(queued.queue_position, queued.estimated_start_s);
   return (
     <li className={`job status-${job.status}`} data-testid="job-row" data-job-id={job.id}>
       <div className="job-main">
@@ -61,7 +66,7 @@ export function JobRow({
           <div className="job-progress">
             <ProgressBar value={job.progress} label={`Progress of ${job.source.name}`} />
             <span className="job-stage" aria-live="polite">
-              {stageText(job)} · <span data-testid="job-percent">{formatPercent(job.progress)}</span>
+              {inLine ?? stageText(job)} · <span data-testid="job-percent">{formatPercent(job.progress)}</span>
               {job.eta_seconds != null && ` · ${formatEta(job.eta_seconds)}`}
             </span>
           </div>
