@@ -6,8 +6,8 @@
 - ``reads``: every read the streams make, in batches on one thread (batches.py).
 
 With these, a thousand open streams cost one Redis connection for their notices (and
-at most one of the process's pools for their reads), and a progress write to a job
-costs one database read however many streams follow it.
+at most one connection of each of the process's pools for their reads), and a
+progress write to a job costs one database read however many streams follow it.
 """
 
 from __future__ import annotations
