@@ -59,6 +59,7 @@ SHAPES = (1, 100)  # jobs the streams are spread over
 ROUNDS = 20  # of writes: every job's progress written once each
 PAUSE_S = 0.2  # between rounds of writes, so one round's re-reads do not queue behind the last
 OPENING_AT_ONCE = 50
+OPEN_TIMEOUT_S = 300
 TARGET_CONNECTIONS, TARGET_RSS_MB, TARGET_P99_MS = 2, 100, 250
 # Sockets beyond the streams: the API's database pool, Redis, files, the bench's own.
 SPARE_FILES = 500
@@ -110,6 +111,21 @@ async def follow(port: int, stream: Stream, gate: asyncio.Semaphore) -> None:
                 stream.opened.set()
     finally:
         writer.close()
+
+
+async def all_open(streams: list[Stream], followers: list[asyncio.Task[None]]) -> None:
+    """Until every stream has its first event; a stream that fails (refused, cut off)
+    stops the bench with its error rather than leaving it waiting."""
+    opened = asyncio.ensure_future(asyncio.gather(*(stream.opened.wait() for stream in streams)))
+    await asyncio.wait(
+        [opened, *followers], timeout=OPEN_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED
+    )
+    for follower in followers:
+        if follower.done():
+            raise RuntimeError("a stream ended while the others opened") from follower.exception()
+    if not opened.done():
+        opened.cancel()
+        raise TimeoutError(f"the streams did not all open within {OPEN_TIMEOUT_S} s")
 
 
 def seed(jobs: int) -> tuple[JobLifecycle, list[Attempt]]:
@@ -168,7 +184,7 @@ async def deliveries(stack: Stack, port: int, jobs: int, redis: Redis) -> Shape:
     gate = asyncio.Semaphore(OPENING_AT_ONCE)
     started = time.perf_counter()
     followers = [asyncio.create_task(follow(port, stream, gate)) for stream in streams]
-    await asyncio.gather(*(stream.opened.wait() for stream in streams))
+    await all_open(streams, followers)
     open_s = time.perf_counter() - started
     after = len(clients_of(redis, api.pid)), len(redis.client_list())
     rss_after = api.memory_info().rss / 2**20
