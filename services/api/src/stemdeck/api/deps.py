@@ -1,10 +1,17 @@
-"""Typed dependency aliases, so route signatures stay short: ``session: SessionDep``."""
+"""Typed dependency aliases, so route signatures stay short: ``session: SessionDep``.
+
+The dependencies that only hand over what the process holds are ``async def``:
+FastAPI runs a plain ``def`` dependency in its threadpool, and each such hop (a
+queue, a thread's wake-up, the GIL handed over and back) cost more than the status
+route's own work. Only what blocks, a session's database work, goes to a thread.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
+from anyio import CapacityLimiter, to_thread
 from fastapi import Depends, Request
 from redis import Redis
 from sqlalchemy.orm import Session
@@ -21,31 +28,39 @@ def get_context(request: Request) -> AppContext:
     return context
 
 
-ContextDep = Annotated[AppContext, Depends(get_context)]
+async def _context(request: Request) -> AppContext:
+    return get_context(request)
 
 
-def _settings(context: ContextDep) -> Settings:
+ContextDep = Annotated[AppContext, Depends(_context)]
+
+
+async def _settings(context: ContextDep) -> Settings:
     return context.settings
 
 
-def _session(context: ContextDep) -> Iterator[Session]:
-    # Sync sessions: FastAPI runs sync dependencies and routes in its threadpool.
+async def _session(context: ContextDep) -> AsyncIterator[Session]:
+    # Sync sessions, used by sync routes in the threadpool. Making one touches no
+    # database (it connects on first use); closing hands its connection back, which
+    # may talk to the database, so that goes to a thread, outside the shared pool's
+    # limit as FastAPI does for its own: when every pooled thread is a route waiting
+    # for a connection, the sessions holding them must still be able to close.
     session = session_factory(context.settings.effective_database_url)()
     try:
         yield session
     finally:
-        session.close()
+        await to_thread.run_sync(session.close, limiter=CapacityLimiter(1))
 
 
-def _storage(context: ContextDep) -> Storage:
+async def _storage(context: ContextDep) -> Storage:
     return context.storage
 
 
-def _redis(context: ContextDep) -> Redis:
+async def _redis(context: ContextDep) -> Redis:
     return context.redis
 
 
-def _strategies(context: ContextDep) -> dict[str, Strategy]:
+async def _strategies(context: ContextDep) -> dict[str, Strategy]:
     return context.strategies
 
 

@@ -7,16 +7,14 @@ from starlette.requests import Request
 from stemdeck.api.errors import REFUSAL_STATUS
 from stemdeck.api.schemas import JobPublic, SourcePublic, StemPublic
 from stemdeck.api.standings import standing_of
+from stemdeck.api.urls import RouteUrls, route_urls
 from stemdeck.core.backlog import Standing
 from stemdeck.core.models import Job, Stem
 from stemdeck.core.states import JobStatus, Stage
 
 
-def stem_public(request: Request, job: Job, stem: Stem) -> StemPublic:
-    urls = {
-        fmt: str(request.url_for("stem_audio", job_id=job.id, stem=stem.name, fmt=fmt))
-        for fmt in stem.keys
-    }
+def stem_public(urls: RouteUrls, job: Job, stem: Stem) -> StemPublic:
+    audio = {fmt: urls("stem_audio", job_id=job.id, stem=stem.name, fmt=fmt) for fmt in stem.keys}
     return StemPublic(
         name=stem.name,
         duration_s=stem.duration_s,
@@ -24,12 +22,10 @@ def stem_public(request: Request, job: Job, stem: Stem) -> StemPublic:
         peak_dbfs=stem.peak_dbfs,
         formats=list(stem.keys),
         sizes=dict(stem.sizes),
-        urls=urls,
-        download_urls={fmt: f"{url}?download=1" for fmt, url in urls.items()},
-        waveform_url=str(request.url_for("waveform", job_id=job.id, stem=stem.name, kind="json")),
-        waveform_png_url=str(
-            request.url_for("waveform", job_id=job.id, stem=stem.name, kind="png")
-        ),
+        urls=audio,
+        download_urls={fmt: f"{url}?download=1" for fmt, url in audio.items()},
+        waveform_url=urls("waveform", job_id=job.id, stem=stem.name, kind="json"),
+        waveform_png_url=urls("waveform", job_id=job.id, stem=stem.name, kind="png"),
     )
 
 
@@ -38,9 +34,10 @@ def job_public(request: Request, job: Job, standing: Standing | None = None) -> 
     completed = job.status == JobStatus.completed
     if standing is None:
         standing = standing_of(request, job)
+    urls = route_urls(request)
     return JobPublic(
         id=job.id,
-        url=str(request.url_for("read_job", job_id=job.id)),
+        url=urls("read_job", job_id=job.id),
         owner_id=job.owner_id,
         status=JobStatus(job.status),
         stage=Stage(job.stage),
@@ -72,6 +69,6 @@ def job_public(request: Request, job: Job, standing: Standing | None = None) -> 
             sample_rate=job.source_sample_rate,
             channels=job.source_channels,
         ),
-        stems=[stem_public(request, job, stem) for stem in job.stems],
-        zip_url=str(request.url_for("stems_zip", job_id=job.id)) if completed else None,
+        stems=[stem_public(urls, job, stem) for stem in job.stems],
+        zip_url=urls("stems_zip", job_id=job.id) if completed else None,
     )

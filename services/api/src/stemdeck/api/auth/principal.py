@@ -8,12 +8,13 @@ one database read, then trusted for STEMDECK_AUTH_CACHE_SECONDS (see auth/cache.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from stemdeck.api.context import AppContext
 from stemdeck.api.deps import ContextDep
@@ -28,7 +29,7 @@ from stemdeck.core.accounts.tokens import (
 )
 from stemdeck.core.db import session_scope
 from stemdeck.core.models import LOCAL_ADMIN_EMAIL, LOCAL_ADMIN_ID, User, utcnow
-from stemdeck.core.settings import AuthMode
+from stemdeck.core.settings import AuthMode, Settings
 
 SESSION_COOKIE = "stemdeck_session"
 
@@ -63,7 +64,7 @@ def not_signed_in() -> ApiError:
     )
 
 
-def _bearer(context: AppContext, header: str) -> Principal:
+def _api_token(header: str) -> str:
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not looks_like_api_token(token):
@@ -73,6 +74,11 @@ def _bearer(context: AppContext, header: str) -> Principal:
             "The Authorization header must be 'Bearer sdk_…' with a whole API token.",
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         )
+    return token
+
+
+def _bearer(context: AppContext, header: str) -> Principal:
+    token = _api_token(header)
     key, cache = digest(token), context.principals
     if cached := cache.get(key):
         return cached
@@ -116,10 +122,14 @@ def session_ended() -> ApiError:
     )
 
 
-def _session(context: AppContext, session_id: str) -> Principal:
+def _session_key(session_id: str) -> str:
     if not looks_like_session_id(session_id):
         raise session_ended()  # not one this server made: no database read
-    key, cache = digest(session_id), context.principals
+    return digest(session_id)
+
+
+def _session(context: AppContext, session_id: str) -> Principal:
+    key, cache = _session_key(session_id), context.principals
     if cached := cache.get(key):
         return cached
     generation = cache.generation()
@@ -134,11 +144,15 @@ def _session(context: AppContext, session_id: str) -> Principal:
     return principal
 
 
-def current_principal(request: Request, context: ContextDep) -> Principal:
+def _local_admin(settings: Settings) -> Principal:
+    return Principal(LOCAL_ADMIN_ID, settings.admin_email or LOCAL_ADMIN_EMAIL, True, None, "local")
+
+
+def current_principal(request: Request, context: AppContext) -> Principal:
+    """Blocking: a credential the cache does not hold is read from the database."""
     settings = context.settings
     if settings.auth == AuthMode.none:
-        email = settings.admin_email or LOCAL_ADMIN_EMAIL
-        return Principal(LOCAL_ADMIN_ID, email, True, None, "local")
+        return _local_admin(settings)
     if header := request.headers.get("authorization"):
         return _bearer(context, header)
     if session_id := request.cookies.get(SESSION_COOKIE):
@@ -146,13 +160,36 @@ def current_principal(request: Request, context: ContextDep) -> Principal:
     raise not_signed_in()
 
 
-PrincipalDep = Annotated[Principal, Depends(current_principal)]
+def _known_principal(request: Request, context: AppContext) -> Principal | None:
+    """current_principal when it needs no database read, else None; the same refusals
+    for a missing or malformed credential."""
+    settings = context.settings
+    if settings.auth == AuthMode.none:
+        return _local_admin(settings)
+    if header := request.headers.get("authorization"):
+        return context.principals.get(digest(_api_token(header)))
+    if session_id := request.cookies.get(SESSION_COOKIE):
+        return context.principals.get(_session_key(session_id))
+    raise not_signed_in()
 
 
-def requires(scope: Scope) -> Callable[[Principal], Principal]:
+async def request_principal(request: Request, context: ContextDep) -> Principal:
+    """The dependency: the local admin or a credential checked a moment ago at once, on
+    the event loop (a threadpool hop cost more than a status request's own work); a
+    database read in the threadpool."""
+    known = _known_principal(request, context)
+    if known is not None:
+        return known
+    return await run_in_threadpool(current_principal, request, context)
+
+
+PrincipalDep = Annotated[Principal, Depends(request_principal)]
+
+
+def requires(scope: Scope) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency: the principal, if it may use ``scope``; else 403 naming it."""
 
-    def check(principal: PrincipalDep) -> Principal:
+    async def check(principal: PrincipalDep) -> Principal:
         if not principal.may(scope):
             why = (
                 "only admins may"

@@ -1,0 +1,101 @@
+"""The SQL statements each read route issues, counted on the app's real engine (SQLite
+and Postgres): a job is one statement with its stems, a page of jobs three however many
+jobs and stems it holds. Counts are deterministic where timings are not; a change that
+loads stems one job at a time, or re-reads a job, fails here first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import event
+
+from stemdeck.core import migrate
+from stemdeck.core.db import engine_for
+from stemdeck.core.settings import Settings
+from tests.integration.conftest import StoredJob
+
+STEMS = ("vocals", "drums", "bass", "other")
+Counter = Callable[[Callable[[], Any]], int]
+
+
+@pytest.fixture(params=["postgres", "sqlite"])
+def settings(
+    request: pytest.FixtureRequest, make_settings: Callable[..., Settings], tmp_path: Path
+) -> Settings:
+    if request.param == "postgres":
+        return make_settings()
+    url = f"sqlite:///{tmp_path / 'stemdeck.db'}"
+    migrate.upgrade(url)
+    return make_settings(database_url=url)
+
+
+@pytest.fixture
+def statements(settings: Settings) -> Iterator[Counter]:
+    """count(call): how many statements ``call`` sent through the app's engine."""
+    engine = engine_for(settings.effective_database_url)
+    seen: list[str] = []
+
+    def note(*args: Any) -> None:
+        seen.append(args[2])
+
+    event.listen(engine, "before_cursor_execute", note)
+
+    def count(call: Callable[[], Any]) -> int:
+        seen.clear()
+        call()
+        return len(seen)
+
+    yield count
+    event.remove(engine, "before_cursor_execute", note)
+
+
+def ok(client: TestClient, path: str, status: int = 200) -> Callable[[], None]:
+    def get() -> None:
+        response = client.get(path, follow_redirects=False)
+        assert response.status_code == status, response.text
+
+    return get
+
+
+def test_a_job_with_its_stems_is_one_statement(
+    client: TestClient, make_stored_job: Callable[..., StoredJob], statements: Counter
+) -> None:
+    job = make_stored_job(stems=STEMS).id
+    ok(client, f"/api/jobs/{job}")()  # warm: the first request sets up what a process keeps
+
+    assert statements(ok(client, f"/api/jobs/{job}")) == 1
+    assert statements(ok(client, f"/status/{job}")) == 1
+    assert statements(ok(client, "/api/jobs/" + "0" * 32, 404)) == 1
+    assert statements(ok(client, "/api/jobs/not-an-id", 404)) == 0
+
+
+def test_a_page_of_jobs_costs_the_same_statements_for_one_job_as_for_twenty(
+    client: TestClient, make_stored_job: Callable[..., StoredJob], statements: Counter
+) -> None:
+    make_stored_job(stems=STEMS)
+    ok(client, "/api/jobs?limit=20")()
+    one = statements(ok(client, "/api/jobs?limit=20"))
+    for _ in range(19):
+        make_stored_job(stems=STEMS)
+
+    twenty = statements(ok(client, "/api/jobs?limit=20"))
+
+    assert len(client.get("/api/jobs?limit=20").json()["data"]) == 20
+    # The count, the page of jobs, then every stem of the page at once.
+    assert one == twenty == 3
+
+
+def test_each_file_route_reads_its_job_once(
+    client: TestClient, make_stored_job: Callable[..., StoredJob], statements: Counter
+) -> None:
+    job = make_stored_job(stems=STEMS).id
+    ok(client, f"/api/jobs/{job}")()
+
+    assert statements(ok(client, f"/api/jobs/{job}/stems/vocals.flac", 307)) == 1
+    assert statements(ok(client, f"/api/jobs/{job}/waveforms/drums.json", 307)) == 1
+    assert statements(ok(client, f"/api/jobs/{job}/stems.zip")) == 1
