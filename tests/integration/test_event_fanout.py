@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, ExitStack
 from pathlib import Path
@@ -210,3 +211,24 @@ def over_cap(response: httpx.Response, limit: str) -> dict[str, Any]:
     }
     assert error["limit"] == limit
     return error
+
+
+def test_clients_that_hang_up_at_once_keep_no_slot(
+    settings: Settings, mixture: Path, tmp_path: Path
+) -> None:
+    """GIVEN one stream per user WHEN clients ask for a stream and hang up at once, some
+    before its first byte THEN none of them keeps the slot: a stream opens after."""
+    job_id = queued_job(settings, clip(tmp_path, mixture))
+    one = {"STEMDECK_EVENTS_MAX_STREAMS_PER_CLIENT": "1"}
+    with running_stack(settings, workers=0, **one) as stack:
+        host, port = stack.base_url.removeprefix("http://").split(":")
+        request = f"GET /api/jobs/{job_id}/events HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+        for _ in range(20):
+            with socket.create_connection((host, int(port))) as hung_up:
+                hung_up.sendall(request)
+
+        def opens() -> bool:
+            with stack.client() as client, client.stream("GET", f"/api/jobs/{job_id}/events") as r:
+                return r.status_code == 200
+
+        stack.wait_until(opens, "a stream after clients hung up", timeout_s=30)

@@ -27,6 +27,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
+from starlette.types import Receive, Scope, Send
 
 from stemdeck.api.auth.principal import JobsReader, Principal, current_principal
 from stemdeck.api.context import AppContext
@@ -156,34 +157,50 @@ class _Lease:
             self.client = ""
 
 
+class _EventStream(StreamingResponse):
+    """Gives the stream's lease back once the response ends, however it ends: also when
+    the client hangs up before the body starts, and the body's generator never runs."""
+
+    def __init__(self, body: AsyncIterator[bytes], lease: _Lease) -> None:
+        super().__init__(
+            body,
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+        self.lease = lease
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.lease.release()
+
+
 async def _stream(
-    context: AppContext, request: Request, first: Snapshot, inbox: Inbox, lease: _Lease
+    context: AppContext, request: Request, first: Snapshot, inbox: Inbox
 ) -> AsyncIterator[bytes]:
     keepalive_s = context.settings.events_keepalive_s
     reads = context.streams.reads
-    try:
-        body: Reread = first
-        last: str | None = None
-        while isinstance(body, Snapshot):
-            if body.json != last:
-                yield body.event
-                last = body.json
-            if body.final:
-                return
-            # A ring clears the bell: writes come in bursts, and one re-read answers
-            # every notice that came before it.
-            if not await inbox.wait(keepalive_s):
-                if await request.is_disconnected():
-                    return
-                yield b": keep-alive\n\n"
-            body = await reads.read(StreamRead(inbox.job_id, request))
-        if isinstance(body, ApiError):
-            error = {"error": {"code": body.code, "message": body.message}}
-            yield _event("signed_out", json.dumps(error))
+    body: Reread = first
+    last: str | None = None
+    while isinstance(body, Snapshot):
+        if body.json != last:
+            yield body.event
+            last = body.json
+        if body.final:
             return
-        yield _event("deleted", json.dumps({"id": inbox.job_id}))
-    finally:
-        lease.release()
+        # A ring clears the bell: writes come in bursts, and one re-read answers
+        # every notice that came before it.
+        if not await inbox.wait(keepalive_s):
+            if await request.is_disconnected():
+                return
+            yield b": keep-alive\n\n"
+        body = await reads.read(StreamRead(inbox.job_id, request))
+    if isinstance(body, ApiError):
+        error = {"error": {"code": body.code, "message": body.message}}
+        yield _event("signed_out", json.dumps(error))
+        return
+    yield _event("deleted", json.dumps({"id": inbox.job_id}))
 
 
 @router.get(
@@ -210,8 +227,4 @@ async def job_events(
     except BaseException:
         lease.release()
         raise
-    return StreamingResponse(
-        _stream(context, request, first, inbox, lease),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return _EventStream(_stream(context, request, first, inbox), lease)
