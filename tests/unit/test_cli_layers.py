@@ -20,7 +20,16 @@ from tests.conftest import REPO
 
 CORE_SRC = REPO / "services" / "core" / "src"
 UPPER_LAYERS = ("stemdeck.api", "stemdeck.worker")
-CORE_COMMANDS = {"migrate", "reconciler", "healthcheck", "strategies", "up", "users", "tokens"}
+CORE_COMMANDS = {
+    "migrate",
+    "reconciler",
+    "healthcheck",
+    "strategies",
+    "up",
+    "users",
+    "tokens",
+    "status",
+}
 API_COMMANDS = {"api"}
 WORKER_COMMANDS = {"worker", "separate", "models"}
 
