@@ -1,11 +1,12 @@
 """OpenTelemetry tracing, only when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set.
 
-Without it nothing of OpenTelemetry is imported and every helper here is a check of
-one module variable: tracing costs nothing unless asked for. With it, each process
-(``stemdeck-api``, ``stemdeck-worker``, ``stemdeck-reconciler``: its service.name, unless
-``OTEL_SERVICE_NAME`` says otherwise) exports spans over OTLP/HTTP, and Redis and
-SQLAlchemy are instrumented (the API adds FastAPI's instrumentation to its app). The
-exporter reads the standard ``OTEL_*`` variables (headers, timeouts, sampling).
+Without it no tracer provider, exporter or instrumentation is imported or started, and
+every helper here is a check of one module variable: tracing costs nothing unless asked
+for. With it, each process (``stemdeck-api``, ``stemdeck-worker``,
+``stemdeck-reconciler``: its service.name, unless ``OTEL_SERVICE_NAME`` says otherwise)
+exports spans over OTLP/HTTP, and Redis and SQLAlchemy are instrumented (the API adds
+FastAPI's instrumentation to its app). The exporter reads the standard ``OTEL_*``
+variables (headers, timeouts, sampling).
 
 A log line written inside a span carries its ``trace_id`` and ``span_id``
 (``add_trace_ids``, in core/logs.py's chain), to go from a line to its trace.
@@ -64,7 +65,8 @@ def instrument_app(app: Any) -> None:
         return
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-    FastAPIInstrumentor.instrument_app(app)
+    # Without a span per ASGI message (each chunk of an upload or a stem sent): noise.
+    FastAPIInstrumentor.instrument_app(app, exclude_spans=["receive", "send"])
 
 
 def queue_meta() -> dict[str, Any] | None:
