@@ -57,7 +57,7 @@ class EventStreams:
     ) -> EventStreams:
         """``read_all``: what a batch of reads runs (routes/job_events.read_for_streams)."""
         return cls(
-            EventHub(settings.require_redis_url()),
+            EventHub(settings.require_redis_url(), settings.events_keepalive_s),
             StreamSlots.from_settings(settings),
             Batches(read_all),
         )
