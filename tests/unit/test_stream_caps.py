@@ -18,8 +18,12 @@ from stemdeck.core.settings import SettingsError, load_settings
         # Streams would take every connection, and other requests would get none.
         ({"STEMDECK_EVENTS_MAX_STREAMS": "1000"}, "leaving none for other requests"),
         (
-            {"STEMDECK_HTTP_MAX_CONNECTIONS": "500"},
+            {"STEMDECK_HTTP_MAX_CONNECTIONS": "500", "STEMDECK_EVENTS_MAX_STREAMS": "800"},
             "lower it, or raise STEMDECK_HTTP_MAX_CONNECTIONS",
+        ),
+        (
+            {"STEMDECK_HTTP_MAX_CONNECTIONS": "10", "STEMDECK_EVENTS_MAX_STREAMS_PER_CLIENT": "9"},
+            "9 is more than the 8 streams in all (STEMDECK_EVENTS_MAX_STREAMS, four fifths",
         ),
         (
             {"STEMDECK_EVENTS_MAX_STREAMS": "10", "STEMDECK_EVENTS_MAX_STREAMS_PER_CLIENT": "11"},
@@ -38,9 +42,13 @@ def test_a_bad_cap_stops_start_up_naming_it(
 
 
 def test_the_defaults_leave_connections_for_other_requests() -> None:
-    settings = load_settings()
-    assert settings.events_max_streams_per_client <= settings.events_max_streams
-    assert settings.events_max_streams < settings.http_max_connections
+    assert load_settings().stream_caps == (800, 50)
+
+
+def test_unset_caps_follow_the_connection_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lowering STEMDECK_HTTP_MAX_CONNECTIONS alone lowers the stream caps with it."""
+    monkeypatch.setenv("STEMDECK_HTTP_MAX_CONNECTIONS", "6")
+    assert load_settings().stream_caps == (4, 4)
 
 
 def refusal(slots: StreamSlots, client: str) -> ApiError:

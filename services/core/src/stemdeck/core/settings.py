@@ -181,8 +181,9 @@ class Settings(BaseSettings):
     events_keepalive_s: float = Field(15.0, gt=0, le=300)
     # Event streams one API process holds open, in all and per user; past either, a new
     # one gets 429 (and the web app polls). Each holds a connection, so the total stays
-    # below HTTP_MAX_CONNECTIONS, leaving room for every other request.
-    events_max_streams: int = Field(800, ge=1)
+    # below HTTP_MAX_CONNECTIONS, leaving room for every other request. Unset: four
+    # fifths of HTTP_MAX_CONNECTIONS (800 of 1000); the per-user cap never above it.
+    events_max_streams: int | None = Field(None, ge=1)
     events_max_streams_per_client: int = Field(50, ge=1)
     # Jobs finished longer ago than this are deleted, files and rows (0: keep forever).
     retention_days: float = Field(0.0, ge=0)
@@ -446,18 +447,24 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_event_streams(self) -> Settings:
-        most, per_client = self.events_max_streams, self.events_max_streams_per_client
-        if most >= self.http_max_connections:
+        most = self.stream_caps[0]
+        if self.events_max_streams is not None and most >= self.http_max_connections:
             raise ValueError(
                 f"{ENV_PREFIX}EVENTS_MAX_STREAMS: {most} streams would take every one of the "
                 f"{self.http_max_connections} connections {ENV_PREFIX}HTTP_MAX_CONNECTIONS "
                 "allows, leaving none for other requests; lower it, or raise "
                 f"{ENV_PREFIX}HTTP_MAX_CONNECTIONS"
             )
-        if per_client > most:
+        asked = self.events_max_streams_per_client
+        if "events_max_streams_per_client" in self.model_fields_set and asked > most:
+            unset = (
+                ""
+                if self.events_max_streams
+                else f", four fifths of {ENV_PREFIX}HTTP_MAX_CONNECTIONS"
+            )
             raise ValueError(
-                f"{ENV_PREFIX}EVENTS_MAX_STREAMS_PER_CLIENT: {per_client} is more than "
-                f"{ENV_PREFIX}EVENTS_MAX_STREAMS ({most}), the most streams in all; lower it"
+                f"{ENV_PREFIX}EVENTS_MAX_STREAMS_PER_CLIENT: {asked} is more than the "
+                f"{most} streams in all ({ENV_PREFIX}EVENTS_MAX_STREAMS{unset}); lower it"
             )
         return self
 
@@ -650,6 +657,12 @@ class Settings(BaseSettings):
     def password_sign_in(self) -> bool:
         """Whether email and password sign in (accounts mode, not OIDC only)."""
         return self.auth is AuthMode.accounts and not self.oidc_only
+
+    @property
+    def stream_caps(self) -> tuple[int, int]:
+        """The most event streams one API process holds open: in all, and per user."""
+        most = self.events_max_streams or max(1, self.http_max_connections * 4 // 5)
+        return most, min(self.events_max_streams_per_client, most)
 
     @property
     def max_upload_bytes(self) -> int:

@@ -32,7 +32,7 @@ class StreamSlots:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> StreamSlots:
-        return cls(settings.events_max_streams, settings.events_max_streams_per_client)
+        return cls(*settings.stream_caps)
 
     @property
     def total(self) -> int:
