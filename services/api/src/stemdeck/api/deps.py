@@ -65,7 +65,9 @@ async def _strategies(context: ContextDep) -> dict[str, Strategy]:
 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
-SessionDep = Annotated[Session, Depends(_session)]
+# Closed as the route returns, not once the response is sent: its connection goes back
+# to the pool before the body is serialized and written.
+SessionDep = Annotated[Session, Depends(_session, scope="function")]
 StorageDep = Annotated[Storage, Depends(_storage)]
 RedisDep = Annotated[Redis, Depends(_redis)]
 StrategiesDep = Annotated[dict[str, Strategy], Depends(_strategies)]

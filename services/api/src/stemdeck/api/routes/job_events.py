@@ -98,7 +98,7 @@ def read_for_streams(reads: Sequence[StreamRead]) -> list[Reread]:
             if isinstance(principal, Principal) and (read.job_id, principal) not in visible:
                 visible[read.job_id, principal] = _visible(session, read.job_id, principal)
         jobs = {job.id: job for job in visible.values() if job is not None}
-        standings = job_standings(reads[0].request, list(jobs.values()))
+        standings = job_standings(reads[0].request, list(jobs.values()), session)
         bodies: dict[tuple[str, str], Snapshot] = {}
         answers: list[Reread] = []
         for read, principal in zip(reads, principals, strict=True):

@@ -14,7 +14,7 @@ from stemdeck.api.intake import create_job_from_upload
 from stemdeck.api.jobstore import cancel_job, delete_job, load_job, owner_filter
 from stemdeck.api.presenters import job_public
 from stemdeck.api.schemas import SIGN_IN_ERRORS, ErrorPublic, JobPublic, JobsPublic
-from stemdeck.api.standings import NO_STANDING, job_standings
+from stemdeck.api.standings import NO_STANDING, job_standings, standing_of
 from stemdeck.api.url_intake import JobCreateFromUrl, create_job_from_url, media_type
 from stemdeck.core.formats import FORMATS
 from stemdeck.core.models import Job
@@ -122,7 +122,7 @@ def list_jobs(
         .limit(limit)
         .offset(offset)
     ).all()
-    standings = job_standings(request, jobs)  # the page's unfinished jobs in one go
+    standings = job_standings(request, jobs, session)  # the page's unfinished jobs at once
     data = [job_public(request, job, standings.get(job.id, NO_STANDING)) for job in jobs]
     return JobsPublic(data=data, count=count, limit=limit, offset=offset)
 
@@ -131,7 +131,8 @@ def list_jobs(
 def read_job(
     request: Request, session: SessionDep, principal: JobsReader, job_id: str
 ) -> JobPublic:
-    return job_public(request, load_job(session, job_id, principal))
+    job = load_job(session, job_id, principal)
+    return job_public(request, job, standing_of(request, job, session))
 
 
 @router.delete(
