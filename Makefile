@@ -69,12 +69,14 @@ gen-client: $(STAMP) $(WEB_DEPS)
 	VENV_BIN=$(BIN) bash scripts/gen-client.sh
 
 bench: install
+	@BENCH=1 bash scripts/system-deps.sh
 	@bash scripts/services.sh
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/models.py
 	$(BIN)/python bench/quality.py
 	$(BIN)/python bench/signin.py
 	$(BIN)/python bench/auth.py
+	$(BIN)/python bench/load.py
 	$(BIN)/python bench/sse.py
 
 # Weights of every strategy in strategies.yaml, on a machine that can reach them.

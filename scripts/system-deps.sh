@@ -13,6 +13,8 @@ command -v gcc >/dev/null && command -v g++ >/dev/null || missing+=(build-essent
 command -v ffmpeg >/dev/null || missing+=(ffmpeg)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
+# make bench only: wrk loads the API in bench/load.py.
+if [ -n "${BENCH:-}" ]; then command -v wrk >/dev/null || missing+=(wrk); fi
 if [ ${#missing[@]} -gt 0 ]; then
   as_root apt-get update -qq
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
