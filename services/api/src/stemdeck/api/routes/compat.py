@@ -21,6 +21,7 @@ from stemdeck.api.schemas import (
     CompatUploadPublic,
     ErrorPublic,
 )
+from stemdeck.api.standings import standing_of
 from stemdeck.api.url_intake import JobCreateFromUrl, create_job_from_url
 
 router = APIRouter(tags=["compat (Stem Splitter API)"], responses=SIGN_IN_ERRORS)
@@ -73,7 +74,8 @@ async def submit_url(
 def status(
     request: Request, session: SessionDep, principal: JobsReader, job_id: str
 ) -> CompatStatusPublic:
-    job = job_public(request, load_job(session, job_id, principal))
+    row = load_job(session, job_id, principal)
+    job = job_public(request, row, standing_of(request, row, session))
     return CompatStatusPublic(
         job_id=job.id,
         status=job.status,

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import func, select
+from starlette.concurrency import run_in_threadpool
 
 from stemdeck.api.auth.principal import JobsReader, JobsWriter, Principal
 from stemdeck.api.deps import ContextDep, SessionDep
@@ -88,7 +89,11 @@ async def create_job(
     request: Request, response: Response, context: ContextDep, principal: JobsWriter
 ) -> JobPublic:
     job = await create_job_from_request(request, context, principal)
-    body = job_public(request, job)
+    # Its place in line reads Redis and the database: in a thread, never on the event
+    # loop, where a wait for a pooled connection would stop every request, the ones
+    # about to give their connection back included.
+    standing = await run_in_threadpool(standing_of, request, job)
+    body = job_public(request, job, standing)
     response.headers["Location"] = body.url
     return body
 
