@@ -538,6 +538,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/system": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Workers, queue depths and the latest failures (admins)
+         * @description Each worker (device, current job, models loaded, memory, last report; ``stale``
+         *     when it stopped reporting), each queue's depth and the wait of its oldest job, and
+         *     the latest failed jobs with their reasons.
+         */
+        get: operations["read_system_api_system_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/download/{job_id}/{stem}": {
         parameters: {
             query?: never;
@@ -789,14 +811,31 @@ export interface components {
             message: string;
             /**
              * Ref
-             * @description For a failure inside the server (500, a dependency down): the error reference the server's log has the details under
-             * @example E-7F3K2Q
+             * @description For a failure inside the server (500, a dependency down): the error reference, the request's X-Request-ID, which the server's log lines of it carry
+             * @example 3f9c2a7e1b4d8c06
              */
             ref?: string | null;
         };
         /** ErrorPublic */
         ErrorPublic: {
             error: components["schemas"]["ErrorDetail"];
+        };
+        /** FailureStatus */
+        FailureStatus: {
+            /** Error */
+            error: string | null;
+            /** Error Code */
+            error_code: string | null;
+            /** Finished At */
+            finished_at: string | null;
+            /** Job Id */
+            job_id: string;
+            /** Owner Id */
+            owner_id: string;
+            /** Source Name */
+            source_name: string;
+            /** Strategy */
+            strategy: string;
         };
         /**
          * FormatId
@@ -945,8 +984,13 @@ export interface components {
              */
             error_status: number | null;
             /**
+             * Estimated Start S
+             * @description While queued: seconds until a worker should start it, from the work ahead and the workers' measured speed; null when unknown
+             */
+            estimated_start_s: number | null;
+            /**
              * Eta Seconds
-             * @description Estimated seconds left while running
+             * @description Estimated seconds left while running, from the measured speed of its strategy on its worker's device (extrapolated from progress until one was measured)
              */
             eta_seconds: number | null;
             /** Finished At */
@@ -972,6 +1016,11 @@ export interface components {
             owner_id: string;
             /** Progress */
             progress: number;
+            /**
+             * Queue Position
+             * @description While queued: its place in line, 1 = next; null otherwise
+             */
+            queue_position: number | null;
             source: components["schemas"]["SourcePublic"];
             /** @description What an unfinished job is doing now */
             stage: components["schemas"]["Stage"];
@@ -1084,6 +1133,29 @@ export interface components {
             current_password: string;
             /** New Password */
             new_password: string;
+        };
+        /** QueueStatus */
+        QueueStatus: {
+            /**
+             * Depth
+             * @description Jobs waiting for a worker
+             */
+            depth: number;
+            /**
+             * Name
+             * @description separate (separations) or ingest (URL downloads)
+             */
+            name: string;
+            /**
+             * Oldest Wait S
+             * @description How long the job at its head has waited; null when empty
+             */
+            oldest_wait_s: number | null;
+            /**
+             * Workers
+             * @description Live workers that take jobs from it
+             */
+            workers: number;
         };
         /** QuotaOverridesPublic */
         QuotaOverridesPublic: {
@@ -1289,6 +1361,23 @@ export interface components {
             /** Stems */
             stems: string[];
         };
+        /** SystemStatus */
+        SystemStatus: {
+            /**
+             * Failures
+             * @description The latest failed jobs, newest first
+             */
+            failures: components["schemas"]["FailureStatus"][];
+            /**
+             * Generated At
+             * Format: date-time
+             */
+            generated_at: string;
+            /** Queues */
+            queues: components["schemas"]["QueueStatus"][];
+            /** Workers */
+            workers: components["schemas"]["WorkerPresence"][];
+        };
         /** TokenCreate */
         TokenCreate: {
             /**
@@ -1407,6 +1496,81 @@ export interface components {
             msg: string;
             /** Error Type */
             type: string;
+        };
+        /** WorkerPresence */
+        WorkerPresence: {
+            /**
+             * Current Job
+             * @description The id of the job it is working on
+             */
+            current_job: string | null;
+            /**
+             * Current Queue
+             * @description The queue that job came from
+             */
+            current_queue: string | null;
+            /**
+             * Device
+             * @description 'cpu', or the GPU's name
+             */
+            device: string;
+            /** Host */
+            host: string;
+            /**
+             * Interval S
+             * @description How often it reports
+             */
+            interval_s: number;
+            /** Job Started At */
+            job_started_at: string | null;
+            /**
+             * Jobs Done
+             * @description Jobs this process has finished, however they ended
+             */
+            jobs_done: number;
+            /**
+             * Last Heartbeat
+             * Format: date-time
+             */
+            last_heartbeat: string;
+            /**
+             * Models Bytes
+             * @description What the loaded models hold in memory
+             */
+            models_bytes: number;
+            /**
+             * Models Loaded
+             * @description Model ids kept warm, least recently used first
+             */
+            models_loaded: string[];
+            /**
+             * Name
+             * @description The worker's RQ name (host.pid unless set)
+             */
+            name: string;
+            /** Pid */
+            pid: number;
+            /**
+             * Queues
+             * @description The queues it takes jobs from
+             */
+            queues: string[];
+            /**
+             * Rss Bytes
+             * @description The process's resident memory
+             */
+            rss_bytes: number | null;
+            /**
+             * Stale
+             * @description It has missed several reports: stopped, frozen or unreachable
+             * @default false
+             */
+            stale: boolean;
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
         };
     };
     responses: never;
@@ -2967,6 +3131,26 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            /** @description `too_many_streams`: this user already has STEMDECK_EVENTS_MAX_STREAMS_PER_CLIENT streams open (`limit`: `events_streams_per_client`), or the server STEMDECK_EVENTS_MAX_STREAMS (`limit`: `events_streams`). The error also gives `used` and `allowed`; `Retry-After` says when to try again. Close a stream, or poll GET /api/jobs/{id} meanwhile. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description Redis, which carries the changes, is down */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
         };
     };
     stems_zip_api_jobs__job_id__stems_zip_get: {
@@ -3172,6 +3356,44 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["StrategyPublic"][];
+                };
+            };
+        };
+    };
+    read_system_api_system_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SystemStatus"];
+                };
+            };
+            /** @description Not signed in (no or a dead session or token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The API token lacks the scope this needs, or a request signed in by cookie came from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
