@@ -233,6 +233,29 @@ def test_each_user_lists_only_their_jobs_and_an_admin_lists_and_filters_all(
     assert "id (32 hex characters) or email" in bad.json()["error"]["message"]
 
 
+def test_a_job_whose_body_the_api_keeps_is_still_404_to_another_user(
+    client: TestClient, token: Token, ada: Caller, bea: Caller, job_of: Callable[[Caller], str]
+) -> None:
+    """Finished jobs' bodies are kept per process (api/bodies.py); the owner is checked
+    on every read all the same."""
+    job_id = job_of(ada)
+    for _ in range(2):  # the second read answers from what the API kept
+        assert client.get(f"/api/jobs/{job_id}", headers=ada.headers).status_code == 200
+        assert job_id in [
+            job["id"] for job in client.get("/api/jobs", headers=ada.headers).json()["data"]
+        ]
+
+    theirs = client.get(f"/api/jobs/{job_id}", headers=bea.headers)
+
+    assert theirs.status_code == 404
+    assert theirs.json()["error"]["code"] == "job_not_found"
+    assert client.get("/api/jobs", headers=bea.headers).json()["data"] == []
+    admin = token("admin", "jobs:read", "admin")
+    assert client.get(f"/api/jobs/{job_id}", headers=admin.headers).status_code == 200
+    read_only_admin = token("admin", "jobs:read")  # an admin's own jobs, like anyone's
+    assert client.get(f"/api/jobs/{job_id}", headers=read_only_admin.headers).status_code == 404
+
+
 def test_an_admin_reaches_any_users_job(
     client: TestClient, token: Token, ada: Caller, job_of: Callable[[Caller], str]
 ) -> None:

@@ -1,7 +1,8 @@
 """The SQL statements each read route issues, counted on the app's real engine (SQLite
-and Postgres): a job is one statement with its stems, a page of jobs three however many
-jobs and stems it holds. Counts are deterministic where timings are not; a change that
-loads stems one job at a time, or re-reads a job, fails here first.
+and Postgres): a job is one statement with its stems, or one light one while its body is
+kept (api/bodies.py); a page of jobs three however many jobs and stems it holds, two once
+its finished jobs' bodies are kept. Counts are deterministic where timings are not; a
+change that loads stems one job at a time, or re-reads a job, fails here first.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event
+from sqlalchemy import event, update
 
 from stemdeck.core import migrate
-from stemdeck.core.db import engine_for
+from stemdeck.core.db import engine_for, session_scope
+from stemdeck.core.models import Job, utcnow
 from stemdeck.core.settings import Settings
+from stemdeck.core.states import JobStatus
 from tests.integration.conftest import StoredJob
 
 STEMS = ("vocals", "drums", "bass", "other")
@@ -66,12 +69,34 @@ def test_a_job_with_its_stems_is_one_statement(
     client: TestClient, make_stored_job: Callable[..., StoredJob], statements: Counter
 ) -> None:
     job = make_stored_job(stems=STEMS).id
-    ok(client, f"/api/jobs/{job}")()  # warm: the first request sets up what a process keeps
+    running = make_stored_job(status=JobStatus.running, stems=()).id
+    ok(client, "/api/jobs/" + make_stored_job().id)()  # the first request sets up a process
 
+    # Read whole the first time; then its kept body, after one light read of its version.
+    assert statements(ok(client, f"/api/jobs/{job}")) == 1
     assert statements(ok(client, f"/api/jobs/{job}")) == 1
     assert statements(ok(client, f"/status/{job}")) == 1
     assert statements(ok(client, "/api/jobs/" + "0" * 32, 404)) == 1
     assert statements(ok(client, "/api/jobs/not-an-id", 404)) == 0
+    # Running jobs are never kept: one statement each time (their standing reads Redis).
+    assert statements(ok(client, f"/api/jobs/{running}")) == 1
+    assert statements(ok(client, f"/api/jobs/{running}")) == 1
+
+
+def test_a_kept_job_that_changed_is_read_whole_again(
+    client: TestClient,
+    make_stored_job: Callable[..., StoredJob],
+    statements: Counter,
+    settings: Settings,
+) -> None:
+    job = make_stored_job(stems=STEMS).id
+    ok(client, f"/api/jobs/{job}")()
+    with session_scope(settings.effective_database_url) as session:
+        session.execute(update(Job).where(Job.id == job).values(updated_at=utcnow()))
+
+    # The light read tells it changed, then the job and its stems in one more.
+    assert statements(ok(client, f"/api/jobs/{job}")) == 2
+    assert statements(ok(client, f"/api/jobs/{job}")) == 1
 
 
 def test_a_page_of_jobs_costs_the_same_statements_for_one_job_as_for_twenty(
@@ -83,11 +108,13 @@ def test_a_page_of_jobs_costs_the_same_statements_for_one_job_as_for_twenty(
     for _ in range(19):
         make_stored_job(stems=STEMS)
 
-    twenty = statements(ok(client, "/api/jobs?limit=20"))
+    twenty_new = statements(ok(client, "/api/jobs?limit=20"))
+    twenty_kept = statements(ok(client, "/api/jobs?limit=20"))
 
     assert len(client.get("/api/jobs?limit=20").json()["data"]) == 20
-    # The count, the page of jobs, then every stem of the page at once.
-    assert one == twenty == 3
+    # The count and the page's versions; then the jobs not kept and all their stems at once.
+    assert one == twenty_kept == 2
+    assert twenty_new == 3
 
 
 def test_each_file_route_reads_its_job_once(

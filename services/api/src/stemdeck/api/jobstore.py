@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from redis import Redis
@@ -52,9 +54,38 @@ def load_job(session: Session, job_id: str, principal: Principal) -> Job:
     """The job ``principal`` may see, else 404 ``job_not_found`` — the same answer for
     another user's job as for an id that never existed."""
     job = _row(session, job_id)
-    if job.owner_id != principal.user_id and not sees_every_job(principal):
-        raise job_not_found(job_id)
+    _check_owner(job_id, job.owner_id, principal)
     return job
+
+
+def job_version(session: Session, job_id: str, principal: Principal) -> tuple[datetime, str]:
+    """(updated_at, status) of the job ``principal`` may see, else 404 as ``load_job``
+    answers: one light statement, enough to tell whether a kept body (api/bodies.py) is
+    still this job's."""
+    found = (
+        session.execute(
+            select(Job.owner_id, Job.updated_at, Job.status).where(Job.id == job_id)
+        ).first()
+        if JOB_ID.match(job_id)
+        else None
+    )
+    if found is None:
+        raise job_not_found(job_id)
+    _check_owner(job_id, found.owner_id, principal)
+    return found.updated_at, found.status
+
+
+def load_jobs(session: Session, job_ids: Sequence[str]) -> dict[str, Job]:
+    """Jobs by id with their stems, in one statement; for ids a caller was allowed."""
+    if not job_ids:
+        return {}
+    rows = session.scalars(select(Job).options(*_WITH_STEMS).where(Job.id.in_(job_ids)))
+    return {job.id: job for job in rows.unique()}
+
+
+def _check_owner(job_id: str, owner_id: str, principal: Principal) -> None:
+    if owner_id != principal.user_id and not sees_every_job(principal):
+        raise job_not_found(job_id)
 
 
 def owner_filter(session: Session, principal: Principal, owner: str | None) -> list[Any]:

@@ -21,7 +21,7 @@ _SCOPE_KEY = "stemdeck.route_urls"
 
 class RouteUrls:
     def __init__(self, request: Request) -> None:
-        self._base = str(request.base_url).rstrip("/")
+        self.base = str(request.base_url).rstrip("/")
         state = request.app.state
         if not hasattr(state, "route_templates"):
             state.route_templates = {}
@@ -34,7 +34,7 @@ class RouteUrls:
             placeholders = {key: "{" + key + "}" for key in params}
             template = str(self._app.url_path_for(name, **placeholders))
             self._templates[name] = template
-        return self._base + template.format(**params)
+        return self.base + template.format(**params)
 
 
 def route_urls(request: Request) -> RouteUrls:

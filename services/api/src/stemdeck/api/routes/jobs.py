@@ -9,10 +9,18 @@ from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from stemdeck.api.auth.principal import JobsReader, JobsWriter, Principal
+from stemdeck.api.bodies import base_url, encode, job_bodies
 from stemdeck.api.deps import ContextDep, SessionDep
 from stemdeck.api.errors import ApiError
 from stemdeck.api.intake import create_job_from_upload
-from stemdeck.api.jobstore import cancel_job, delete_job, load_job, owner_filter
+from stemdeck.api.jobstore import (
+    cancel_job,
+    delete_job,
+    job_version,
+    load_job,
+    load_jobs,
+    owner_filter,
+)
 from stemdeck.api.presenters import job_public
 from stemdeck.api.schemas import SIGN_IN_ERRORS, ErrorPublic, JobPublic, JobsPublic
 from stemdeck.api.standings import NO_STANDING, job_standings, standing_of
@@ -102,6 +110,7 @@ async def create_job(
     "",
     name="list_jobs",
     summary="Your jobs, newest first (an admin's: everyone's, or one owner's with ?owner=)",
+    response_model=JobsPublic,
     responses={422: {"model": ErrorPublic}},
 )
 def list_jobs(
@@ -117,27 +126,48 @@ def list_jobs(
             description="Admins only: the jobs of the user with this id or email",
         ),
     ] = None,
-) -> JobsPublic:
+) -> Response:
     scope = owner_filter(session, principal, owner)
     count = session.scalar(select(func.count()).select_from(Job).where(*scope)) or 0
-    jobs = session.scalars(
-        select(Job)
+    page = session.execute(
+        select(Job.id, Job.updated_at, Job.status)
         .where(*scope)
         .order_by(Job.created_at.desc(), Job.id.desc())
         .limit(limit)
         .offset(offset)
     ).all()
-    standings = job_standings(request, jobs, session)  # the page's unfinished jobs at once
-    data = [job_public(request, job, standings.get(job.id, NO_STANDING)) for job in jobs]
-    return JobsPublic(data=data, count=count, limit=limit, offset=offset)
+    cache, base = job_bodies(request), base_url(request)
+    kept = {row.id: cache.get(row.id, base, (row.updated_at, row.status)) for row in page}
+    jobs = load_jobs(session, [job_id for job_id, body in kept.items() if body is None])
+    standings = job_standings(request, list(jobs.values()), session)  # the unfinished at once
+    for job in jobs.values():
+        kept[job.id] = body = encode(job_public(request, job, standings.get(job.id, NO_STANDING)))
+        cache.put(job.id, base, (job.updated_at, job.status), body)
+    # A job deleted between the two reads is left out, as if listed a moment later.
+    data = b",".join(body for body in kept.values() if body is not None)
+    tail = f'],"count":{count},"limit":{limit},"offset":{offset}}}'.encode()
+    return Response(b'{"data":[' + data + tail, media_type="application/json")
 
 
-@router.get("/{job_id}", name="read_job", responses=NOT_FOUND, summary="One job and its stems")
-def read_job(
-    request: Request, session: SessionDep, principal: JobsReader, job_id: str
-) -> JobPublic:
+@router.get(
+    "/{job_id}",
+    name="read_job",
+    response_model=JobPublic,
+    responses=NOT_FOUND,
+    summary="One job and its stems",
+)
+def read_job(request: Request, session: SessionDep, principal: JobsReader, job_id: str) -> Response:
+    cache, base = job_bodies(request), base_url(request)
+    # Only a job whose body is kept is worth the light read first; any other (queued and
+    # running ones always) is read whole at once.
+    if cache.holds(job_id, base):
+        body = cache.get(job_id, base, job_version(session, job_id, principal))
+        if body is not None:
+            return Response(body, media_type="application/json")
     job = load_job(session, job_id, principal)
-    return job_public(request, job, standing_of(request, job, session))
+    body = encode(job_public(request, job, standing_of(request, job, session)))
+    cache.put(job.id, base, (job.updated_at, job.status), body)
+    return Response(body, media_type="application/json")
 
 
 @router.delete(
