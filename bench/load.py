@@ -182,11 +182,16 @@ threadpool hop, 15-20% of a poll; a job's stems were a second (selectin) stateme
 route templates read once (api/urls.py), one sessionmaker per engine, async dependencies
 (a database read for a credential only on a cache miss, in the threadpool), a job and its
 stems in one statement. Not significant: the front door and cross-site middlewares, JSON
-serialization, auth with its cache, presigning (local storage here). What is left is
-SQLAlchemy's ORM loading (a session, a connection from the pool, the row set-up: about a
-database round trip's worth on a poll, 20 jobs and 80 stems on a page) and Pydantic
-building the bodies; /health itself carries uvicorn, the middlewares and one log line per
-request. Statement counts are held by tests/integration/test_read_queries.py."""
+serialization, auth with its cache, presigning (local storage here). Then (api/bodies.py):
+finished jobs' bodies are kept per process as encoded JSON, valid while the row's
+updated_at and status stay; a poll of one reads its version in one light statement and
+answers the bytes, a page reads its jobs' versions with the total count in one statement
+and loads whole only the jobs not kept; both answer bytes, so FastAPI no longer validates
+the body again. What is left: the session and that light read (a poll still costs about
+twice /health), and on a page the queued job, built fresh on every request with its place
+in line (one Redis round trip and one query); /health itself carries uvicorn, the
+middlewares and one log line per request. Statement counts are held by
+tests/integration/test_read_queries.py."""
 
 
 def wrk(url: str, seconds: float, connections: int, headers: dict[str, str]) -> Run:

@@ -136,3 +136,5 @@ def test_a_page_mixes_kept_and_fresh_bodies_in_order(
         running,
         old,
     ]
+    past = client.get("/api/jobs?offset=3").json()
+    assert (past["data"], past["count"]) == ([], 3)

@@ -19,7 +19,7 @@ from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job as RQJob
 from rq.job import JobStatus as RQStatus
 from rq.serializers import JSONSerializer
-from sqlalchemy import select
+from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from stemdeck.api.auth.principal import Principal
@@ -73,6 +73,26 @@ def job_version(session: Session, job_id: str, principal: Principal) -> tuple[da
         raise job_not_found(job_id)
     _check_owner(job_id, found.owner_id, principal)
     return found.updated_at, found.status
+
+
+def job_page(
+    session: Session, scope: list[Any], limit: int, offset: int
+) -> tuple[Sequence[Row[str, datetime, str, int]], int]:
+    """A page of jobs as (id, updated_at, status), newest first, and how many jobs ``scope``
+    holds in all: one statement, the total counted alongside (a window over the rows
+    before LIMIT); a second only for a page past the end, which has no row to carry it."""
+    page = session.execute(
+        select(Job.id, Job.updated_at, Job.status, func.count().over().label("total"))
+        .where(*scope)
+        .order_by(Job.created_at.desc(), Job.id.desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    if page:
+        return page, int(page[0].total)
+    if offset == 0:
+        return page, 0
+    return page, session.scalar(select(func.count()).select_from(Job).where(*scope)) or 0
 
 
 def load_jobs(session: Session, job_ids: Sequence[str]) -> dict[str, Job]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from stemdeck.api.auth.principal import JobsReader, JobsWriter, Principal
@@ -16,6 +15,7 @@ from stemdeck.api.intake import create_job_from_upload
 from stemdeck.api.jobstore import (
     cancel_job,
     delete_job,
+    job_page,
     job_version,
     load_job,
     load_jobs,
@@ -128,14 +128,7 @@ def list_jobs(
     ] = None,
 ) -> Response:
     scope = owner_filter(session, principal, owner)
-    count = session.scalar(select(func.count()).select_from(Job).where(*scope)) or 0
-    page = session.execute(
-        select(Job.id, Job.updated_at, Job.status)
-        .where(*scope)
-        .order_by(Job.created_at.desc(), Job.id.desc())
-        .limit(limit)
-        .offset(offset)
-    ).all()
+    page, count = job_page(session, scope, limit, offset)
     cache, base = job_bodies(request), base_url(request)
     kept = {row.id: cache.get(row.id, base, (row.updated_at, row.status)) for row in page}
     jobs = load_jobs(session, [job_id for job_id, body in kept.items() if body is None])
