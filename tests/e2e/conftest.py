@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
-from tests.e2e.pages import CHROMIUM, CHROMIUM_FLAGS
+from stemdeck.api.web import CHECKOUT_WEB_DIR
+from stemdeck.core.settings import Settings
+from tests.e2e.pages import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS
+from tests.integration.stack import Stack, running_stack
 
 
 @pytest.fixture(scope="module")
@@ -23,3 +26,13 @@ def browser() -> Iterator[Browser]:
         )
         yield launched
         launched.close()
+
+
+@pytest.fixture
+def stack(settings: Settings) -> Iterator[Stack]:
+    """The built web app on a real API with no worker: a test starts one when it wants
+    its jobs to run. Modules that need another stack (accounts, S3) define their own."""
+    assert (CHECKOUT_WEB_DIR / "index.html").is_file(), "the web app is not built: make web"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with running_stack(settings, workers=0) as running:
+        yield running

@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +22,8 @@ import pytest
 import soundfile as sf
 from playwright.sync_api import Browser, Page, expect
 
-from stemdeck.api.web import CHECKOUT_WEB_DIR
 from stemdeck.core.settings import Settings
 from tests.e2e.pages import (
-    ARTIFACTS,
     DESKTOP,
     PHONE,
     assert_finished_page,
@@ -35,22 +32,13 @@ from tests.e2e.pages import (
     wait_in_page,
 )
 from tests.integration.factories import queued_job
-from tests.integration.stack import Stack, running_stack
+from tests.integration.stack import Stack
 
 SONG = "Music_Delta__80s_Rock"
 STEMS = ["vocals", "drums", "bass", "other"]
 PAGE_SIZE = 100  # the jobs page's page (services/frontend/src/lib/jobList.ts)
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def stack(settings: Settings) -> Iterator[Stack]:
-    assert (CHECKOUT_WEB_DIR / "index.html").is_file(), "the web app is not built: make web"
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    # No worker at first: a test starts one when it wants the job to run.
-    with running_stack(settings, workers=0) as running:
-        yield running
 
 
 @pytest.fixture

@@ -11,28 +11,17 @@ go to the artifacts dir.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from stemdeck.api.web import CHECKOUT_WEB_DIR
-from stemdeck.core.settings import Settings
-from tests.e2e.pages import ARTIFACTS, DESKTOP, PHONE, assert_finished_page, shot
-from tests.integration.stack import Stack, running_stack
+from tests.e2e.pages import DESKTOP, PHONE, assert_finished_page, shot
+from tests.integration.stack import Stack
 
 SONG = "Music_Delta__80s_Rock"
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def stack(settings: Settings) -> Iterator[Stack]:
-    assert (CHECKOUT_WEB_DIR / "index.html").is_file(), "the web app is not built: make web"
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with running_stack(settings, workers=0) as running:
-        yield running
 
 
 def send_songs(stack: Stack, song: Path, count: int) -> list[str]:
