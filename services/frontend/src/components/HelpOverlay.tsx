@@ -1,4 +1,5 @@
 import { useEffect, useRef } from "react";
+import { FOCUSABLE, trappedFocus } from "./focusTrap";
 
 export const SHORTCUTS: [string, string][] = [
   ["Space", "Play or pause"],
@@ -10,16 +11,30 @@ export const SHORTCUTS: [string, string][] = [
   ["S", "Solo the chosen stem"],
   ["[ and ]", "Set the loop start and end at the playhead"],
   ["L", "Loop on or off"],
-  ["Home", "Back to the start"],
+  ["Home / End", "To the start or the end"],
   ["?", "Show or hide this help"],
 ];
 
+/** Tab and Shift+Tab cycle through the dialog's controls and never leave it. */
+function keepTabInside(dialog: HTMLElement | null, event: KeyboardEvent): void {
+  if (!dialog) return;
+  const controls = [...dialog.querySelectorAll<HTMLElement>(FOCUSABLE)];
+  const current = controls.indexOf(document.activeElement as HTMLElement);
+  const next = trappedFocus(current, controls.length, event.shiftKey);
+  if (next === null) return;
+  event.preventDefault();
+  controls[next]?.focus();
+}
+
+/** The shortcuts, as a modal dialog: focus moves in, stays in, and goes back to the opener. */
 export function HelpOverlay({ onClose }: { onClose: () => void }) {
   const closeButton = useRef<HTMLButtonElement>(null);
+  const dialog = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
     closeButton.current?.focus();
     const onKey = (event: KeyboardEvent) => {
+      if (event.key === "Tab") return keepTabInside(dialog.current, event);
       if (event.key === "Escape" || event.key === "?") {
         event.preventDefault();
         event.stopPropagation();
@@ -35,6 +50,7 @@ export function HelpOverlay({ onClose }: { onClose: () => void }) {
   return (
     <div className="overlay" role="presentation" onClick={onClose}>
       <div
+        ref={dialog}
         className="dialog"
         role="dialog"
         aria-modal="true"

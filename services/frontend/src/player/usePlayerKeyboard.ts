@@ -1,17 +1,19 @@
 // Listens for the player's shortcuts (keyboard.ts says which key does what) and runs them.
 import { useEffect } from "react";
-import { shortcutFor, type KeyTarget, type PlayerCommand } from "./keyboard";
+import { cancelsKeyUp, shortcutFor, takesTyping, type KeyTarget, type PlayerCommand } from "./keyboard";
 import { chosenStem } from "./playerState";
 import type { Player } from "./usePlayer";
 
 function keyTargetOf(target: EventTarget | null): KeyTarget {
   return {
-    onControl: target instanceof HTMLElement && target.closest("button, a, input, select, textarea") !== null,
+    onText:
+      target instanceof HTMLElement &&
+      takesTyping(target.tagName, target.getAttribute("type"), target.isContentEditable),
     onRange: target instanceof HTMLInputElement && target.type === "range",
   };
 }
 
-export function usePlayerKeyboard({ state, controls }: Player): void {
+export function usePlayerKeyboard({ state, duration, controls }: Player): void {
   const { helpOpen, mix, selected } = state;
   useEffect(() => {
     const runCommand = (command: PlayerCommand): void => {
@@ -23,6 +25,8 @@ export function usePlayerKeyboard({ state, controls }: Player): void {
           return controls.seekBy(command.seconds);
         case "seek-to":
           return controls.seek(command.seconds);
+        case "seek-end":
+          return controls.seek(duration);
         case "select-step":
           return controls.selectStep(command.step);
         case "select":
@@ -49,7 +53,14 @@ export function usePlayerKeyboard({ state, controls }: Player): void {
       if (shortcut.preventDefault) event.preventDefault();
       runCommand(shortcut.command);
     };
+    const onKeyUp = (event: KeyboardEvent) => {
+      if (!helpOpen && cancelsKeyUp(event, keyTargetOf(event.target))) event.preventDefault();
+    };
     window.addEventListener("keydown", onKey);
-    return () => window.removeEventListener("keydown", onKey);
-  }, [helpOpen, mix, selected, controls]);
+    window.addEventListener("keyup", onKeyUp);
+    return () => {
+      window.removeEventListener("keydown", onKey);
+      window.removeEventListener("keyup", onKeyUp);
+    };
+  }, [helpOpen, mix, selected, duration, controls]);
 }
