@@ -129,13 +129,19 @@ def invoke(lifecycle: JobLifecycle, transition: Transition, job_id: str, status:
         Transition.cancel: lambda: lifecycle.cancel(job_id),
         Transition.remove: lambda: lifecycle.remove(job_id, lambda session, job: None),
     }
-    assert set(calls) == set(Transition)
+    assert set(calls) == set(MOVES)
     return calls[transition]() not in (None, False)
+
+
+# Every transition but a job's birth moves a row that exists.
+MOVES = [transition for transition in Transition if transition is not Transition.accept]
 
 
 def test_the_table_names_every_transition_and_only_known_statuses() -> None:
     assert set(TRANSITIONS) == set(Transition)
-    for moves in TRANSITIONS.values():
+    assert TRANSITIONS[Transition.accept] == {}
+    for transition in MOVES:
+        moves = TRANSITIONS[transition]
         assert moves and set(moves) <= set(JobStatus)
         assert {target for target in moves.values() if target is not None} <= set(JobStatus)
     # Nothing leaves a final state except removal.
@@ -146,7 +152,7 @@ def test_the_table_names_every_transition_and_only_known_statuses() -> None:
 
 @pytest.mark.parametrize(
     ("status", "transition"),
-    list(itertools.product(JobStatus, Transition)),
+    list(itertools.product(JobStatus, MOVES)),
     ids=lambda value: str(value),
 )
 def test_every_status_and_transition_moves_as_the_table_says_or_is_refused(
@@ -186,6 +192,7 @@ def test_every_status_and_transition_moves_as_the_table_says_or_is_refused(
     assert change.error_code == {Transition.fail: "x", Transition.give_up: "worker_lost"}.get(
         transition
     )
+    assert change.owner_id == LOCAL_ADMIN_ID
 
 
 ATTEMPT_TRANSITIONS = [
@@ -431,7 +438,14 @@ def test_a_failing_listener_does_not_undo_the_change(
 
     assert load(settings, job_id).status == "cancelled"  # type: ignore[union-attr]
     assert heard.heard == [
-        JobChange(job_id, Transition.cancel, JobStatus.cancelled, "four-stems-dsp", attempt=1)
+        JobChange(
+            job_id,
+            Transition.cancel,
+            JobStatus.cancelled,
+            "four-stems-dsp",
+            attempt=1,
+            owner_id=LOCAL_ADMIN_ID,
+        )
     ]
 
 
@@ -447,3 +461,30 @@ def test_a_new_job_must_start_queued(lifecycle: JobLifecycle) -> None:
     job.status = JobStatus.completed
     with pytest.raises(ValueError, match="starts queued"):
         lifecycle.accept(job)
+
+
+def test_a_new_job_is_announced_with_its_owner_and_a_refused_one_is_not(
+    settings: Settings, lifecycle: JobLifecycle, heard: Recorder
+) -> None:
+    """GIVEN a new job WHEN accepted THEN listeners hear its birth (lists of its owner's
+    jobs change); WHEN its admission refuses THEN nothing is written and nothing heard."""
+
+    def new() -> Job:
+        return new_job(
+            new_job_id(), "vocals", ["flac"], owner_id=LOCAL_ADMIN_ID, source_name="a.wav"
+        )
+
+    def refuse(_: object) -> None:
+        raise RuntimeError("over quota")
+
+    with pytest.raises(RuntimeError):
+        lifecycle.accept(new(), refuse)
+    assert heard.heard == []
+
+    job = new()
+    lifecycle.accept(job)
+
+    assert heard.heard == [
+        JobChange(job.id, Transition.accept, JobStatus.queued, "vocals", 0, None, LOCAL_ADMIN_ID)
+    ]
+    assert load(settings, job.id) is not None

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 
 class Transition(StrEnum):
+    accept = "accept"
     claim_download = "claim_download"
     claim_separation = "claim_separation"
     progress = "progress"
@@ -61,6 +62,8 @@ REMOVED = None
 """The target of ``remove``: the row (and its stems) no longer exists."""
 
 TRANSITIONS: dict[Transition, dict[JobStatus, JobStatus | None]] = {
+    # A new job (``accept``): its birth, so from no status at all.
+    Transition.accept: {},
     # A worker starts an attempt: a download, or a separation.
     Transition.claim_download: {_S.queued: _S.fetching},
     Transition.claim_separation: {_S.queued: _S.running},
@@ -103,6 +106,7 @@ class JobChange:
     strategy: str | None = None
     attempt: int | None = None  # the row's attempt count after the change
     error_code: str | None = None  # set by fail and give_up
+    owner_id: str | None = None  # whose job: pages of a user's jobs change with it
 
 
 Listener = Callable[[JobChange], None]
@@ -153,8 +157,8 @@ class JobLifecycle:
 
     def accept(self, job: Job, admit: Callable[[Session], None] | None = None) -> None:
         """Record a new job (built by ``new_job``) as queued, and count its audio toward
-        its owner's day (a URL job's once ``fetched``). Its birth, not a transition:
-        nobody can be listening for a job before its id exists.
+        its owner's day (a URL job's once ``fetched``). Listeners hear it as ``accept``:
+        nobody follows a job before its id exists, but lists of its owner's jobs change.
 
         ``admit`` runs first in the same transaction and refuses by raising (a quota):
         the check and the new row commit together, or nothing is written."""
@@ -166,6 +170,11 @@ class JobLifecycle:
             session.add(job)
             if job.source_duration_s is not None:
                 count_audio(session, job.owner_id, job.id, job.source_duration_s)
+        self._announce(
+            JobChange(
+                job.id, Transition.accept, JobStatus.queued, job.strategy, 0, None, job.owner_id
+            )
+        )
 
     def cancel(self, job_id: str) -> bool:
         """Stop a job that has not finished; its worker notices at its next progress write.
@@ -191,14 +200,15 @@ class JobLifecycle:
             if job is None or JobStatus(job.status) not in sources:
                 return False
             release(session, job)
-            strategy, attempt = job.strategy, job.attempts
+            strategy, attempt, owner_id = job.strategy, job.attempts, job.owner_id
             session.expunge(job)
             removed = session.execute(
                 delete(Job).where(Job.id == job_id, Job.status.in_(list(sources)))
             )
             won = bool(removed.rowcount)  # type: ignore[attr-defined]
         if won:
-            self._announce(JobChange(job_id, Transition.remove, None, strategy, attempt))
+            change = JobChange(job_id, Transition.remove, None, strategy, attempt, None, owner_id)
+            self._announce(change)
         return won
 
     # --- a worker's attempt ------------------------------------------------------------
@@ -226,13 +236,13 @@ class JobLifecycle:
                     error_code=None,
                     updated_at=now,
                 )
-                .returning(Job.attempts, Job.strategy)
+                .returning(Job.attempts, Job.strategy, Job.owner_id)
             ).first()
         if row is None:
             log.info("job %s is gone or not queued; skipping", job_id)
             return None
-        number, strategy = row
-        self._announce(JobChange(job_id, transition, phase, strategy, number))
+        number, strategy, owner_id = row
+        self._announce(JobChange(job_id, transition, phase, strategy, number, None, owner_id))
         return Attempt(job_id, number, phase)
 
     def progress(self, attempt: Attempt, stage: Stage, detail: str | None, fraction: float) -> bool:
@@ -328,7 +338,7 @@ class JobLifecycle:
             if job is None or twin is None:
                 return False
             own_source = job.source_key if job.source_key != twin.source_key else None
-            strategy, attempt = job.strategy, job.attempts
+            strategy, attempt, owner_id = job.strategy, job.attempts, job.owner_id
             won = self._update(
                 session,
                 self._guarded(Transition.reuse, job_id),
@@ -339,7 +349,9 @@ class JobLifecycle:
                 session.add_all([copy_stem(stem, job_id) for stem in twin.stems])
         if not won:
             return False
-        change = JobChange(job_id, Transition.reuse, JobStatus.completed, strategy, attempt)
+        change = JobChange(
+            job_id, Transition.reuse, JobStatus.completed, strategy, attempt, None, owner_id
+        )
         self._announce(change)
         return own_source or True
 
@@ -378,7 +390,7 @@ class JobLifecycle:
         with session_scope(self.database_url) as session:
             row = session.execute(
                 statement.values(status=status, updated_at=utcnow(), **values).returning(
-                    Job.strategy, Job.attempts
+                    Job.strategy, Job.attempts, Job.owner_id
                 )
             ).first()
             if row is not None and then is not None:
@@ -386,7 +398,9 @@ class JobLifecycle:
         if row is None:
             return False
         code = values.get("error_code")
-        self._announce(JobChange(job_id, transition, status, row.strategy, row.attempts, code))
+        self._announce(
+            JobChange(job_id, transition, status, row.strategy, row.attempts, code, row.owner_id)
+        )
         return True
 
     @staticmethod
