@@ -178,20 +178,22 @@ this load), before the fixes: the list spent a third of its time in Starlette's 
 which searches every route for each of a page's 400 URLs; both routes made a new
 sessionmaker per request (a new Session subclass and its event set-up, a tenth of a
 poll); every plain-def dependency (context, principal, scope check, session) was its own
-threadpool hop, 15-20% of a poll; a job's stems were a second (selectin) statement. Now:
+threadpool hop, 15-20% of a poll; a job's stems were a second (selectin) statement. Then:
 route templates read once (api/urls.py), one sessionmaker per engine, async dependencies
 (a database read for a credential only on a cache miss, in the threadpool), a job and its
 stems in one statement. Not significant: the front door and cross-site middlewares, JSON
-serialization, auth with its cache, presigning (local storage here). Then (api/bodies.py):
-finished jobs' bodies are kept per process as encoded JSON, valid while the row's
-updated_at and status stay; a poll of one reads its version in one light statement and
-answers the bytes, a page reads its jobs' versions with the total count in one statement
-and loads whole only the jobs not kept; both answer bytes, so FastAPI no longer validates
-the body again. What is left: the session and that light read (a poll still costs about
-twice /health), and on a page the queued job, built fresh on every request with its place
-in line (one Redis round trip and one query); /health itself carries uvicorn, the
-middlewares and one log line per request. Statement counts are held by
-tests/integration/test_read_queries.py."""
+serialization, auth with its cache, presigning (local storage here). With finished jobs'
+bodies kept as encoded JSON and checked by a light read of their row's version, a poll
+still cost twice /health: the threadpool hop, the session and that read. Now
+(api/bodies.py, core/job_marks.py): every lifecycle change sets random marks in Redis
+(the job's, its owner's, the queue's unless only progress, every job's) in the round trip
+that announces it; a body or page is kept with the marks read before its database read,
+and answered, from the event loop, after one Redis MGET finds them unchanged: no thread,
+no session, no SQL. Unfinished jobs (and pages holding one) are answered so for 1 s at
+most (their ETA moves with the clock), the rest for 5 s, then checked against the
+database again (a change whose marks Redis failed to take shows by then). /health is a
+plain def route (a threadpool hop and a Pydantic body), which the kept answers no longer
+pay. Statement counts are held by tests/integration/test_read_queries.py."""
 
 
 def wrk(url: str, seconds: float, connections: int, headers: dict[str, str]) -> Run:

@@ -25,7 +25,7 @@ from stemdeck.core.queue import SEPARATE_QUEUE
 from stemdeck.core.settings import Settings
 from stemdeck.core.states import JobStatus, Stage
 from stemdeck.core.storage import Storage, keys, make_storage
-from tests.integration.factories import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.integration.factories import ADMIN_EMAIL, ADMIN_PASSWORD, announce
 
 
 @pytest.fixture
@@ -235,6 +235,7 @@ def make_stored_job(settings: Settings, storage: Storage) -> Callable[..., Store
             # Accepted when it was made: its minutes counted then (the audio ledger).
             if job.source_duration_s is not None:
                 count_audio(session, job.owner_id, job.id, job.source_duration_s, job.created_at)
+        announce(settings, job)
         return stored
 
     return build

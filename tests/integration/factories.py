@@ -9,10 +9,13 @@ from pathlib import Path
 import soundfile as sf
 
 from stemdeck.core.db import session_scope
+from stemdeck.core.events import publish_job_changed
+from stemdeck.core.lifecycle import JobChange, Transition
 from stemdeck.core.models import LOCAL_ADMIN_ID, Job, new_job_id
 from stemdeck.core.probe import probe
 from stemdeck.core.queue import enqueue_separation, redis_connection, separate_queue
 from stemdeck.core.settings import Settings
+from stemdeck.core.states import JobStatus
 from stemdeck.core.storage import keys, make_storage
 from stemdeck.core.strategies import cached_strategies
 
@@ -42,7 +45,7 @@ def queued_job(
     make_storage(settings).put_file(key, audio)
     with session_scope(settings.effective_database_url) as session:
         session.add(
-            Job(
+            job := Job(
                 id=job_id,
                 owner_id=LOCAL_ADMIN_ID,
                 strategy=strategy,
@@ -57,10 +60,31 @@ def queued_job(
                 source_channels=info.channels,
             )
         )
+    announce(settings, job)
     cost = cached_strategies(settings.strategies_file)[strategy].cost
     queue = separate_queue(redis_connection(settings.require_redis_url()))
     enqueue_separation(queue, settings, job_id, info.duration_s, cost)
     return job_id
+
+
+def announce(settings: Settings, job: Job) -> None:
+    """Mark a job written here as new, as the lifecycle marks every change it makes:
+    the API answers from the bodies and lists it kept while their marks stay
+    (api/bodies.py)."""
+    change = JobChange(
+        job.id,
+        Transition.accept,
+        JobStatus(job.status or JobStatus.queued),
+        job.strategy,
+        job.attempts or 0,
+        None,
+        job.owner_id,
+    )
+    redis = redis_connection(settings.require_redis_url())
+    try:
+        publish_job_changed(redis, change)
+    finally:
+        redis.close()
 
 
 def work(settings: Settings, name: str = "test-worker") -> None:

@@ -1,7 +1,7 @@
-"""Kept job bodies (api/bodies.py) are never stale: a job that changes, by any lifecycle
-transition that can reach a kept (finished) job or by any other write, answers its new
-self on GET /api/jobs/{id} and GET /api/jobs; a removed one is a 404 and off the list;
-the URLs in a body are the asking request's.
+"""Kept job bodies and pages (api/bodies.py) are never stale: a job that changes, by any
+lifecycle transition made in any process, answers its new self on GET /api/jobs/{id} and
+GET /api/jobs at once; a removed one is a 404 and off the list; a write that did not say
+so (its marks not set) shows within TRUST_S; the URLs in a body are the asking request's.
 """
 
 from __future__ import annotations
@@ -9,16 +9,28 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
+from redis import Redis
+
+from stemdeck.api import bodies
+from stemdeck.api.app import create_app
+from stemdeck.core.events import lifecycle_listeners
 
 from stemdeck.core.db import session_scope
 from stemdeck.core.lifecycle import JobLifecycle
 from stemdeck.core.models import Job
 from stemdeck.core.settings import DedupScope, Settings
-from stemdeck.core.states import JobStatus
+from stemdeck.core.states import JobStatus, Stage
 from tests.integration.conftest import StoredJob
 
 STEMS = ("vocals", "drums", "bass", "other")
+
+
+def worker_lifecycle(settings: Settings) -> JobLifecycle:
+    """A lifecycle as a worker builds it: its changes are marked and announced."""
+    redis = Redis.from_url(settings.require_redis_url())
+    return JobLifecycle(settings.effective_database_url, lifecycle_listeners(redis))
 
 
 def poll(client: TestClient, job_id: str, **headers: str) -> dict[str, Any]:
@@ -81,24 +93,57 @@ def test_a_reused_job_answers_with_its_twins_stems(
     job = make_stored_job(status=JobStatus.queued, stems=()).id
     assert warm(client, job)["stems"] == []
 
-    assert JobLifecycle(settings.effective_database_url).reuse_twin(job, DedupScope.user)
+    assert worker_lifecycle(settings).reuse_twin(job, DedupScope.user)
 
     body = warm(client, job)
     assert body["status"] == "completed"
     assert [stem["name"] for stem in body["stems"]] == list(STEMS)
 
 
-def test_any_write_to_a_kept_job_shows_at_once(
+def test_a_change_made_in_another_process_shows_at_once(
     client: TestClient, make_stored_job: Callable[..., StoredJob], settings: Settings
 ) -> None:
+    """GIVEN a queued job the API answered from what it kept WHEN a worker (another
+    lifecycle, with its own listeners) claims, advances and completes it THEN each
+    change shows on the next poll and list, long before LIVE_S could run out."""
+    job = make_stored_job(status=JobStatus.queued, stems=()).id
+    assert warm(client, job)["status"] == "queued"
+    lifecycle = worker_lifecycle(settings)
+
+    def seen() -> list[tuple[str, float]]:
+        """The job as polled and as listed, twice (the second answers were kept)."""
+        bodies = [poll(client, job), listed(client)[job]] * 2
+        return [(body["status"], body["progress"]) for body in bodies]
+
+    attempt = lifecycle.claim(job, JobStatus.running)
+    assert attempt is not None
+    assert seen() == [("running", 0.0)] * 4
+    assert lifecycle.progress(attempt, Stage.separating, None, 0.5)
+    assert seen() == [("running", 0.5)] * 4
+    assert lifecycle.complete(attempt, [], ["done"], 0.0)
+
+    assert seen() == [("completed", 1.0)] * 4
+
+
+def test_a_write_that_did_not_mark_its_change_shows_within_trust_s(
+    client: TestClient,
+    make_stored_job: Callable[..., StoredJob],
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """GIVEN a kept finished job WHEN a write reaches its row without setting its marks
+    (Redis failed just then) THEN once TRUST_S has passed, the row's version is read
+    again and the new body answers."""
     job = make_stored_job(stems=STEMS).id
     warm(client, job)
-
     # Not through the lifecycle: updated_at moves by the column's own onupdate.
     with session_scope(settings.effective_database_url) as session:
         row = session.get(Job, job)
         assert row is not None
         row.notes = ["turned down 3 dB"]
+    assert poll(client, job)["notes"] == []  # its marks vouch for the kept body
+
+    monkeypatch.setattr(bodies, "TRUST_S", 0.0)
 
     assert poll(client, job)["notes"] == ["turned down 3 dB"]
     assert listed(client)[job]["notes"] == ["turned down 3 dB"]
@@ -138,3 +183,25 @@ def test_a_page_mixes_kept_and_fresh_bodies_in_order(
     ]
     past = client.get("/api/jobs?offset=3").json()
     assert (past["data"], past["count"]) == ([], 3)
+
+
+def test_without_redis_every_answer_is_checked_against_the_database(
+    make_settings: Callable[..., Settings], make_stored_job: Callable[..., StoredJob]
+) -> None:
+    """GIVEN Redis down (no marks can be read or set) WHEN a kept job is written to THEN
+    the next poll and list show it: a finished job's body is only used once its row's
+    version matches, and an unfinished one is built every time."""
+    settings = make_settings(redis_url="redis://127.0.0.1:1/0")
+    job = make_stored_job(stems=STEMS).id
+    running = make_stored_job(status=JobStatus.running, stems=()).id
+    with TestClient(create_app(settings)) as client:
+        warm(client, job)
+        assert poll(client, running)["progress"] == listed(client)[running]["progress"] == 0.5
+        with session_scope(settings.effective_database_url) as session:
+            for job_id, column, value in ((job, "notes", ["louder"]), (running, "progress", 0.75)):
+                row = session.get(Job, job_id)
+                assert row is not None
+                setattr(row, column, value)
+
+        assert warm(client, job)["notes"] == ["louder"]
+        assert poll(client, running)["progress"] == listed(client)[running]["progress"] == 0.75

@@ -1,7 +1,8 @@
 """The SQL statements each read route issues, counted on the app's real engine (SQLite
-and Postgres): a job is one statement with its stems, or one light one while its body is
-kept (api/bodies.py); a page of jobs two however many jobs and stems it holds, one once
-its finished jobs' bodies are kept. Counts are deterministic where timings are not; a
+and Postgres): a job is one statement with its stems, none while its kept body's marks
+vouch for it (api/bodies.py), one light one once they no longer may alone; a page of
+jobs two however many jobs and stems it holds, one once its finished jobs' bodies are
+kept, none while the page itself is. Counts are deterministic where timings are not; a
 change that loads stems one job at a time, or re-reads a job, fails here first.
 """
 
@@ -15,12 +16,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event, update
 
+from stemdeck.api import bodies
 from stemdeck.core import migrate
 from stemdeck.core.db import engine_for, session_scope
 from stemdeck.core.models import Job, utcnow
 from stemdeck.core.settings import Settings
 from stemdeck.core.states import JobStatus
 from tests.integration.conftest import StoredJob
+from tests.integration.factories import announce
 
 STEMS = ("vocals", "drums", "bass", "other")
 Counter = Callable[[Callable[[], Any]], int]
@@ -65,56 +68,82 @@ def ok(client: TestClient, path: str, status: int = 200) -> Callable[[], None]:
     return get
 
 
-def test_a_job_with_its_stems_is_one_statement(
-    client: TestClient, make_stored_job: Callable[..., StoredJob], statements: Counter
+def test_a_job_with_its_stems_is_one_statement_and_none_once_kept(
+    client: TestClient,
+    make_stored_job: Callable[..., StoredJob],
+    statements: Counter,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     job = make_stored_job(stems=STEMS).id
     running = make_stored_job(status=JobStatus.running, stems=()).id
     ok(client, "/api/jobs/" + make_stored_job().id)()  # the first request sets up a process
+    monkeypatch.setattr(bodies, "LIVE_S", 60.0)  # however slow this machine is
 
-    # Read whole the first time; then its kept body, after one light read of its version.
+    # Read whole the first time; then its kept body, which its marks vouch for.
     assert statements(ok(client, f"/api/jobs/{job}")) == 1
-    assert statements(ok(client, f"/api/jobs/{job}")) == 1
+    assert statements(ok(client, f"/api/jobs/{job}")) == 0
     assert statements(ok(client, f"/status/{job}")) == 1
     assert statements(ok(client, "/api/jobs/" + "0" * 32, 404)) == 1
     assert statements(ok(client, "/api/jobs/not-an-id", 404)) == 0
-    # Running jobs are never kept: one statement each time (their standing reads Redis).
+    # An unfinished job is kept for LIVE_S (its standing read Redis the first time) …
+    assert statements(ok(client, f"/api/jobs/{running}")) == 1
+    assert statements(ok(client, f"/api/jobs/{running}")) == 0
+    # … and once that ran out, read whole again.
+    monkeypatch.setattr(bodies, "LIVE_S", 0.0)
     assert statements(ok(client, f"/api/jobs/{running}")) == 1
     assert statements(ok(client, f"/api/jobs/{running}")) == 1
 
 
-def test_a_kept_job_that_changed_is_read_whole_again(
+def test_a_kept_job_is_read_again_when_its_marks_change_or_trust_s_runs_out(
     client: TestClient,
     make_stored_job: Callable[..., StoredJob],
     statements: Counter,
     settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    job = make_stored_job(stems=STEMS).id
+    stored = make_stored_job(stems=STEMS)
+    job = stored.id
     ok(client, f"/api/jobs/{job}")()
     with session_scope(settings.effective_database_url) as session:
+        row = session.get(Job, job)
+        assert row is not None
         session.execute(update(Job).where(Job.id == job).values(updated_at=utcnow()))
+        session.flush()
+        session.refresh(row)
+        session.expunge(row)
+    announce(settings, row)
 
     # The light read tells it changed, then the job and its stems in one more.
     assert statements(ok(client, f"/api/jobs/{job}")) == 2
+    assert statements(ok(client, f"/api/jobs/{job}")) == 0
+    # Past TRUST_S its marks no longer vouch alone: one light read finds it unchanged.
+    monkeypatch.setattr(bodies, "TRUST_S", 0.0)
     assert statements(ok(client, f"/api/jobs/{job}")) == 1
 
 
 def test_a_page_of_jobs_costs_the_same_statements_for_one_job_as_for_twenty(
-    client: TestClient, make_stored_job: Callable[..., StoredJob], statements: Counter
+    client: TestClient,
+    make_stored_job: Callable[..., StoredJob],
+    statements: Counter,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     make_stored_job(stems=STEMS)
     ok(client, "/api/jobs?limit=20")()
-    one = statements(ok(client, "/api/jobs?limit=20"))
+    kept_page = statements(ok(client, "/api/jobs?limit=20"))
     for _ in range(19):
-        make_stored_job(stems=STEMS)
+        make_stored_job(stems=STEMS)  # each marks its owner's lists changed
 
     twenty_new = statements(ok(client, "/api/jobs?limit=20"))
     twenty_kept = statements(ok(client, "/api/jobs?limit=20"))
 
     assert len(client.get("/api/jobs?limit=20").json()["data"]) == 20
-    # The page's versions with the count of all; then the jobs not kept, stems and all.
-    assert one == twenty_kept == 1
+    # The page's versions with the count of all; then the jobs not kept, stems and all;
+    # then the page kept whole, which its owner's mark vouches for.
     assert twenty_new == 2
+    assert kept_page == twenty_kept == 0
+    # Past TRUST_S: the versions again, every body still kept.
+    monkeypatch.setattr(bodies, "TRUST_S", 0.0)
+    assert statements(ok(client, "/api/jobs?limit=20")) == 1
     # Past the end no row carries the count, so it is its own statement.
     assert statements(ok(client, "/api/jobs?offset=20")) == 2
 

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from stemdeck.api.auth.origin import CrossSiteGuard
+from stemdeck.api.bodies import JobBodies
 from stemdeck.api.context import AppContext
 from stemdeck.api.docs_page import router as docs_router
 from stemdeck.api.errors import install_error_handlers
@@ -53,6 +54,7 @@ def build_context(settings: Settings) -> AppContext:
         redis=redis,
         lifecycle=JobLifecycle(settings.effective_database_url, lifecycle_listeners(redis)),
         streams=EventStreams.from_settings(settings, read_for_streams),
+        bodies=JobBodies(redis_url),
     )
 
 
@@ -62,7 +64,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        context.bodies.start()
         yield
+        await context.bodies.aclose()
         await context.streams.aclose()
         context.redis.close()
 

@@ -1,6 +1,6 @@
 """What one API process holds for its lifetime: settings, strategies, storage, Redis,
 the job lifecycle every change of a job goes through, what its job event streams share,
-and the credentials it has just checked."""
+the job bodies it keeps, and the credentials it has just checked."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from redis import Redis
 
 from stemdeck.api.auth.cache import PrincipalCache
+from stemdeck.api.bodies import JobBodies
 from stemdeck.api.sse import EventStreams
 from stemdeck.core.lifecycle import JobLifecycle
 from stemdeck.core.settings import Settings
@@ -27,5 +28,7 @@ class AppContext:
     lifecycle: JobLifecycle
     # One Redis subscription and the stream caps for every event stream (api/sse).
     streams: EventStreams
+    # Job bodies and pages kept, answered again while their change marks stay (api/bodies.py).
+    bodies: JobBodies
     # Cookies and tokens looked up a moment ago (STEMDECK_AUTH_CACHE_SECONDS).
     principals: PrincipalCache = field(default_factory=PrincipalCache)

@@ -8,7 +8,8 @@ route's own work. Only what blocks, a session's database work, goes to a thread.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from anyio import CapacityLimiter, to_thread
@@ -50,6 +51,14 @@ async def _session(context: ContextDep) -> AsyncIterator[Session]:
         yield session
     finally:
         await to_thread.run_sync(session.close, limiter=CapacityLimiter(1))
+
+
+@contextmanager
+def read_session(request: Request) -> Iterator[Session]:
+    """A session for a route's reads done in a thread it hops to itself (an async route
+    that answers most requests without the database)."""
+    with session_factory(get_context(request).settings.effective_database_url)() as session:
+        yield session
 
 
 async def _storage(context: ContextDep) -> Storage:

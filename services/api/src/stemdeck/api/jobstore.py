@@ -54,7 +54,7 @@ def load_job(session: Session, job_id: str, principal: Principal) -> Job:
     """The job ``principal`` may see, else 404 ``job_not_found`` — the same answer for
     another user's job as for an id that never existed."""
     job = _row(session, job_id)
-    _check_owner(job_id, job.owner_id, principal)
+    check_owner(job_id, job.owner_id, principal)
     return job
 
 
@@ -71,16 +71,18 @@ def job_version(session: Session, job_id: str, principal: Principal) -> tuple[da
     )
     if found is None:
         raise job_not_found(job_id)
-    _check_owner(job_id, found.owner_id, principal)
+    check_owner(job_id, found.owner_id, principal)
     return found.updated_at, found.status
 
 
 def job_page(
-    session: Session, scope: list[Any], limit: int, offset: int
+    session: Session, owner_id: str | None, limit: int, offset: int
 ) -> tuple[Sequence[Row[str, datetime, str, int]], int]:
-    """A page of jobs as (id, updated_at, status), newest first, and how many jobs ``scope``
-    holds in all: one statement, the total counted alongside (a window over the rows
-    before LIMIT); a second only for a page past the end, which has no row to carry it."""
+    """A page of ``owner_id``'s jobs (everyone's for None) as (id, updated_at, status),
+    newest first, and how many there are in all: one statement, the total counted
+    alongside (a window over the rows before LIMIT); a second only for a page past the
+    end, which has no row to carry it."""
+    scope: list[Any] = [] if owner_id is None else [Job.owner_id == owner_id]
     page = session.execute(
         select(Job.id, Job.updated_at, Job.status, func.count().over().label("total"))
         .where(*scope)
@@ -103,14 +105,16 @@ def load_jobs(session: Session, job_ids: Sequence[str]) -> dict[str, Job]:
     return {job.id: job for job in rows.unique()}
 
 
-def _check_owner(job_id: str, owner_id: str, principal: Principal) -> None:
+def check_owner(job_id: str, owner_id: str, principal: Principal) -> None:
+    """404 ``job_not_found`` unless ``principal`` may see a job of ``owner_id``."""
     if owner_id != principal.user_id and not sees_every_job(principal):
         raise job_not_found(job_id)
 
 
-def owner_filter(session: Session, principal: Principal, owner: str | None) -> list[Any]:
-    """The WHERE clauses of a job list: the principal's own jobs; an admin's ``owner``
-    (a user id or email), or every job when an admin names none."""
+def list_scope(principal: Principal, owner: str | None) -> str:
+    """Whose jobs a list holds, as a key for the pages kept of it (api/bodies.py): the
+    principal's own id; an admin's ``*``, or ``*=`` and the ``owner`` asked for. A
+    non-admin's ?owner= naming someone else is refused here, before any read."""
     if not sees_every_job(principal):
         if owner is not None and owner.strip().lower() not in {principal.user_id, principal.email}:
             raise ApiError(
@@ -119,10 +123,16 @@ def owner_filter(session: Session, principal: Principal, owner: str | None) -> l
                 "Listing another user's jobs (?owner=) needs the 'admin' scope: only admins "
                 "see other users' jobs. Leave ?owner= out to list your own.",
             )
-        return [Job.owner_id == principal.user_id]
-    if owner is None:
-        return []
-    return [Job.owner_id == _owner_id(session, owner)]
+        return principal.user_id
+    return "*" if owner is None else "*=" + owner.strip().lower()
+
+
+def list_owner(session: Session, principal: Principal, owner: str | None) -> str | None:
+    """The id of the user whose jobs a list holds: the principal's own; an admin's
+    ``owner`` (a user id or email), or None for every user's when an admin names none."""
+    if not sees_every_job(principal):
+        return principal.user_id
+    return None if owner is None else _owner_id(session, owner)
 
 
 def _owner_id(session: Session, owner: str) -> str:

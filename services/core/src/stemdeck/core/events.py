@@ -4,6 +4,9 @@ The job lifecycle publishes a notice after each transition it commits (every
 process subscribes ``announcer`` to its ``JobLifecycle``); the API's event stream
 re-reads the row when one arrives. The row stays the truth: a notice carries
 no state, so a lost one only delays an update until the stream's next resync.
+
+In the same round trip the announcer sets the change's marks (core/job_marks.py), by
+which the API knows the job bodies and lists it kept are still right.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import Callable
 from redis import Redis
 from redis.exceptions import RedisError
 
+from stemdeck.core.job_marks import MARK_TTL_S, fresh_mark, marks_changed_by
 from stemdeck.core.lifecycle import JobChange, Listener
 from stemdeck.core.logs import log_job_change
 from stemdeck.core.metrics import job_metrics
@@ -27,17 +31,23 @@ def job_channel(job_id: str) -> str:
     return f"stemdeck:job-events:{job_id}"
 
 
-def publish_job_changed(redis: Redis, job_id: str) -> None:
-    """Best effort: a Redis hiccup must not fail the write it reports."""
+def publish_job_changed(redis: Redis, change: JobChange) -> None:
+    """Set the change's marks and tell the job's event streams, in one round trip. Best
+    effort: a Redis hiccup must not fail the write it reports."""
+    mark = fresh_mark()
+    pipe = redis.pipeline(transaction=False)
+    for key in marks_changed_by(change):
+        pipe.set(key, mark, ex=MARK_TTL_S)
+    pipe.publish(job_channel(change.job_id), CHANGED)
     try:
-        redis.publish(job_channel(job_id), CHANGED)
+        pipe.execute()
     except RedisError as error:
-        log.warning("could not publish a change of job %s: %s", job_id, error)
+        log.warning("could not publish a change of job %s: %s", change.job_id, error)
 
 
 def announcer(redis: Redis) -> Callable[[JobChange], None]:
-    """A lifecycle listener that tells the job's event streams it changed."""
-    return lambda change: publish_job_changed(redis, change.job_id)
+    """A lifecycle listener that marks the job changed and tells its event streams."""
+    return lambda change: publish_job_changed(redis, change)
 
 
 def lifecycle_listeners(redis: Redis | None) -> list[Listener]:

@@ -8,18 +8,29 @@ from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from stemdeck.api.auth.principal import JobsReader, JobsWriter, Principal
-from stemdeck.api.bodies import base_url, encode, job_bodies
-from stemdeck.api.deps import ContextDep, SessionDep
+from stemdeck.api.bodies import (
+    PageKey,
+    base_url,
+    body_marks,
+    encode,
+    finished,
+    job_bodies,
+    marks_before_reading,
+    page_marks,
+)
+from stemdeck.api.deps import ContextDep, SessionDep, read_session
 from stemdeck.api.errors import ApiError
 from stemdeck.api.intake import create_job_from_upload
 from stemdeck.api.jobstore import (
     cancel_job,
+    check_owner,
     delete_job,
     job_page,
     job_version,
+    list_owner,
+    list_scope,
     load_job,
     load_jobs,
-    owner_filter,
 )
 from stemdeck.api.presenters import job_public
 from stemdeck.api.schemas import SIGN_IN_ERRORS, ErrorPublic, JobPublic, JobsPublic
@@ -113,9 +124,8 @@ async def create_job(
     response_model=JobsPublic,
     responses={422: {"model": ErrorPublic}},
 )
-def list_jobs(
+async def list_jobs(
     request: Request,
-    session: SessionDep,
     principal: JobsReader,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
@@ -127,19 +137,38 @@ def list_jobs(
         ),
     ] = None,
 ) -> Response:
-    scope = owner_filter(session, principal, owner)
-    page, count = job_page(session, scope, limit, offset)
-    cache, base = job_bodies(request), base_url(request)
-    kept = {row.id: cache.get(row.id, base, (row.updated_at, row.status)) for row in page}
-    jobs = load_jobs(session, [job_id for job_id, body in kept.items() if body is None])
-    standings = job_standings(request, list(jobs.values()), session)  # the unfinished at once
+    key = (list_scope(principal, owner), limit, offset, base_url(request))
+    body = await job_bodies(request).answer_page(key)
+    if body is None:
+        body = await run_in_threadpool(read_page, request, principal, owner, key)
+    return Response(body, media_type="application/json")
+
+
+def read_page(request: Request, principal: Principal, owner: str | None, key: PageKey) -> bytes:
+    """A page as GET /api/jobs answers it, from the bodies kept of its finished jobs and
+    the rest read whole; kept in turn (api/bodies.py)."""
+    scope, limit, offset, base = key
+    bodies = job_bodies(request)
+    marks = marks_before_reading(request, page_marks(scope, live=True))
+    with read_session(request) as session:
+        owner_id = list_owner(session, principal, owner)
+        page, count = job_page(session, owner_id, limit, offset)
+        kept: dict[str, bytes | None] = {}
+        for row in page:
+            found = bodies.matching(row.id, base, (row.updated_at, row.status))
+            kept[row.id] = found.body if found is not None else None
+        jobs = load_jobs(session, [job_id for job_id, body in kept.items() if body is None])
+        standings = job_standings(request, list(jobs.values()), session)  # the unfinished
     for job in jobs.values():
         kept[job.id] = body = encode(job_public(request, job, standings.get(job.id, NO_STANDING)))
-        cache.put(job.id, base, (job.updated_at, job.status), body)
+        bodies.keep(job.id, base, (job.updated_at, job.status), job.owner_id, body, None)
     # A job deleted between the two reads is left out, as if listed a moment later.
     data = b",".join(body for body in kept.values() if body is not None)
     tail = f'],"count":{count},"limit":{limit},"offset":{offset}}}'.encode()
-    return Response(b'{"data":[' + data + tail, media_type="application/json")
+    body = b'{"data":[' + data + tail
+    live = not all(finished(row.status) for row in page)
+    bodies.keep_page(key, live, body, marks)
+    return body
 
 
 @router.get(
@@ -149,18 +178,33 @@ def list_jobs(
     responses=NOT_FOUND,
     summary="One job and its stems",
 )
-def read_job(request: Request, session: SessionDep, principal: JobsReader, job_id: str) -> Response:
-    cache, base = job_bodies(request), base_url(request)
-    # Only a job whose body is kept is worth the light read first; any other (queued and
-    # running ones always) is read whole at once.
-    if cache.holds(job_id, base):
-        body = cache.get(job_id, base, job_version(session, job_id, principal))
-        if body is not None:
-            return Response(body, media_type="application/json")
-    job = load_job(session, job_id, principal)
-    body = encode(job_public(request, job, standing_of(request, job, session)))
-    cache.put(job.id, base, (job.updated_at, job.status), body)
+async def read_job(request: Request, principal: JobsReader, job_id: str) -> Response:
+    kept = await job_bodies(request).answer(job_id, base_url(request))
+    if kept is not None:
+        check_owner(job_id, kept.owner_id, principal)
+        body = kept.body
+    else:
+        body = await run_in_threadpool(read_body, request, principal, job_id)
     return Response(body, media_type="application/json")
+
+
+def read_body(request: Request, principal: Principal, job_id: str) -> bytes:
+    """The job's body as GET /api/jobs/{id} answers it; kept (api/bodies.py)."""
+    bodies, base = job_bodies(request), base_url(request)
+    marks = marks_before_reading(request, body_marks(job_id, final=False))
+    with read_session(request) as session:
+        # Only a finished job whose body is kept is worth the light read first; any
+        # other is read whole at once.
+        if bodies.holds(job_id, base):
+            version = job_version(session, job_id, principal)
+            kept = bodies.matching(job_id, base, version)
+            if kept is not None:
+                bodies.keep(job_id, base, version, kept.owner_id, kept.body, marks)
+                return kept.body
+        job = load_job(session, job_id, principal)
+        body = encode(job_public(request, job, standing_of(request, job, session)))
+    bodies.keep(job.id, base, (job.updated_at, job.status), job.owner_id, body, marks)
+    return body
 
 
 @router.delete(
