@@ -164,6 +164,18 @@ class StrategyPublic(BaseModel):
     stems: list[str]
     models: list[ModelPublic]
     default: bool
+    seconds_per_audio_second: float | None = Field(
+        description="Seconds of work per second of audio on this server: the median, over "
+        "the live workers, of the speed measured on each one's device; null until it ran there"
+    )
+    available: bool = Field(
+        description="A job for it would start now: its weights are present (or download on "
+        "first use) and a live worker takes separations"
+    )
+    unavailable_reason: str | None = Field(
+        description="Why it is not available, and what to do, in words for the page; null "
+        "when available"
+    )
 
 
 class FormatPublic(BaseModel):

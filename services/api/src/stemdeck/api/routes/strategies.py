@@ -1,35 +1,66 @@
-"""/api/strategies: what a job can ask for."""
+"""/api/strategies: what a job can ask for, and what this server can run now, how fast."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import logging
 
-from stemdeck.api.deps import SettingsDep, StrategiesDep
+from fastapi import APIRouter
+from redis import Redis
+from redis.exceptions import RedisError
+
+from stemdeck.api.deps import RedisDep, SettingsDep, StrategiesDep
 from stemdeck.api.schemas import ModelPublic, StrategyPublic
+from stemdeck.core.backlog import snapshot
 from stemdeck.core.catalog import CATALOG
+from stemdeck.core.offer import offer, serving_devices
 from stemdeck.core.readiness import default_strategy, strategy_readiness
+from stemdeck.core.speed import Speeds
 
 router = APIRouter(prefix="/strategies", tags=["strategies"])
+log = logging.getLogger(__name__)
 
 
-@router.get("", name="list_strategies", summary="Strategies, their stems and models")
-def list_strategies(strategies: StrategiesDep, settings: SettingsDep) -> list[StrategyPublic]:
+def _workers(redis: Redis) -> tuple[list[str] | None, Speeds]:
+    """The live workers' devices and the measured speeds; (None, {}) when Redis does not
+    answer: the list still says which weights are there."""
+    try:
+        found = snapshot(redis)
+    except RedisError as error:
+        log.warning("strategies listed without the workers' picture: %s", error)
+        return None, {}
+    return serving_devices(found.workers), found.speeds
+
+
+@router.get("", name="list_strategies", summary="Strategies, their stems, models and speed")
+def list_strategies(
+    strategies: StrategiesDep, settings: SettingsDep, redis: RedisDep
+) -> list[StrategyPublic]:
+    """Each strategy with its stems, its models' readiness, its measured speed on the
+    live workers' devices, and whether a job for it would start now (and if not, why)."""
     default = default_strategy(strategies, settings)
-    return [
-        StrategyPublic(
-            name=strategy.name,
-            label=strategy.label,
-            stems=list(strategy.stems),
-            models=[
-                ModelPublic(
-                    id=model_id,
-                    label=CATALOG[model_id].label,
-                    status=readiness.status,
-                    missing_files=list(readiness.missing_files),
-                )
-                for model_id, readiness in strategy_readiness(strategy, settings).items()
-            ],
-            default=strategy.name == default,
+    devices, speeds = _workers(redis)
+    listed = []
+    for strategy in strategies.values():
+        readiness = strategy_readiness(strategy, settings)
+        now = offer(strategy.name, readiness, devices, speeds)
+        listed.append(
+            StrategyPublic(
+                name=strategy.name,
+                label=strategy.label,
+                stems=list(strategy.stems),
+                models=[
+                    ModelPublic(
+                        id=model_id,
+                        label=CATALOG[model_id].label,
+                        status=model.status,
+                        missing_files=list(model.missing_files),
+                    )
+                    for model_id, model in readiness.items()
+                ],
+                default=strategy.name == default,
+                seconds_per_audio_second=now.seconds_per_audio_s,
+                available=now.available,
+                unavailable_reason=now.unavailable_reason,
+            )
         )
-        for strategy in strategies.values()
-    ]
+    return listed
