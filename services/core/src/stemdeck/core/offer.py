@@ -20,12 +20,12 @@ from stemdeck.core.readiness import ModelReadiness, ModelStatus
 from stemdeck.core.speed import Speeds
 
 WEIGHTS_MISSING = (
-    "Its model files are not installed on this server. An admin can add them with "
-    "`stemdeck models`, then this choice opens."
+    "Not installed on this server: an admin can add its model files with the command "
+    "stemdeck models."
 )
 NO_WORKER = (
     "No worker is running to split songs right now. Songs you add wait in line until one "
-    "starts: start one with `stemdeck worker` (or `docker compose up -d worker`)."
+    "starts (the command stemdeck worker, or docker compose up -d worker)."
 )
 
 
