@@ -5,8 +5,9 @@ import { Link } from "react-router-dom";
 import type { Job } from "../api/client";
 import { ProgressBar } from "../components/ProgressBar";
 import { formatDuration, formatEta, formatPercent, formatTimestamp } from "../lib/format";
-import { isFinal, stageText, STATUS_LABELS } from "../lib/jobStatus";
+import { isFinal, STATUS_LABELS } from "../lib/jobStatus";
 import { queueText } from "../lib/queue";
+import { stageWords } from "../lib/stages";
 import { useJobFeed } from "../lib/useJobFeed";
 import { CancelOrDeleteButton } from "./CancelOrDeleteButton";
 
@@ -66,7 +67,7 @@ export function JobRow({
           <div className="job-progress">
             <ProgressBar value={job.progress} label={`Progress of ${job.source.name}`} />
             <span className="job-stage" aria-live="polite">
-              {inLine ?? stageText(job)} · <span data-testid="job-percent">{formatPercent(job.progress)}</span>
+              {inLine ?? stageWords(job)} · <span data-testid="job-percent">{formatPercent(job.progress)}</span>
               {job.eta_seconds != null && ` · ${formatEta(job.eta_seconds)}`}
             </span>
           </div>

@@ -1,6 +1,8 @@
 import type { Strategy } from "../api/client";
+import { readinessOf, timeLine, timeTone } from "./choices";
 
-/** One radio per strategy, with its stems and whether its model weights are there. */
+/** Every strategy of the server's, for those who know what they want: its stems, its
+ * time here, and why it cannot run when it cannot. */
 export function StrategyPicker({
   strategies,
   value,
@@ -12,16 +14,9 @@ export function StrategyPicker({
 }) {
   return (
     <fieldset className="strategies">
-      <legend>Strategy</legend>
+      <legend className="visually-hidden">All strategies</legend>
       {strategies.map((strategy) => {
-        const missing = strategy.models.filter((m) => m.status === "missing");
-        const downloads = strategy.models.filter((m) => m.status === "download");
-        const readiness = missing.length ? "missing" : downloads.length ? "download" : "ready";
-        const readinessText = {
-          ready: "Models ready",
-          download: "Models download on first use",
-          missing: "Model weights missing",
-        }[readiness];
+        const readiness = readinessOf(strategy);
         return (
           <label key={strategy.name} className={`strategy ${value === strategy.name ? "chosen" : ""}`}>
             <input
@@ -30,7 +25,7 @@ export function StrategyPicker({
               value={strategy.name}
               checked={value === strategy.name}
               onChange={() => onChange(strategy.name)}
-              disabled={readiness === "missing"}
+              disabled={readiness === "blocked"}
             />
             <span className="strategy-body">
               <span className="strategy-title">
@@ -38,10 +33,7 @@ export function StrategyPicker({
                 {strategy.default && <span className="badge">default</span>}
               </span>
               <span className="strategy-stems">{strategy.stems.join(" · ")}</span>
-              <span className={`readiness ${readiness}`}>
-                {readinessText}
-                {missing.length > 0 && `: ${missing.flatMap((m) => m.missing_files).join(", ")}`}
-              </span>
+              <span className={`readiness ${timeTone(strategy)}`}>{timeLine(strategy)}</span>
             </span>
           </label>
         );

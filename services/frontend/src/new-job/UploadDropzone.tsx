@@ -1,12 +1,13 @@
 import { useRef, useState } from "react";
 
-/** Where audio files are dropped or chosen; each one becomes an upload. */
-export function UploadDropzone({ onFiles }: { onFiles: (files: FileList) => void }) {
+/** Where songs are dropped or chosen; each one becomes an upload. */
+export function UploadDropzone({ onFiles, children }: { onFiles: (files: FileList) => void; children?: React.ReactNode }) {
   const [dragging, setDragging] = useState(false);
   const fileInput = useRef<HTMLInputElement>(null);
   return (
     <div
       className={`dropzone ${dragging ? "dragging" : ""}`}
+      data-testid="dropzone"
       onDragOver={(event) => {
         event.preventDefault();
         setDragging(true);
@@ -18,11 +19,12 @@ export function UploadDropzone({ onFiles }: { onFiles: (files: FileList) => void
         onFiles(event.dataTransfer.files);
       }}
     >
-      <p className="dropzone-title">Drag audio files here</p>
-      <p className="muted">MP3, WAV, FLAC, Ogg/Opus, M4A, AIFF, one or several at a time</p>
-      <button type="button" className="button primary" onClick={() => fileInput.current?.click()}>
-        Choose files
+      <button type="button" className="button primary big" onClick={() => fileInput.current?.click()}>
+        Choose a song
       </button>
+      <p className="dropzone-title">or drop audio files here</p>
+      <p className="muted small">MP3, WAV, FLAC, Ogg/Opus, M4A or AIFF — one song or several</p>
+      {children}
       <input
         ref={fileInput}
         type="file"

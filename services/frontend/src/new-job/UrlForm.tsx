@@ -1,28 +1,38 @@
 import { useState } from "react";
-import { Link } from "react-router-dom";
 import { api, type FormatId, type Job } from "../api/client";
 import { errorText } from "../lib/errors";
 
 /** A song by its link: the worker downloads it, then splits it like an upload. */
-export function UrlForm({ strategy, formats }: { strategy: string; formats: readonly FormatId[] }) {
+export function UrlForm({
+  strategy,
+  formats,
+  onQueued,
+}: {
+  strategy: string;
+  formats: readonly FormatId[];
+  onQueued: (job: Job) => void;
+}) {
   const [url, setUrl] = useState("");
   const [urlError, setUrlError] = useState<string | null>(null);
-  const [urlJob, setUrlJob] = useState<Job | null>(null);
+  const [busy, setBusy] = useState(false);
 
   const submitUrl = async (event: React.FormEvent) => {
     event.preventDefault();
     setUrlError(null);
-    setUrlJob(null);
+    setBusy(true);
     try {
-      setUrlJob(await api.submitUrl(url, strategy || null, formats));
+      onQueued(await api.submitUrl(url, strategy || null, formats));
+      setUrl("");
     } catch (error) {
       setUrlError(errorText(error));
+    } finally {
+      setBusy(false);
     }
   };
 
   return (
     <form className="url-form" onSubmit={submitUrl}>
-      <label htmlFor="source-url">Song URL</label>
+      <label htmlFor="source-url">Or paste a link to the song</label>
       <div className="url-row">
         <input
           id="source-url"
@@ -35,18 +45,13 @@ export function UrlForm({ strategy, formats }: { strategy: string; formats: read
           aria-invalid={urlError ? true : undefined}
           aria-describedby={urlError ? "url-error" : undefined}
         />
-        <button type="submit" className="button primary">
+        <button type="submit" className="button primary" disabled={busy}>
           Fetch and split
         </button>
       </div>
       {urlError && (
         <p id="url-error" className="error" role="alert">
           {urlError}
-        </p>
-      )}
-      {urlJob && (
-        <p className="ok-text">
-          Queued. <Link to="/jobs">Follow it in Jobs</Link>
         </p>
       )}
     </form>
