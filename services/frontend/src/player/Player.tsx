@@ -12,6 +12,7 @@ import { canExport } from "./playerState";
 import { StemStrip } from "./StemStrip";
 import { usePlayer } from "./usePlayer";
 import { usePlayerKeyboard } from "./usePlayerKeyboard";
+import "./player.css";
 
 export function Player({ job }: { job: Job }) {
   const player = usePlayer(job);

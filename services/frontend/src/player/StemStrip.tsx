@@ -1,11 +1,13 @@
 // The stems, one row each: name, loudness, mute/solo, fader, waveform and downloads.
-import type { Stem } from "../api/client";
+import { memo, type CSSProperties } from "react";
+import type { Stem, WaveformPeaks } from "../api/client";
 import { formatLufs } from "../lib/format";
-import { isAudible } from "../lib/mix";
+import { isAudible, type StemMix } from "../lib/mix";
+import type { LoopRegion } from "../lib/sync";
 import { StemDownloads } from "./Downloads";
 import { Fader } from "./Fader";
 import { StemLoading } from "./Loading";
-import { loadOf, mixOf, type PlayerState } from "./playerState";
+import { loadOf, mixOf, type PlayerState, type StemLoad } from "./playerState";
 import type { PlayerControls } from "./usePlayer";
 import { Waveform } from "./Waveform";
 
@@ -23,19 +25,25 @@ function Toggle({ kind, on, label, onClick }: { kind: "mute" | "solo"; on: boole
 interface StemRowProps {
   index: number;
   stem: Stem;
-  state: PlayerState;
+  mix: StemMix;
+  audible: boolean;
+  selected: boolean;
+  load: StemLoad;
+  peaks: WaveformPeaks | null;
+  loop: LoopRegion | null;
   duration: number;
   controls: PlayerControls;
 }
 
-function StemRow({ index, stem, state, duration, controls }: StemRowProps) {
-  const mix = mixOf(state, stem.name);
-  const audible = isAudible(mix, state.mix);
+// Memoised, and given only what it shows: while the song plays only the playhead moves,
+// and that is the list's `--played`, so no row renders again per frame.
+const StemRow = memo(function StemRow(props: StemRowProps) {
+  const { index, stem, mix, audible, selected, load, peaks, loop, duration, controls } = props;
   const colour = COLOURS[index % COLOURS.length] ?? "#f5a524";
   const select = () => controls.select(index);
   return (
     <li
-      className={`stem ${state.selected === index ? "selected" : ""} ${audible ? "" : "silent"}`}
+      className={`stem ${selected ? "selected" : ""} ${audible ? "" : "silent"}`}
       data-testid="stem-row"
       data-stem={stem.name}
       aria-label={`Stem ${index + 1}: ${stem.name}`}
@@ -56,28 +64,50 @@ function StemRow({ index, stem, state, duration, controls }: StemRowProps) {
       </div>
       <div className="stem-body">
         <Waveform
-          peaks={state.peaks[stem.name] ?? null}
+          peaks={peaks}
           duration={duration}
-          position={state.position}
-          loop={state.loop}
+          loop={loop}
           colour={colour}
           dimmed={!audible}
           label={`Waveform of ${stem.name}`}
           onSeek={controls.seek}
         />
-        <StemLoading name={stem.name} load={loadOf(state, stem.name)} />
+        <StemLoading name={stem.name} load={load} />
       </div>
       <StemDownloads stem={stem} />
     </li>
   );
+});
+
+interface StemStripProps {
+  stems: Stem[];
+  state: PlayerState;
+  duration: number;
+  controls: PlayerControls;
 }
 
-export function StemStrip({ stems, state, duration, controls }: Omit<StemRowProps, "index" | "stem"> & { stems: Stem[] }) {
+export function StemStrip({ stems, state, duration, controls }: StemStripProps) {
+  const played = duration > 0 ? Math.min(1, Math.max(0, state.position / duration)) : 0;
   return (
-    <ul className="stems" aria-label="Stems">
-      {stems.map((stem, index) => (
-        <StemRow key={stem.name} index={index} stem={stem} state={state} duration={duration} controls={controls} />
-      ))}
+    <ul className="stems" aria-label="Stems" style={{ "--played": played } as CSSProperties}>
+      {stems.map((stem, index) => {
+        const mix = mixOf(state, stem.name);
+        return (
+          <StemRow
+            key={stem.name}
+            index={index}
+            stem={stem}
+            mix={mix}
+            audible={isAudible(mix, state.mix)}
+            selected={state.selected === index}
+            load={loadOf(state, stem.name)}
+            peaks={state.peaks[stem.name] ?? null}
+            loop={state.loop}
+            duration={duration}
+            controls={controls}
+          />
+        );
+      })}
     </ul>
   );
 }

@@ -1,4 +1,7 @@
-// Play/pause, the clock, the playhead timeline, the loop and the master fader.
+// Play/pause, the clock, the playhead timeline, the loop and the master fader. On a phone
+// the bar (play, clock, timeline, loop) is fixed at the bottom of the screen, in thumb's
+// reach; the master fader stays in the page.
+import { useId, type CSSProperties } from "react";
 import { formatClock } from "../lib/format";
 import type { LoopRegion } from "../lib/sync";
 import { Fader } from "./Fader";
@@ -39,29 +42,57 @@ function Timeline({
           style={{ left: `${(loop.start / duration) * 100}%`, width: `${((loop.end - loop.start) / duration) * 100}%` }}
         />
       )}
-      <div className="timeline-fill" style={{ width: `${duration ? (position / duration) * 100 : 0}%` }} />
+      <div className="timeline-fill" style={{ "--played": duration ? position / duration : 0 } as CSSProperties} />
     </div>
   );
 }
 
-function LoopControls({ loop, controls }: { loop: LoopRegion | null; controls: PlayerControls }) {
+/** A loop-edge button: its full words on a wide screen, A or B (as on a tape deck) on a phone. */
+function MarkButton({ edge, onMark }: { edge: "start" | "end"; onMark: () => void }) {
+  const words = edge === "start" ? "Loop from here" : "Loop to here";
+  return (
+    <button
+      type="button"
+      className="button small mark"
+      onClick={onMark}
+      aria-label={words}
+      aria-keyshortcuts={edge === "start" ? "[" : "]"}
+    >
+      <span className="on-wide">{words}</span>
+      <span className="on-narrow" aria-hidden="true">
+        {edge === "start" ? "A" : "B"}
+      </span>
+    </button>
+  );
+}
+
+interface LoopControlsProps {
+  loop: LoopRegion | null;
+  duration: number;
+  controls: PlayerControls;
+}
+
+function LoopControls({ loop, duration, controls }: LoopControlsProps) {
+  // The range's room is kept while the loop is off, so turning it on moves nothing.
+  const room = `${formatClock(duration).length * 2 + 1}ch`;
+  const rangeId = useId();
   return (
     <div className="loop-controls">
-      <button type="button" className="button small" onClick={() => controls.markLoop("start")} aria-keyshortcuts="[">
-        Loop from here
-      </button>
-      <button type="button" className="button small" onClick={() => controls.markLoop("end")} aria-keyshortcuts="]">
-        Loop to here
-      </button>
+      <MarkButton edge="start" onMark={() => controls.markLoop("start")} />
+      <MarkButton edge="end" onMark={() => controls.markLoop("end")} />
       <button
         type="button"
-        className={`toggle wide ${loop ? "on" : ""}`}
+        className={`toggle wide loop-toggle ${loop ? "on" : ""}`}
         aria-pressed={loop !== null}
+        aria-describedby={rangeId}
         onClick={controls.toggleLoop}
         aria-keyshortcuts="L"
       >
-        Loop{loop ? ` ${formatClock(loop.start)}–${formatClock(loop.end)}` : ""}
+        Loop
       </button>
+      <span id={rangeId} className="loop-range" style={{ minWidth: room }} data-testid="loop-range">
+        {loop ? `${formatClock(loop.start)}–${formatClock(loop.end)}` : ""}
+      </span>
     </div>
   );
 }
@@ -77,22 +108,24 @@ export function Transport({
 }) {
   return (
     <section className="transport panel" aria-label="Transport">
-      <button
-        type="button"
-        className="button play"
-        onClick={() => void controls.togglePlay()}
-        disabled={!canPlay(state)}
-        aria-keyshortcuts="Space"
-        data-testid="play"
-      >
-        {state.playing ? "Pause" : "Play"}
-      </button>
-      <div className="clock" aria-live="off" data-testid="clock">
-        <span>{formatClock(state.position)}</span>
-        <span className="muted"> / {formatClock(duration)}</span>
+      <div className="transport-bar" data-testid="transport-bar">
+        <button
+          type="button"
+          className="button play"
+          onClick={() => void controls.togglePlay()}
+          disabled={!canPlay(state)}
+          aria-keyshortcuts="Space"
+          data-testid="play"
+        >
+          {state.playing ? "Pause" : "Play"}
+        </button>
+        <div className="clock" aria-live="off" data-testid="clock">
+          <span>{formatClock(state.position)}</span>
+          <span className="muted clock-total"> / {formatClock(duration)}</span>
+        </div>
+        <Timeline position={state.position} duration={duration} loop={state.loop} onSeek={controls.seek} />
+        <LoopControls loop={state.loop} duration={duration} controls={controls} />
       </div>
-      <Timeline position={state.position} duration={duration} loop={state.loop} onSeek={controls.seek} />
-      <LoopControls loop={state.loop} controls={controls} />
       <div className="master">
         <span>Master</span>
         <Fader value={state.master} label="Master volume" onChange={controls.setMaster} />

@@ -1,11 +1,10 @@
-import { useEffect, useRef } from "react";
+import { memo, useEffect, useRef, type CSSProperties } from "react";
 import type { WaveformPeaks } from "../api/client";
 import type { LoopRegion } from "../lib/sync";
 
 interface Props {
   peaks: WaveformPeaks | null;
   duration: number;
-  position: number;
   loop: LoopRegion | null;
   colour: string;
   dimmed: boolean;
@@ -13,8 +12,13 @@ interface Props {
   onSeek: (seconds: number) => void;
 }
 
-/** One stem's waveform from its peaks JSON, with the playhead and the loop region on top. */
-export function Waveform({ peaks, duration, position, loop, colour, dimmed, label, onSeek }: Props) {
+/**
+ * One stem's waveform from its peaks JSON, with the loop region, the part already played
+ * shaded and the playhead. The playhead and the shade follow the `--played` fraction that
+ * the stem list sets once per frame, so no waveform re-renders while the song plays; they
+ * move by transform alone, which the browser composites without layout.
+ */
+export const Waveform = memo(function Waveform({ peaks, duration, loop, colour, dimmed, label, onSeek }: Props) {
   const canvas = useRef<HTMLCanvasElement>(null);
 
   useEffect(() => {
@@ -59,14 +63,19 @@ export function Waveform({ peaks, duration, position, loop, colour, dimmed, labe
   return (
     <div
       className={`waveform ${dimmed ? "dimmed" : ""}`}
+      style={{ "--lane": colour } as CSSProperties}
       onClick={(event) => {
         const box = event.currentTarget.getBoundingClientRect();
         onSeek(((event.clientX - box.left) / box.width) * duration);
       }}
     >
+      <div className="played" data-testid="played" aria-hidden="true" />
       <canvas ref={canvas} role="img" aria-label={label} data-testid="waveform" data-drawn={peaks ? "yes" : "no"} />
+      <div className="unplayed" aria-hidden="true" />
       {loop && <div className="loop-region" style={{ left: percent(loop.start), width: percent(loop.end - loop.start) }} />}
-      <div className="playhead" style={{ left: percent(position) }} />
+      <div className="playhead-track" aria-hidden="true">
+        <div className="playhead" />
+      </div>
     </div>
   );
-}
+});
