@@ -2,22 +2,31 @@ import { useEffect, useState } from "react";
 import { Link, useParams } from "react-router-dom";
 import { api, type Job } from "../api/client";
 import { errorText } from "../lib/errors";
-import { stageText } from "../lib/jobStatus";
+import { isFinal } from "../lib/jobStatus";
 import { useTitle } from "../lib/useTitle";
+import { JobWaiting } from "../player/JobWaiting";
 import { Player } from "../player/Player";
+import { waitingTitle } from "../player/waiting";
 
-/** Why a job that is not completed has no player. */
-function notReady(job: Job): string {
+/** Why a job that ended without stems has no player. */
+function noStems(job: Job): string {
   if (job.status === "cancelled") return "This job was cancelled, so it has no stems.";
-  if (job.status === "failed") return `This job failed${job.error ? `: ${job.error}` : "."}`;
-  return `Not ready yet (${stageText(job)}). The player opens once its stems are ready.`;
+  return `This job failed${job.error ? `: ${job.error}` : "."}`;
 }
 
-/** Opens the job in the URL: the player once its stems are ready, else why not. */
+function pageTitle(job: Job | null): string {
+  if (!job) return "Player";
+  return isFinal(job.status) ? job.source.name : waitingTitle(job.progress, job.source.name);
+}
+
+/**
+ * Opens the job in the URL: the player once its stems are ready; while the job is queued
+ * or running, its live progress, which turns into the player when it completes.
+ */
 export function PlayerPage() {
   const { jobId = "" } = useParams();
   const [job, setJob] = useState<Job | null>(null);
-  useTitle(job ? job.source.name : "Player");
+  useTitle(pageTitle(job));
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
     setJob(null);
@@ -38,11 +47,13 @@ export function PlayerPage() {
       </section>
     );
   if (!job) return <p className="muted page">Loading the job…</p>;
+  // Keyed by job, so another job's page starts its own feed.
+  if (!isFinal(job.status)) return <JobWaiting key={job.id} initial={job} onJob={setJob} />;
   if (job.status !== "completed")
     return (
       <section className="panel narrow">
         <h1>{job.source.name}</h1>
-        <p>{notReady(job)}</p>
+        <p className={job.status === "failed" ? "error" : undefined}>{noStems(job)}</p>
         <Link className="button" to="/jobs">
           Back to jobs
         </Link>
