@@ -56,7 +56,7 @@ def test_download_sends_the_jobs_first_format_unless_asked(
     flac = client.get(f"/download/{stored.id}/vocals", params={"format": "flac"})
 
     assert default.content == stored.files[keys.stem(stored.id, "vocals", "mp3")]
-    assert default.headers["content-disposition"] == 'attachment; filename="vocals.mp3"'
+    assert default.headers["content-disposition"] == 'attachment; filename="My Song - vocals.mp3"'
     assert flac.content == stored.files[keys.stem(stored.id, "vocals", "flac")]
     ranged = client.get(f"/download/{stored.id}/vocals", headers={"Range": "bytes=0-9"})
     assert ranged.status_code == 206 and len(ranged.content) == 10

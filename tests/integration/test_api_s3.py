@@ -1,14 +1,16 @@
 """The API and the worker on an S3-compatible store (a real server on 127.0.0.1).
 
 GIVEN STEMDECK_STORAGE=s3, WHEN stems are asked for, THEN the API redirects to
-presigned URLs that answer with the audio (attachment for downloads, inline for
-players, ranges for seeking); uploads stream into the bucket; and a store that
+presigned URLs that answer with the audio (attachment named after the song for
+downloads, inline for players, ranges for seeking, cached for good with the store's
+strong ETag); uploads stream into the bucket; and a store that
 is down makes /ready answer 503 and a job fail saying what to check.
 """
 
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from collections.abc import Callable
 from datetime import timedelta
@@ -80,9 +82,49 @@ def test_stems_redirect_to_presigned_urls_for_players_and_downloads(
     assert played.headers["content-type"] == "audio/flac"
     assert played.headers["content-disposition"] == "inline"
     assert downloaded.content == expected
-    assert downloaded.headers["content-disposition"] == 'attachment; filename="vocals.flac"'
+    assert downloaded.headers["content-disposition"] == (
+        'attachment; filename="My Song - vocals.flac"'
+    )
     assert sought.status_code == 206
     assert sought.content == expected[10:20]
+
+
+def test_presigned_stems_are_cached_for_good_and_revalidate_with_a_strong_etag(
+    client: TestClient, job: StoredJob
+) -> None:
+    """GIVEN the S3 store WHEN a stem is fetched by its presigned URL THEN the store
+    answers with the Cache-Control the API signed into it and its own strong ETag (the
+    object's MD5), keeps that ETag for a range, and answers If-None-Match with 304."""
+    path = f"/api/jobs/{job.id}/stems/vocals.flac"
+    redirect = client.get(path, follow_redirects=False)
+    url = redirect.headers["location"]
+
+    whole = httpx.get(url)
+    etag = whole.headers["etag"]
+    sought = httpx.get(url, headers={"Range": "bytes=10-19"})
+    cached = httpx.get(url, headers={"If-None-Match": etag})
+
+    assert redirect.headers["cache-control"] == "no-store"  # the redirect itself is not kept
+    assert whole.headers["cache-control"] == "private, max-age=31536000, immutable"
+    assert re.fullmatch(r'"[^"]+"', etag)  # strong: no W/ prefix
+    assert sought.status_code == 206 and sought.headers["etag"] == etag
+    assert sought.headers["cache-control"] == whole.headers["cache-control"]
+    assert cached.status_code == 304 and cached.content == b""
+    assert cached.headers["etag"] == etag
+
+
+def test_a_presigned_download_is_named_after_the_song_in_utf8(
+    client: TestClient, make_stored_job: MakeJob
+) -> None:
+    stored = make_stored_job(stems=("vocals",), formats=("flac",), source_name='Ça "va".wav')
+
+    downloaded = _follow(client, f"/api/jobs/{stored.id}/stems/vocals.flac?download=1")
+
+    assert downloaded.status_code == 200
+    assert downloaded.headers["content-disposition"] == (
+        "attachment; filename=\"Ca 'va' - vocals.flac\"; "
+        "filename*=UTF-8''%C3%87a%20%27va%27%20-%20vocals.flac"
+    )
 
 
 def test_waveforms_and_the_zip_come_from_the_bucket(client: TestClient, job: StoredJob) -> None:
@@ -93,7 +135,7 @@ def test_waveforms_and_the_zip_come_from_the_bucket(client: TestClient, job: Sto
     assert archive.status_code == 200
     names = zipfile.ZipFile(io.BytesIO(archive.content)).namelist()
     assert sorted(names) == sorted(
-        f"My Song/{stem}.{fmt}" for stem in ("vocals", "drums") for fmt in ("flac", "mp3")
+        f"My Song/My Song - {stem}.{fmt}" for stem in ("vocals", "drums") for fmt in ("flac", "mp3")
     )
 
 

@@ -1,4 +1,6 @@
-"""Stem audio with HTTP Range, downloads, the zip and waveforms, from local storage.
+"""Stem audio with HTTP Range, downloads, the zip and waveforms, from local storage;
+their caching (a strong ETag, If-None-Match, If-Range, Cache-Control immutable) and their
+names (after the song).
 
 The stem and waveform URLs redirect to a signed link (/api/files/…), which the test
 client follows, Range and all; the links themselves are in test_signed_links.py.
@@ -11,9 +13,11 @@ the worker would leave them.
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime
+from urllib.parse import unquote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -100,9 +104,105 @@ def test_download_sends_an_attachment_with_a_useful_name(
     flac = client.get(_url(job) + "?download=1")
     wav24 = client.get(_url(job, "drums", "wav24") + "?download=1")
 
-    assert flac.headers["content-disposition"] == 'attachment; filename="vocals.flac"'
-    assert wav24.headers["content-disposition"] == 'attachment; filename="drums.24bit.wav"'
+    assert flac.headers["content-disposition"] == 'attachment; filename="My Song - vocals.flac"'
+    assert wav24.headers["content-disposition"] == (
+        'attachment; filename="My Song - drums.24bit.wav"'
+    )
     assert wav24.content == _content(job, "drums", "wav24")
+
+
+IMMUTABLE = "private, max-age=31536000, immutable"
+
+
+def test_a_stem_has_a_strong_stable_etag_and_is_cached_for_good(
+    client: TestClient, job: StoredJob
+) -> None:
+    whole = client.get(_url(job))
+    again = client.get(_url(job))
+    part = client.get(_url(job), headers={"Range": "bytes=10-19"})
+    other = client.get(_url(job, "drums"))
+    peaks = client.get(f"/api/jobs/{job.id}/waveforms/vocals.json")
+
+    etag = whole.headers["etag"]
+    assert re.fullmatch(r'"[0-9a-f]{32}"', etag)  # strong: no W/ prefix
+    assert again.headers["etag"] == etag
+    assert part.status_code == 206 and part.headers["etag"] == etag
+    assert other.headers["etag"] != etag
+    assert re.fullmatch(r'"[0-9a-f]{32}"', peaks.headers["etag"])
+    for response in (whole, part, peaks):
+        assert response.headers["cache-control"] == IMMUTABLE
+
+
+@pytest.mark.parametrize("form", ["{}", "W/{}", '"older", {}', "*"])
+def test_if_none_match_with_the_etag_is_304_without_a_body(
+    client: TestClient, job: StoredJob, form: str
+) -> None:
+    etag = client.get(_url(job)).headers["etag"]
+
+    cached = client.get(_url(job), headers={"If-None-Match": form.format(etag)})
+    sought = client.get(
+        _url(job), headers={"If-None-Match": form.format(etag), "Range": "bytes=0-9"}
+    )
+
+    for response in (cached, sought):
+        assert response.status_code == 304
+        assert response.content == b""
+        assert response.headers["etag"] == etag
+        assert response.headers["cache-control"] == IMMUTABLE
+
+
+def test_if_none_match_with_another_etag_gets_the_file(client: TestClient, job: StoredJob) -> None:
+    response = client.get(_url(job), headers={"If-None-Match": '"0123456789abcdef"'})
+
+    assert response.status_code == 200
+    assert response.content == _content(job)
+
+
+@pytest.mark.parametrize(
+    ("if_range", "status"),
+    [
+        ("{}", 206),  # the client's partial copy is of these bytes: the range it lacks
+        ('"0123456789abcdef"', 200),  # of other bytes: the whole file
+        ("W/{}", 200),  # a weak tag never satisfies If-Range
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 200),  # a date: no Last-Modified to compare
+    ],
+)
+def test_if_range_serves_the_range_only_for_the_same_bytes(
+    client: TestClient, job: StoredJob, if_range: str, status: int
+) -> None:
+    etag = client.get(_url(job)).headers["etag"]
+
+    response = client.get(
+        _url(job), headers={"Range": "bytes=10-19", "If-Range": if_range.format(etag)}
+    )
+
+    assert response.status_code == status
+    assert response.headers["etag"] == etag
+    expected = _content(job)[10:20] if status == 206 else _content(job)
+    assert response.content == expected
+
+
+def test_a_stale_if_range_beats_an_unsatisfiable_range(client: TestClient, job: StoredJob) -> None:
+    response = client.get(_url(job), headers={"Range": "bytes=9000-", "If-Range": '"older"'})
+
+    assert response.status_code == 200
+    assert response.content == _content(job)
+
+
+def test_the_etag_changes_when_the_bytes_under_the_key_do(
+    client: TestClient, job: StoredJob, storage: Storage
+) -> None:
+    """GIVEN a client holding a stem and its ETag WHEN other bytes are written under the
+    same key (what a superseded attempt's late write would do; nothing else rewrites a
+    stem) THEN its If-None-Match no longer matches: it gets the new bytes and a new tag."""
+    before = client.get(_url(job)).headers["etag"]
+    storage.put_bytes(keys.stem(job.id, "vocals", "flac"), b"fLaC other bytes")
+
+    after = client.get(_url(job), headers={"If-None-Match": before})
+
+    assert after.status_code == 200
+    assert after.content == b"fLaC other bytes"
+    assert after.headers["etag"] != before
 
 
 @pytest.mark.parametrize(
@@ -154,7 +254,7 @@ def test_the_zip_holds_every_stem_in_every_format(client: TestClient, job: Store
     archive = zipfile.ZipFile(io.BytesIO(response.content))
     assert archive.testzip() is None
     expected = {
-        f"My Song/{name}": _content(job, stem, fmt)
+        f"My Song/My Song - {name}": _content(job, stem, fmt)
         for stem in ("vocals", "drums")
         for fmt, name in (
             ("flac", f"{stem}.flac"),
@@ -176,11 +276,69 @@ def test_a_non_ascii_song_name_survives_in_the_zip_name(
     response = client.get(f"/api/jobs/{stored.id}/stems.zip")
 
     assert response.headers["content-disposition"] == (
-        'attachment; filename="Cafe _Deja_ vu - stems.zip"; '
-        "filename*=UTF-8''Caf%C3%A9%20%22D%C3%A9j%C3%A0%22%20vu%20-%20stems.zip"
+        "attachment; filename=\"Cafe 'Deja' vu - stems.zip\"; "
+        "filename*=UTF-8''Caf%C3%A9%20%27D%C3%A9j%C3%A0%27%20vu%20-%20stems.zip"
     )
     names = zipfile.ZipFile(io.BytesIO(response.content)).namelist()
-    assert 'Café "Déjà" vu/vocals.flac' in names
+    assert "Café 'Déjà' vu/Café 'Déjà' vu - vocals.flac" in names
+
+
+# Stored names (an upload's, or a URL job's page title) and the names their downloads get.
+BAD_TITLES = [
+    pytest.param({"source_name": "東京の夜.mp3"}, "東京の夜", id="non-ascii"),
+    pytest.param({"source_name": 'Say "Hi".mp3'}, "Say 'Hi'", id="quotes"),
+    pytest.param(
+        {"source_name": "AC/DC - Back in Black", "source_title": "AC/DC - Back in Black"},
+        "AC-DC - Back in Black",
+        id="slashes",
+    ),
+    pytest.param({"source_name": "..\\..\\boot.wav"}, "boot", id="a-windows-path"),
+    pytest.param({"source_name": "bell\x07\x1b[2J\u202egnp.wav"}, "bell[2Jgnp", id="controls"),
+    pytest.param({"source_name": "What? <Live>.wav"}, "What_ _Live_", id="windows-reserved"),
+    pytest.param({"source_name": "ö" * 120 + ".wav"}, "ö" * 60, id="very-long"),
+    pytest.param({"source_name": "...wav"}, None, id="nothing-left"),
+]
+
+
+@pytest.mark.parametrize(("columns", "title"), BAD_TITLES)
+def test_downloads_and_the_zip_are_named_after_the_song_made_safe(
+    client: TestClient, make_stored_job: MakeJob, columns: dict[str, str], title: str | None
+) -> None:
+    """GIVEN a song whose name is hostile or awkward WHEN its stem is downloaded and its
+    zip fetched THEN every name is the cleaned title (or the plain stem name when nothing
+    of it is left), in the header's UTF-8 form and in the zip, and every zip entry is a
+    file inside one folder."""
+    stored = make_stored_job(stems=("vocals",), formats=("flac",), **columns)
+    stem_name = f"{title} - vocals.flac" if title else "vocals.flac"
+    zip_name = f"{title} - stems.zip" if title else "stems.zip"
+
+    download = client.get(_url(stored) + "?download=1")
+    archive = client.get(f"/api/jobs/{stored.id}/stems.zip")
+
+    assert download.status_code == 200 and archive.status_code == 200
+    assert _utf8_name(download.headers["content-disposition"]) == stem_name
+    assert _utf8_name(archive.headers["content-disposition"]) == zip_name
+    for header in (download.headers["content-disposition"], archive.headers["content-disposition"]):
+        assert header.isascii() and header.isprintable()
+    names = zipfile.ZipFile(io.BytesIO(archive.content)).namelist()
+    assert names == [f"{title or 'stems'}/{stem_name}"]
+    assert all(len(part.encode()) <= 255 for part in names[0].split("/"))
+
+
+def _utf8_name(disposition: str) -> str:
+    """The name a browser saves under: filename* if there is one, else filename."""
+    params = dict(part.strip().split("=", 1) for part in disposition.split(";")[1:])
+    if "filename*" in params:
+        return unquote(params["filename*"].removeprefix("UTF-8''"))
+    return params["filename"].strip('"')
+
+
+def test_playing_stays_inline(client: TestClient, job: StoredJob) -> None:
+    played = client.get(_url(job))
+    peaks = client.get(f"/api/jobs/{job.id}/waveforms/vocals.json")
+
+    assert played.headers["content-disposition"] == "inline"
+    assert peaks.headers["content-disposition"] == "inline"
 
 
 @pytest.mark.parametrize("status", [JobStatus.queued, JobStatus.running, JobStatus.failed])

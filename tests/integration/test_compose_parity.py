@@ -332,7 +332,11 @@ def test_jobs_complete_spread_over_the_workers_with_presigned_stems(
     assert audio.status_code == 200
     assert audio.content[:4] == b"fLaC"
     assert len(audio.content) == stem["sizes"]["flac"]
-    assert audio.headers["content-disposition"] == 'attachment; filename="vocals.flac"'
+    # Named after the upload (job_ids[0] is the first song's first round).
+    assert audio.headers["content-disposition"] == (
+        f'attachment; filename="{SONGS[0]}-0 - vocals.flac"'
+    )
+    assert audio.headers["cache-control"] == "private, max-age=31536000, immutable"
     ran_on = {
         RqJob.fetch(job_id, connection=stack["redis"], serializer=JSONSerializer).worker_name
         for job_id in job_ids

@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from stemdeck.api.delivery import IMMUTABLE
 from stemdeck.api.front_door import security_headers
 from stemdeck.core.accounts.api_tokens import issue_api_token
 from stemdeck.core.db import session_scope
@@ -327,6 +328,40 @@ def test_the_bucket_passes_only_presigned_reads_of_objects(
         assert head.status_code == 200
         assert head.headers["content-length"] == str(len(b"fLaC original"))
     assert b"".join(store.iter_range(key)) == b"fLaC original"
+
+
+def test_presigned_stems_keep_their_cache_headers_through_nginx(
+    web: tuple[str, Stack], s3_settings: Settings
+) -> None:
+    """GIVEN a stem URL presigned as the API does it (with a Cache-Control override) WHEN
+    it is fetched through nginx THEN nginx passes it (the override is one of the signed
+    parameters it allows), the store's strong ETag and the Cache-Control come back, and
+    If-None-Match and Range reach the store (304, and 206 with the same ETag)."""
+    public, _ = web
+    store = stored_store(s3_settings, public)
+    key = "jobs/nginx-cache/stems/vocals.flac"
+    put(store, key, b"fLaC" + bytes(range(256)) * 8, "audio/flac")
+    url = store.presigned_url(
+        key,
+        media_type="audio/flac",
+        disposition='attachment; filename="Song - vocals.flac"; '
+        "filename*=UTF-8''Song%20-%20vocals.flac",
+        cache_control=IMMUTABLE,
+    )
+    assert url is not None and "response-cache-control=" in url
+    with httpx.Client(timeout=30) as client:
+        whole = client.get(url)
+        cached = client.get(url, headers={"If-None-Match": whole.headers.get("etag", "")})
+        sought = client.get(url, headers={"Range": "bytes=0-3"})
+
+    assert whole.status_code == 200, whole.text
+    assert whole.headers["cache-control"] == IMMUTABLE
+    assert whole.headers["content-disposition"].endswith("Song%20-%20vocals.flac")
+    etag = whole.headers["etag"]
+    assert etag.startswith('"')  # strong
+    assert cached.status_code == 304 and cached.content == b""
+    assert sought.status_code == 206 and sought.content == b"fLaC"
+    assert sought.headers["etag"] == etag
 
 
 def test_stems_come_with_a_disposition_and_their_own_type_never_as_a_page(

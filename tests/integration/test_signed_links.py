@@ -156,7 +156,9 @@ def test_a_stem_url_redirects_to_a_link_that_plays_without_credentials(
     assert whole.content == expected
     assert whole.headers["content-type"] == "audio/flac"
     assert whole.headers["content-disposition"] == "inline"
-    assert whole.headers["cache-control"] == "private"
+    # The file never changes: kept for good, by the browser only (delivery.IMMUTABLE).
+    assert whole.headers["cache-control"] == "private, max-age=31536000, immutable"
+    assert sought.headers["etag"] == whole.headers["etag"]
     assert whole.headers["x-content-type-options"] == "nosniff"
     assert whole.headers["accept-ranges"] == "bytes"
     assert sought.status_code == 206
@@ -180,7 +182,9 @@ def test_downloads_and_waveforms_come_by_link_too(
     image = anonymous.get(link_for(client, f"/api/jobs/{job.id}/waveforms/drums.png", ada))
 
     for answer in (download, compat):
-        assert answer.headers["content-disposition"] == 'attachment; filename="drums.flac"'
+        assert answer.headers["content-disposition"] == (
+            'attachment; filename="My Song - drums.flac"'
+        )
         assert answer.content == job.files[keys.stem(job.id, "drums", "flac")]
     assert peaks.headers["content-type"] == "application/json"
     assert peaks.json() == {"peaks": [0.1, 0.5]}

@@ -103,10 +103,33 @@ def test_files_go_in_and_come_out_as_local_paths(store: Storage, tmp_path: Path)
         assert path.read_bytes() == source.read_bytes()
 
 
+def test_an_objects_version_holds_until_its_bytes_are_replaced(
+    store: Storage, tmp_path: Path
+) -> None:
+    """What a stem's ETag is made of: the same while the object stays, another once the
+    key is written again (by either kind of write), even with as many bytes."""
+    key = keys.stem("j4", "vocals", "flac")
+    store.put_bytes(key, b"first")
+    first = store.info(key)
+    assert first.size == 5 and first.version
+    assert store.info(key) == first
+
+    store.put_bytes(key, b"other")
+    second = store.info(key)
+    replacement = tmp_path / "third"
+    replacement.write_bytes(b"third")
+    store.put_file(key, replacement)
+
+    assert second.size == 5 and store.info(key).size == 5
+    assert len({first.version, second.version, store.info(key).version}) == 3
+
+
 def test_missing_keys_are_not_found(store: Storage) -> None:
     assert not store.exists("jobs/nope")
     with pytest.raises(NotFound):
         store.size("jobs/nope")
+    with pytest.raises(NotFound):
+        store.info("jobs/nope")
     with pytest.raises(NotFound):
         store.iter_range("jobs/nope")
     with pytest.raises(NotFound), store.local_path("jobs/nope"):
@@ -129,7 +152,10 @@ def test_presigned_urls_fetch_the_object_with_the_asked_headers(store: Storage) 
     key = keys.stem("j3", "vocals", "flac")
     store.put_bytes(key, data)
     url = store.presigned_url(
-        key, media_type="audio/flac", disposition='attachment; filename="vocals.flac"'
+        key,
+        media_type="audio/flac",
+        disposition='attachment; filename="vocals.flac"',
+        cache_control="private, max-age=60",
     )
     if isinstance(store, LocalStorage):
         assert url is None  # the API serves local files itself
@@ -140,6 +166,7 @@ def test_presigned_urls_fetch_the_object_with_the_asked_headers(store: Storage) 
     assert whole.content == data
     assert whole.headers["content-type"] == "audio/flac"
     assert whole.headers["content-disposition"] == 'attachment; filename="vocals.flac"'
+    assert whole.headers["cache-control"] == "private, max-age=60"
     part = httpx.get(url, headers={"Range": "bytes=100-199"})
     assert part.status_code == 206
     assert part.content == data[100:200]

@@ -10,7 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from stemdeck.api.filenames import (
+    MAX_TITLE_BYTES,
+    content_disposition,
+    song_title,
+    stem_filename,
+    zip_filename,
+)
 from stemdeck.api.zipstream import EMPTY_PART, ZipEntry, entry_name, zip_chunks
+from stemdeck.core.models import Job
 from stemdeck.core.names import FALLBACK_NAME, MAX_NAME_CHARS, display_name, title_name
 from stemdeck.core.settings import Settings
 from stemdeck.core.storage import make_storage
@@ -95,3 +103,76 @@ def test_a_long_title_is_cut_to_the_file_name_limit() -> None:
 )
 def test_uploaded_file_names_keep_their_last_part_only(raw: str | None, expected: str) -> None:
     assert display_name(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("source_name", "source_title", "expected"),
+    [
+        ("My Song.wav", None, "My Song"),
+        ("Café Déjà vu.flac", None, "Café Déjà vu"),
+        ("東京.wav", None, "東京"),
+        ('Say "Hi".mp3', None, "Say 'Hi'"),
+        # A URL job: its page title, dots and all, or the URL's last part.
+        ("Mr. Brightside", "Mr. Brightside", "Mr. Brightside"),
+        ("example.com/song.mp3", None, "song"),
+        ("AC/DC - Back in Black", "AC/DC - Back in Black", "AC-DC - Back in Black"),
+        ("x.wav", "What? <Live> | A*B: C", "What_ _Live_ _ A_B_ C"),
+        ("a\\b\\..\\evil.wav", None, "evil"),  # an old row holding a Windows path
+        ("song\x00\x1b[31m\u202e.wav", None, "song[31m"),
+        ("  x  \t y .wav", None, "x y"),
+        ("CON.wav", None, "CON_"),  # a Windows device name cannot be a folder
+        ("....wav", None, None),
+        ("\x00.wav", None, None),
+    ],
+)
+def test_a_songs_title_is_safe_as_a_file_name(
+    source_name: str, source_title: str | None, expected: str | None
+) -> None:
+    title = song_title(Job(source_name=source_name, source_title=source_title))
+
+    assert title == expected
+    if title is not None:
+        assert entry_name(title) == title  # one path part, nothing an unzip tool changes
+
+
+@pytest.mark.parametrize("title", ["ü" * 300, "a" + "ü" * 300, "x" * 1000, "東京" * 100])
+def test_a_long_title_is_cut_to_fit_a_file_name_without_splitting_a_character(
+    title: str,
+) -> None:
+    cut = song_title(Job(source_name="x.wav", source_title=title))
+
+    assert cut is not None and title.startswith(cut)
+    assert MAX_TITLE_BYTES - 3 < len(cut.encode()) <= MAX_TITLE_BYTES
+    # With the longest stem name and suffix, still inside the common 255-byte limit.
+    assert len(stem_filename(cut, "s" * 64, "wav24").encode()) <= 255
+
+
+def test_names_built_from_the_title() -> None:
+    assert stem_filename("My Song", "vocals", "flac") == "My Song - vocals.flac"
+    assert stem_filename("My Song", "drums", "wav24") == "My Song - drums.24bit.wav"
+    assert stem_filename(None, "vocals", "flac") == "vocals.flac"
+    assert zip_filename("My Song") == "My Song - stems.zip"
+    assert zip_filename(None) == "stems.zip"
+
+
+@pytest.mark.parametrize(
+    ("filename", "expected"),
+    [
+        ("My Song - vocals.flac", 'attachment; filename="My Song - vocals.flac"'),
+        (
+            "Café - vocals.flac",
+            'attachment; filename="Cafe - vocals.flac"; '
+            "filename*=UTF-8''Caf%C3%A9%20-%20vocals.flac",
+        ),
+        (
+            "東京 - vocals.flac",  # nothing ASCII in the title: the fallback is the stem's
+            'attachment; filename="vocals.flac"; '
+            "filename*=UTF-8''%E6%9D%B1%E4%BA%AC%20-%20vocals.flac",
+        ),
+        ("a\\b.flac", "attachment; filename=\"a_b.flac\"; filename*=UTF-8''a%5Cb.flac"),
+    ],
+)
+def test_content_disposition_has_an_ascii_fallback_and_the_utf8_name(
+    filename: str, expected: str
+) -> None:
+    assert content_disposition(filename) == expected

@@ -4,30 +4,40 @@ from that URL, and the zip.
 The authenticated stem and waveform routes check who may see the job, then answer
 307 to a URL that needs no credentials for STEMDECK_LINK_TTL_S: the store's presigned
 URL for the job's own files, else a signed link (links.py) that ``serve_file`` answers.
+
+Either way the file comes with a strong ETag and a year-long immutable Cache-Control:
+a stem or waveform never changes once its job has completed (conditional.py says what
+the tag is made of). Downloads are named after the song (filenames.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import PurePath
 
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from starlette.datastructures import Headers
 from starlette.requests import Request
 
+from stemdeck.api.conditional import entity_tag, none_match, range_applies
 from stemdeck.api.context import AppContext
 from stemdeck.api.errors import ApiError, error_response
-from stemdeck.api.filenames import content_disposition
+from stemdeck.api.filenames import content_disposition, song_title, stem_filename, zip_filename
 from stemdeck.api.jobstore import find_stem, stem_key
 from stemdeck.api.links import WAVEFORM_PART, FileRef, sign_link
 from stemdeck.api.ranges import RangeNotSatisfiableError, parse_range
-from stemdeck.api.zipstream import EMPTY_PART, ZipEntry, entry_name, zip_chunks
-from stemdeck.core.formats import FORMATS, download_filename
+from stemdeck.api.zipstream import ZipEntry, entry_name, zip_chunks
+from stemdeck.core.formats import FORMATS
 from stemdeck.core.models import Job
 from stemdeck.core.states import JobStatus
 from stemdeck.core.storage import Storage, keys
 
 WAVEFORM_TYPES = {"json": "application/json", "png": "image/png"}
+# A year, and "immutable": a browser neither refetches nor revalidates while it keeps
+# the file. "private", not "public": the URL is a per-user credential (a signed link or
+# a presigned URL) that expires, and a job's files are deleted with it; a shared cache
+# (a proxy, a CDN) would go on handing them to anyone with the URL after both. The
+# user's own browser keeping a copy of their own song is what is wanted.
+IMMUTABLE = "private, max-age=31536000, immutable"
 
 
 @dataclass(frozen=True)
@@ -78,7 +88,7 @@ def resolve(job: Job, ref: FileRef) -> StoredFile:
         key = stem.waveform_key if kind == "json" else stem.waveform_png_key
         return StoredFile(key, WAVEFORM_TYPES[kind], None)
     key = stem_key(job, stem, known_format(ref.part))
-    name = download_filename(stem.name, ref.part) if ref.download else None
+    name = stem_filename(song_title(job), stem.name, ref.part) if ref.download else None
     return StoredFile(key, FORMATS[ref.part].media_type, name)
 
 
@@ -91,7 +101,10 @@ def redirect_to_file(request: Request, context: AppContext, job: Job, ref: FileR
     # (maybe another user's): only the job's own files are presigned, others go by link.
     if found.key.startswith(keys.job_prefix(job.id)):
         url = context.storage.presigned_url(
-            found.key, media_type=found.media_type, disposition=found.disposition
+            found.key,
+            media_type=found.media_type,
+            disposition=found.disposition,
+            cache_control=IMMUTABLE,
         )
     if url is None:
         url = str(request.url_for("file_link", token=sign_link(context.settings, ref)))
@@ -100,17 +113,24 @@ def redirect_to_file(request: Request, context: AppContext, job: Job, ref: FileR
 
 
 def serve_file(storage: Storage, found: StoredFile, request_headers: Headers) -> Response:
-    """The file, honouring a single Range, inline or as an attachment."""
-    size = storage.size(found.key)
+    """The file, inline or as an attachment, honouring If-None-Match (304) and a single
+    Range (206), which If-Range may turn back into the whole file."""
+    info = storage.info(found.key)
+    size, etag = info.size, entity_tag(found.key, info)
+    validators = {"ETag": etag, "Cache-Control": IMMUTABLE}
+    if none_match(request_headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=validators)
     headers = {
+        **validators,
         "Accept-Ranges": "bytes",
         "Content-Disposition": found.disposition,
-        # For the link's holder only: no shared cache keeps a copy.
-        "Cache-Control": "private",
         "X-Content-Type-Options": "nosniff",
     }
+    asked = request_headers.get("range")
+    if not range_applies(request_headers.get("if-range"), etag):
+        asked = None  # the client's partial copy is of other bytes: it needs them all
     try:
-        wanted = parse_range(request_headers.get("range"), size)
+        wanted = parse_range(asked, size)
     except RangeNotSatisfiableError:
         return error_response(
             416,
@@ -133,13 +153,6 @@ def serve_file(storage: Storage, found: StoredFile, request_headers: Headers) ->
     )
 
 
-def _archive_base(job: Job) -> str:
-    """The zip's one folder, named after the song: one safe path part, whatever the name
-    (rows written before titles were cleaned may hold "..", say)."""
-    base = entry_name(PurePath(job.source_name).stem)
-    return "stems" if base == EMPTY_PART else base
-
-
 def serve_zip(storage: Storage, job: Job) -> StreamingResponse:
     if job.status != JobStatus.completed:
         raise ApiError(
@@ -148,10 +161,12 @@ def serve_zip(storage: Storage, job: Job) -> StreamingResponse:
             f"Job {job.id} is {job.status}; the zip is ready once it is completed. "
             "Poll GET /api/jobs/{id} until status is 'completed'.",
         )
-    base = _archive_base(job)
+    title = song_title(job)
+    # One folder named after the song, as the files in it are; entry_name checks both.
+    folder = title or "stems"
     # Sizes are read now, while the request can still fail cleanly with an error body.
     entries = [
-        ZipEntry(f"{base}/{download_filename(stem.name, fmt)}", key, storage.size(key))
+        ZipEntry(entry_name(folder, stem_filename(title, stem.name, fmt)), key, storage.size(key))
         for stem in job.stems
         for fmt, key in stem.keys.items()
     ]
@@ -159,5 +174,5 @@ def serve_zip(storage: Storage, job: Job) -> StreamingResponse:
     return StreamingResponse(
         zip_chunks(storage, entries, modified),
         media_type="application/zip",
-        headers={"Content-Disposition": content_disposition(f"{base} - stems.zip")},
+        headers={"Content-Disposition": content_disposition(zip_filename(title))},
     )

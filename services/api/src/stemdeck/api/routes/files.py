@@ -20,9 +20,10 @@ router = APIRouter(prefix="/files", tags=["stems"])
 FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "content": {"audio/*": {}, "application/json": {}, "image/png": {}},
-        "description": "The whole file",
+        "description": "The whole file, with a strong ETag and an immutable Cache-Control",
     },
-    206: {"description": "The requested byte range"},
+    206: {"description": "The requested byte range (If-Range permitting), same ETag"},
+    304: {"description": "Not modified: If-None-Match named the file's ETag"},
     403: {"model": ErrorPublic, "description": "Not a link this server made (link_invalid)"},
     404: {"model": ErrorPublic, "description": "The job or file is gone"},
     410: {"model": ErrorPublic, "description": "The link has expired (link_expired)"},

@@ -8,6 +8,7 @@ from stemdeck.core.settings import Settings, StorageKind
 from stemdeck.core.storage.base import (
     CHUNK_SIZE,
     NotFound,
+    ObjectInfo,
     ObjectWriter,
     Storage,
     StorageError,
@@ -19,6 +20,7 @@ __all__ = [
     "CHUNK_SIZE",
     "LocalStorage",
     "NotFound",
+    "ObjectInfo",
     "ObjectWriter",
     "Storage",
     "StorageError",

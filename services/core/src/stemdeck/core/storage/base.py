@@ -11,6 +11,7 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 CHUNK_SIZE = 1024 * 1024
@@ -54,6 +55,17 @@ class keys:  # noqa: N801 - a namespace of key builders, read as `keys.source(..
         return f"jobs/{job_id}/metadata.json"
 
 
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What the store knows of one stored object."""
+
+    size: int
+    # Changes whenever the bytes under the key are replaced: the store's own record of
+    # the write (the local file's inode and mtime, S3's ETag), not the job's row, so even
+    # a late write by a superseded attempt shows.
+    version: str
+
+
 class ObjectWriter(ABC):
     """A write in progress: nothing is visible under the key until ``commit``."""
 
@@ -76,6 +88,10 @@ class Storage(ABC):
 
     @abstractmethod
     def size(self, key: str) -> int: ...
+
+    @abstractmethod
+    def info(self, key: str) -> ObjectInfo:
+        """The object's size and version; NotFound when there is none."""
 
     @abstractmethod
     def exists(self, key: str) -> bool: ...
@@ -116,10 +132,13 @@ class Storage(ABC):
             raise
         writer.commit()
 
-    def presigned_url(self, key: str, *, media_type: str, disposition: str) -> str | None:
+    def presigned_url(
+        self, key: str, *, media_type: str, disposition: str, cache_control: str | None = None
+    ) -> str | None:
         """A URL clients may fetch directly, or None when the API must serve it.
 
         ``disposition`` is the Content-Disposition the fetch should answer with
-        (an attachment with its file name, or ``inline`` for a player).
+        (an attachment with its file name, or ``inline`` for a player), and
+        ``cache_control`` its Cache-Control, if any.
         """
         return None

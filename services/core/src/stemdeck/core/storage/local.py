@@ -10,7 +10,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from stemdeck.core.storage.base import CHUNK_SIZE, NotFound, ObjectWriter, Storage, StorageError
+from stemdeck.core.storage.base import (
+    CHUNK_SIZE,
+    NotFound,
+    ObjectInfo,
+    ObjectWriter,
+    Storage,
+    StorageError,
+)
 
 
 class _LocalWriter(ObjectWriter):
@@ -62,6 +69,15 @@ class LocalStorage(Storage):
             return self._path(key).stat().st_size
         except FileNotFoundError:
             raise NotFound(key) from None
+
+    def info(self, key: str) -> ObjectInfo:
+        try:
+            found = self._path(key).stat()
+        except FileNotFoundError:
+            raise NotFound(key) from None
+        # Every write renames a new file into place, made while the old one still holds
+        # its inode: a rewrite always changes the version, even within one mtime tick.
+        return ObjectInfo(found.st_size, f"{found.st_ino}-{found.st_mtime_ns}")
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()

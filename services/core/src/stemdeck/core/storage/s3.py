@@ -24,7 +24,14 @@ from minio.deleteobjects import DeleteObject
 from minio.error import MinioException, S3Error
 
 from stemdeck.core.settings import Settings
-from stemdeck.core.storage.base import CHUNK_SIZE, NotFound, ObjectWriter, Storage, StorageError
+from stemdeck.core.storage.base import (
+    CHUNK_SIZE,
+    NotFound,
+    ObjectInfo,
+    ObjectWriter,
+    Storage,
+    StorageError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +129,12 @@ class S3Storage(Storage):
         stat = self._call(key, lambda: self.client.stat_object(self.bucket, key))
         return int(stat.size or 0)
 
+    def info(self, key: str) -> ObjectInfo:
+        stat = self._call(key, lambda: self.client.stat_object(self.bucket, key))
+        # The store's ETag changes with the bytes; its write time stands in if it has none.
+        version = stat.etag or (stat.last_modified.isoformat() if stat.last_modified else "")
+        return ObjectInfo(int(stat.size or 0), version)
+
     def exists(self, key: str) -> bool:
         try:
             self.size(key)
@@ -164,17 +177,21 @@ class S3Storage(Storage):
 
         self._call(self.bucket, ensure_bucket)
 
-    def presigned_url(self, key: str, *, media_type: str, disposition: str) -> str | None:
+    def presigned_url(
+        self, key: str, *, media_type: str, disposition: str, cache_control: str | None = None
+    ) -> str | None:
+        # Signed response-* overrides: the store answers with these headers, whatever the
+        # object was stored with (deploy/nginx passes exactly these parameters).
+        overrides: dict[str, str | list[str] | tuple[str]] = {
+            "response-content-type": media_type,
+            "response-content-disposition": disposition,
+        }
+        if cache_control:
+            overrides["response-cache-control"] = cache_control
         return self._call(
             key,
             lambda: self.presigner.presigned_get_object(
-                self.bucket,
-                key,
-                expires=self.presign_ttl,
-                response_headers={
-                    "response-content-type": media_type,
-                    "response-content-disposition": disposition,
-                },
+                self.bucket, key, expires=self.presign_ttl, response_headers=overrides
             ),
         )
 
