@@ -103,3 +103,11 @@ def assert_finished_page(page: Page) -> None:
            .map(e => e.outerHTML)"""
     )
     assert unnamed == [], unnamed
+
+
+def choose_strategy(page: Page, name: str) -> None:
+    """Pick a strategy by its name from the new-job page's full list ("All strategies")."""
+    all_strategies = page.locator("details.all-strategies")
+    if all_strategies.get_attribute("open") is None:
+        all_strategies.locator("summary").click()
+    page.locator(f"input[name=strategy][value={name}]").check()

@@ -23,7 +23,15 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.e2e.pages import ARTIFACTS, DESKTOP, assert_finished_page, player, shot, wait_in_page
+from tests.e2e.pages import (
+    ARTIFACTS,
+    DESKTOP,
+    assert_finished_page,
+    choose_strategy,
+    player,
+    shot,
+    wait_in_page,
+)
 from tests.integration.stack import free_port
 
 SONG = "Music_Delta__80s_Rock"
@@ -95,16 +103,18 @@ def test_a_link_becomes_stems_in_the_player_and_a_dead_link_says_why(
     context = browser.new_context(viewport=DESKTOP)
     page = context.new_page()
     page.goto(all_in_one + "/")
-    page.locator("input[name=strategy][value=four-stems-dsp]").check()
+    choose_strategy(page, "four-stems-dsp")
 
     # A link to the song: queued at once, then downloaded and separated by the worker.
-    page.get_by_label("Song URL").fill(f"{song_server}/80s-rock.wav")
+    # Each queued job gets its card on the page, followed live.
+    cards = page.get_by_test_id("job-card")
+    page.get_by_label("link to the song").fill(f"{song_server}/80s-rock.wav")
     page.get_by_role("button", name="Fetch and split").click()
-    expect(page.locator(".ok-text")).to_contain_text("Queued", timeout=30_000)
+    expect(cards).to_have_count(1, timeout=30_000)
     # A link to nothing: the API cannot know until the worker tries it.
-    page.get_by_label("Song URL").fill(f"{song_server}/no-such-song.mp3")
+    page.get_by_label("link to the song").fill(f"{song_server}/no-such-song.mp3")
     page.get_by_role("button", name="Fetch and split").click()
-    expect(page.locator(".ok-text")).to_contain_text("Queued", timeout=30_000)
+    expect(cards).to_have_count(2, timeout=30_000)
 
     page.get_by_role("link", name="Jobs", exact=True).click()
     rows = page.get_by_test_id("job-row")

@@ -27,6 +27,7 @@ from tests.e2e.pages import (
     DESKTOP,
     PHONE,
     assert_finished_page,
+    choose_strategy,
     player,
     shot,
     wait_in_page,
@@ -52,7 +53,7 @@ def excerpt(shared_audio: Path, tmp_path: Path) -> Path:
 def upload_and_queue(page: Page, stack: Stack, excerpt: Path, tmp_path: Path) -> None:
     page.goto(stack.base_url + "/")
     expect(page.get_by_role("heading", name="Split a song into stems")).to_be_visible()
-    page.locator("input[name=strategy][value=four-stems-dsp]").check()
+    choose_strategy(page, "four-stems-dsp")
     page.get_by_role("checkbox", name="WAV 16-bit").check()
 
     # Bad input on purpose: a text file is refused, and the API's message shows beside it.
@@ -64,14 +65,15 @@ def upload_and_queue(page: Page, stack: Stack, excerpt: Path, tmp_path: Path) ->
 
     # A link to a private address is refused before anything is fetched; the API's
     # message shows at the field.
-    page.get_by_label("Song URL").fill("http://10.0.0.5/song.mp3")
+    page.get_by_label("link to the song").fill("http://10.0.0.5/song.mp3")
     page.get_by_role("button", name="Fetch and split").click()
     url_error = page.locator("#url-error")
     expect(url_error).to_contain_text("10.0.0.5", timeout=30_000)
 
     page.get_by_test_id("file-input").set_input_files(excerpt)
-    done = page.locator(".upload.done").filter(has_text=excerpt.name)
-    expect(done).to_contain_text("Queued", timeout=60_000)
+    # Its card follows the job: no worker runs, so it is next in line.
+    card = page.get_by_test_id("job-card").filter(has_text=excerpt.name)
+    expect(card).to_contain_text("Next in line", timeout=60_000)
     assert_finished_page(page)
     shot(page, "new-job-desktop")
 
@@ -301,7 +303,7 @@ def test_cancel_an_upload_and_delete_a_job(
     context = browser.new_context(viewport=DESKTOP)
     page = context.new_page()
     page.goto(stack.base_url + "/")
-    page.locator("input[name=strategy][value=four-stems-dsp]").check()
+    choose_strategy(page, "four-stems-dsp")
     # A slow uplink, so the upload is still going when Cancel is pressed.
     network = context.new_cdp_session(page)
     network.send("Network.enable")
@@ -327,7 +329,7 @@ def test_cancel_an_upload_and_delete_a_job(
         {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
     )
     page.get_by_test_id("file-input").set_input_files(excerpt)
-    expect(page.locator(".upload.done")).to_contain_text("Queued", timeout=60_000)
+    expect(page.get_by_test_id("job-card")).to_contain_text("Next in line", timeout=60_000)
     page.get_by_role("link", name="Jobs", exact=True).click()
     row = page.get_by_test_id("job-row")
     expect(row).to_have_count(1)
@@ -341,7 +343,9 @@ def test_cancel_an_upload_and_delete_a_job(
         assert (cancelled["status"], cancelled["stems"]) == ("cancelled", [])
     shot(page, "jobs-cancelled-desktop")
 
+    # Delete asks first.
     row.get_by_role("button", name=f"Delete {excerpt.name}").click()
+    row.get_by_role("button", name="Yes, delete").click()
     expect(page.get_by_role("heading", name="No jobs yet")).to_be_visible()
     assert_finished_page(page)
     shot(page, "jobs-empty-desktop")
