@@ -71,7 +71,13 @@ function CancelButton({
   };
   return (
     <>
-      <button type="button" className="button danger" onClick={cancel} disabled={busy} aria-label={`Cancel ${job.source.name}`}>
+      <button
+        type="button"
+        className="button danger"
+        onClick={cancel}
+        disabled={busy}
+        aria-label={`Cancel ${job.source.name}`}
+      >
         Cancel
       </button>
       {error && (

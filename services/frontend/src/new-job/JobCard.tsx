@@ -11,10 +11,17 @@ export function JobCard({ initial, name }: { initial: Job; name: string }) {
   const { job, mode } = useLiveJob(initial);
   const final = isFinal(job.status);
   return (
-    <li className={`upload song-card done status-${job.status}`} data-testid="job-card" data-job-id={job.id} data-status={job.status}>
+    <li
+      className={`upload song-card done status-${job.status}`}
+      data-testid="job-card"
+      data-job-id={job.id}
+      data-status={job.status}
+    >
       <div className="upload-head">
         <span className="upload-name">{name}</span>
-        {job.status === "completed" && <span className="muted small">{job.stems.map((stem) => stem.name).join(" · ")}</span>}
+        {job.status === "completed" && (
+          <span className="muted small">{job.stems.map((stem) => stem.name).join(" · ")}</span>
+        )}
       </div>
       {!final && <ProgressBar value={job.progress} label={`Progress of ${name}`} />}
       <div className="upload-foot">

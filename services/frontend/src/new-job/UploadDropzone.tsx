@@ -1,7 +1,14 @@
 import { useRef, useState } from "react";
 
 /** Where songs are dropped or chosen; each one becomes an upload. */
-export function UploadDropzone({ onFiles, children }: { onFiles: (files: FileList) => void; children?: React.ReactNode }) {
+export function UploadDropzone({
+  onFiles,
+  children,
+}: {
+  onFiles: (files: FileList) => void;
+  /** Shown under the button: what the songs will be split into. */
+  children?: React.ReactNode;
+}) {
   const [dragging, setDragging] = useState(false);
   const fileInput = useRef<HTMLInputElement>(null);
   return (
