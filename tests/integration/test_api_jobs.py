@@ -205,6 +205,39 @@ def test_a_completed_job_shows_its_stems_and_their_urls(
         assert client.get(url).status_code == 200, url
 
 
+ANALYSIS = {
+    "bpm": 120.0,
+    "beats": [0.5, 1.0, 1.5, 2.0, 2.5],
+    "downbeats": [0.5, 2.5],
+    "key": {"tonic": "A", "mode": "minor", "name": "A minor", "confidence": 0.8},
+}
+
+
+def test_a_completed_job_shows_its_analysis_and_an_unfinished_one_none(
+    client: TestClient, make_stored_job: Callable[..., StoredJob]
+) -> None:
+    analysed = make_stored_job(analysis=ANALYSIS)
+    unanalysed = make_stored_job()  # finished before analysis, or the analysis failed
+    running = make_stored_job(status=JobStatus.running, analysis=ANALYSIS)
+
+    assert client.get(f"/api/jobs/{analysed.id}").json()["analysis"] == ANALYSIS
+    assert client.get(f"/api/jobs/{unanalysed.id}").json()["analysis"] is None
+    assert client.get(f"/api/jobs/{running.id}").json()["analysis"] is None
+    listed = {job["id"]: job["analysis"] for job in client.get("/api/jobs").json()["data"]}
+    assert listed == {analysed.id: ANALYSIS, unanalysed.id: None, running.id: None}
+
+
+def test_a_stored_analysis_that_does_not_fit_is_left_out_not_an_error(
+    client: TestClient, make_stored_job: Callable[..., StoredJob]
+) -> None:
+    broken = make_stored_job(analysis={**ANALYSIS, "key": {"tonic": "A", "mode": "lydian"}})
+
+    response = client.get(f"/api/jobs/{broken.id}")
+
+    assert response.status_code == 200
+    assert response.json()["analysis"] is None
+
+
 def test_a_running_job_has_an_eta_from_its_pace(
     client: TestClient, make_stored_job: Callable[..., StoredJob]
 ) -> None:

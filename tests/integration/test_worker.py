@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -88,6 +89,53 @@ def test_models_stay_loaded_across_jobs(settings: Settings, shared_audio: Path) 
     assert load(settings, first).status == load(settings, second).status == "completed"
     # Every model both strategies use was loaded once and is still held.
     assert set(cache.loaded) == {"builtin:crossover", "builtin:hpss", "builtin:center"}
+
+
+def test_a_completed_job_carries_the_songs_tempo_beats_and_key(
+    settings: Settings, shared_audio: Path
+) -> None:
+    song = shared_audio / "Music_Delta__80s_Rock" / "mixture.wav"
+    job_id = queued_job(settings, song, "center-sides")
+    work(settings)
+
+    job = load(settings, job_id)
+    assert job.status == "completed", job.error
+    analysis = job.analysis
+    assert analysis is not None
+    assert 50 <= analysis["bpm"] <= 210
+    beats = analysis["beats"]
+    assert len(beats) >= 4 and beats == sorted(beats) and 0 <= beats[0] < beats[-1] <= 6.8
+    assert set(analysis["downbeats"]) <= set(beats)
+    key = analysis["key"]
+    assert key["name"] == f"{key['tonic']} {key['mode']}" and 0 <= key["confidence"] <= 1
+    metadata = json.loads(make_storage(settings).read_bytes(keys.metadata(job_id)))
+    assert metadata["analysis"] == analysis
+    # The same song again is answered from the first job's stems, and its analysis.
+    again = queued_job(settings, song, "center-sides")
+    work(settings)
+    assert load(settings, again).analysis == analysis
+
+
+def test_a_failing_analysis_leaves_the_job_completed_without_it(
+    settings: Settings,
+    shared_audio: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(audio: np.ndarray, sample_rate: int) -> None:
+        raise RuntimeError("the analyser broke")
+
+    monkeypatch.setattr("stemdeck.worker.executor.analyse_music", broken)
+    job_id = queued_job(
+        settings, shared_audio / "Music_Delta__80s_Rock" / "mixture.wav", "center-sides"
+    )
+    work(settings)
+
+    job = load(settings, job_id)
+    assert job.status == "completed", job.error
+    assert job.analysis is None
+    assert [stem.name for stem in job.stems] == ["center", "sides"]
+    assert "the analyser broke" in caplog.text
 
 
 def lifecycle(settings: Settings) -> JobLifecycle:

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
+from pydantic import ValidationError
 from starlette.requests import Request
 
 from stemdeck.api.errors import REFUSAL_STATUS
-from stemdeck.api.schemas import JobPublic, SourcePublic, StemPublic
+from stemdeck.api.schemas import AnalysisPublic, JobPublic, SourcePublic, StemPublic
 from stemdeck.api.standings import standing_of
 from stemdeck.api.urls import RouteUrls, route_urls
 from stemdeck.core.backlog import Standing
 from stemdeck.core.models import Job, Stem
 from stemdeck.core.states import JobStatus, Stage
+
+log = logging.getLogger(__name__)
 
 
 def stem_public(urls: RouteUrls, job: Job, stem: Stem) -> StemPublic:
@@ -27,6 +33,18 @@ def stem_public(urls: RouteUrls, job: Job, stem: Stem) -> StemPublic:
         waveform_url=urls("waveform", job_id=job.id, stem=stem.name, kind="json"),
         waveform_png_url=urls("waveform", job_id=job.id, stem=stem.name, kind="png"),
     )
+
+
+def analysis_public(job_id: str, stored: dict[str, Any] | None) -> AnalysisPublic | None:
+    """The job's analysis as stored by the worker; None (logged) if it does not fit the
+    schema, so a bad row costs the job its analysis, not its whole answer."""
+    if stored is None:
+        return None
+    try:
+        return AnalysisPublic.model_validate(stored)
+    except ValidationError as error:
+        log.warning("job %s: stored analysis left out (%s)", job_id, error)
+        return None
 
 
 def job_public(request: Request, job: Job, standing: Standing | None = None) -> JobPublic:
@@ -71,4 +89,5 @@ def job_public(request: Request, job: Job, standing: Standing | None = None) -> 
         ),
         stems=[stem_public(urls, job, stem) for stem in job.stems],
         zip_url=urls("stems_zip", job_id=job.id) if completed else None,
+        analysis=analysis_public(job.id, job.analysis) if completed else None,
     )

@@ -89,6 +89,33 @@ class StemPublic(BaseModel):
     waveform_png_url: str
 
 
+class KeyPublic(BaseModel):
+    tonic: str = Field(description="The key's first note, with sharps: C, C#, D, … B")
+    mode: Literal["major", "minor"]
+    name: str = Field(examples=["A minor"], description="Tonic and mode, for display")
+    confidence: float = Field(
+        ge=0.0,
+        le=1.0,
+        description="How clearly the song's pitch classes fit this key's profile rather "
+        "than another's; below about 0.5 treat the key as a guess (the relative or parallel "
+        "key is the usual other reading)",
+    )
+
+
+class AnalysisPublic(BaseModel):
+    bpm: float | None = Field(
+        description="Tempo in beats per minute, from the beats found; null when the song "
+        "has no steady beat"
+    )
+    beats: list[float] = Field(
+        description="Every beat, in seconds from the start of the song, to the millisecond"
+    )
+    downbeats: list[float] = Field(
+        description="The beats that start a bar (one in four: 4/4 time is assumed)"
+    )
+    key: KeyPublic | None = Field(description="The song's key; null when nothing pitched")
+
+
 class JobPublic(BaseModel):
     id: str
     url: str
@@ -136,6 +163,11 @@ class JobPublic(BaseModel):
     source: SourcePublic
     stems: list[StemPublic]
     zip_url: str | None = Field(description="All stems in one zip, once the job is completed")
+    analysis: AnalysisPublic | None = Field(
+        description="Tempo, beats, downbeats and key, measured on the song by the worker "
+        "once the job is completed; null before that, for jobs finished before Stemdeck "
+        "measured them, and when the measurement failed (the stems are there all the same)"
+    )
 
 
 class JobsPublic(BaseModel):

@@ -287,9 +287,16 @@ class JobLifecycle:
         )
 
     def complete(
-        self, attempt: Attempt, stems: Sequence[Stem], notes: list[str], gain_db: float
+        self,
+        attempt: Attempt,
+        stems: Sequence[Stem],
+        notes: list[str],
+        gain_db: float,
+        analysis: dict[str, Any] | None = None,
     ) -> bool:
-        """Record the stems; a re-run replaces the previous attempt's stem rows whole."""
+        """Record the stems; a re-run replaces the previous attempt's stem rows whole.
+
+        ``analysis``: the song's tempo, beats and key as JSON, or None when it failed."""
 
         def replace_stems(session: Session) -> None:
             _delete_stems(session, attempt.job_id)
@@ -305,6 +312,7 @@ class JobLifecycle:
             progress=1.0,
             notes=notes,
             output_gain_db=gain_db,
+            analysis=analysis,
             finished_at=utcnow(),
             heartbeat_at=None,
         )
@@ -458,6 +466,7 @@ def _reused(twin: Job, job: Job) -> dict[str, Any]:
         "error": None,
         "error_code": None,
         "output_gain_db": twin.output_gain_db,
+        "analysis": twin.analysis,  # the same audio: the same tempo, beats and key
         "notes": _reuse_notes(twin),
         "started_at": job.started_at or now,
         "finished_at": now,

@@ -85,6 +85,9 @@ class Job(Base):
     notes: Mapped[list[str]] = mapped_column(JSON, default=list)
     # Gain applied to every stem (dB; below 0 when loud input was turned down).
     output_gain_db: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    # Tempo, beats, downbeats and key, written with the stems (stemdeck.worker.music);
+    # None before a job completes, for jobs older than the column, or when it failed.
+    analysis: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     strategy: Mapped[str] = mapped_column(String(100))
     formats: Mapped[list[str]] = mapped_column(JSON)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

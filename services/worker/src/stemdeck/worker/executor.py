@@ -7,6 +7,7 @@ encode every format, measure loudness and peak, draw the waveform.
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
@@ -24,7 +25,10 @@ from stemdeck.worker.audio import decode
 from stemdeck.worker.encode import encode
 from stemdeck.worker.models.base import SAMPLE_RATE, Audio
 from stemdeck.worker.models.cache import ModelCache
+from stemdeck.worker.music import MusicAnalysis, analyse_music
 from stemdeck.worker.tree import run_tree
+
+log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[str, float], None]
 """(stage label, fraction 0-1 of the executor's work); the fraction only moves forward."""
@@ -55,6 +59,7 @@ class SeparationResult:
     notes: list[str]  # for the user, e.g. the headroom gain applied
     duration_s: float
     gain_db: float = 0.0  # applied to every stem (negative: turned down so nothing clips)
+    music: MusicAnalysis | None = None  # tempo, beats, key; None when the analysis failed
 
 
 def separate_file(
@@ -84,16 +89,38 @@ def separate_file(
     def tree_progress(label: str, fraction: float) -> None:
         progress(label, DECODED + (SEPARATED - DECODED) * fraction)
 
-    stems = run_tree(strategy, audio, models, tree_progress)
-    del audio  # the stems are all that is needed from here on
+    # The mixture's tempo and key are worked out beside the separation, on a core that a
+    # DSP strategy leaves idle; a model that uses every core only loses it for a second.
+    analyser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="music-analysis")
+    try:
+        music_future = analyser.submit(_music, audio)
+        stems = run_tree(strategy, audio, models, tree_progress)
+        del audio  # the stems are all that is needed from here on
+        music = music_future.result()
+    finally:
+        # A failed or cancelled separation does not wait for the analysis.
+        analyser.shutdown(wait=False, cancel_futures=True)
     gain_db, headroom_note = _apply_headroom(stems, input_peak)
     if headroom_note:
         notes.append(headroom_note)
 
     rendered = _render(stems, strategy.stems, formats, out_dir, progress)
     return SeparationResult(
-        stems=rendered, notes=notes, duration_s=frames / SAMPLE_RATE, gain_db=gain_db
+        stems=rendered,
+        notes=notes,
+        duration_s=frames / SAMPLE_RATE,
+        gain_db=gain_db,
+        music=music,
     )
+
+
+def _music(audio: Audio) -> MusicAnalysis | None:
+    """The mixture's analysis, or None: a song whose analysis fails still gets its stems."""
+    try:
+        return analyse_music(audio, SAMPLE_RATE)
+    except Exception:
+        log.exception("the music analysis failed; the job completes without it")
+        return None
 
 
 def _peak(audio: Audio) -> float:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from stemdeck.core.db import session_scope
 from stemdeck.core.lifecycle import Attempt
@@ -26,6 +27,7 @@ from stemdeck.worker import presence, runtime
 from stemdeck.worker.attempt import SEPARATION, Heartbeat, claim, run_attempt, with_retries
 from stemdeck.worker.executor import RenderedStem, SeparationResult, separate_file
 from stemdeck.worker.job_context import in_job_context
+from stemdeck.worker.music import MusicAnalysis
 from stemdeck.worker.progress import JobCancelled, JobProgress
 
 log = logging.getLogger(__name__)
@@ -99,11 +101,28 @@ def _run_strategy(order: _Order, scratch: Path, progress: JobProgress) -> Separa
 def _record(attempt: Attempt, stems: list[Stem], result: SeparationResult) -> None:
     lifecycle = runtime.current().lifecycle
     recorded = with_retries(
-        lambda: lifecycle.complete(attempt, stems, result.notes, result.gain_db),
+        lambda: lifecycle.complete(
+            attempt, stems, result.notes, result.gain_db, analysis_json(result.music)
+        ),
         f"recording the stems of job {attempt.job_id}",
     )
     if not recorded:
         raise JobCancelled(attempt.job_id)
+
+
+def analysis_json(music: MusicAnalysis | None) -> dict[str, Any] | None:
+    """The job row's ``analysis`` (what the API shows as is): None when it failed."""
+    if music is None:
+        return None
+    key = music.key
+    return {
+        "bpm": music.bpm,
+        "beats": list(music.beats),
+        "downbeats": list(music.downbeats),
+        "key": None
+        if key is None
+        else {"tonic": key.tonic, "mode": key.mode, "name": key.name, "confidence": key.confidence},
+    }
 
 
 def reused_twin(job_id: str) -> bool:
@@ -132,6 +151,7 @@ def _store_outputs(job_id: str, result: SeparationResult, progress: JobProgress)
         "duration_s": result.duration_s,
         "notes": result.notes,
         "gain_db": result.gain_db,
+        "analysis": analysis_json(result.music),
         "stems": [
             {"name": r.name, "lufs": r.lufs, "peak_dbfs": r.peak_dbfs, "keys": r.keys} for r in rows
         ],
