@@ -10,6 +10,10 @@ Every lifecycle change sets, after its commit and before anyone hears of it:
   line moved;
 - the mark of every job (an admin's list of everyone's jobs).
 
+The queue mark is also set when what places in line are estimated from changes without
+a job changing: a worker comes or goes (core/presence.py), a speed is measured
+(core/speed.py).
+
 A reader takes the marks before it reads the database and keeps them with what it
 built; what it kept is right while those marks stay the same. A missing mark (never
 set, expired, Redis restarted) is set to a fresh value by the reader first: being
@@ -54,6 +58,10 @@ def marks_changed_by(change: JobChange) -> list[str]:
     if change.transition is not Transition.progress:
         keys.append(QUEUE_MARK)
     return keys
+
+
+def mark_queue_changed(redis: Redis) -> None:
+    redis.set(QUEUE_MARK, fresh_mark(), ex=MARK_TTL_S)
 
 
 def read_marks(redis: Redis, keys: Sequence[str]) -> Marks:

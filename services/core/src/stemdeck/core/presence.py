@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 from redis import Redis
 
+from stemdeck.core.job_marks import mark_queue_changed
 from stemdeck.core.models import utcnow
 
 WORKERS_KEY = "stemdeck:workers"
@@ -51,11 +52,14 @@ class WorkerPresence(BaseModel):
 
 
 def publish(redis: Redis, presence: WorkerPresence) -> None:
-    redis.hset(WORKERS_KEY, presence.name, presence.model_dump_json(exclude={"stale"}))
+    added = redis.hset(WORKERS_KEY, presence.name, presence.model_dump_json(exclude={"stale"}))
+    if added:  # a new worker: the queues it serves move faster
+        mark_queue_changed(redis)
 
 
 def withdraw(redis: Redis, name: str) -> None:
-    redis.hdel(WORKERS_KEY, name)
+    if redis.hdel(WORKERS_KEY, name):
+        mark_queue_changed(redis)
 
 
 def parse_workers(
@@ -89,5 +93,5 @@ def read_workers(redis: Redis, now: datetime | None = None) -> list[WorkerPresen
 
 
 def forget_workers(redis: Redis, names: list[str]) -> None:
-    if names:
-        redis.hdel(WORKERS_KEY, *names)
+    if names and redis.hdel(WORKERS_KEY, *names):
+        mark_queue_changed(redis)

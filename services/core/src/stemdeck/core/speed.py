@@ -21,6 +21,8 @@ from typing import Any
 
 from redis import Redis
 
+from stemdeck.core.job_marks import mark_queue_changed
+
 SPEEDS_KEY = "stemdeck:speeds"
 SAMPLES = 9
 
@@ -54,6 +56,7 @@ def record_speed(redis: Redis, strategy: str, device: str, seconds_per_audio_s: 
     redis.eval(
         _ADD_SAMPLE, 1, SPEEDS_KEY, _field(strategy, device), repr(seconds_per_audio_s), SAMPLES
     )
+    mark_queue_changed(redis)  # estimated starts move with it
 
 
 def parse_speeds(raw: Mapping[Any, Any]) -> Speeds:
