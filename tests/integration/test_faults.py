@@ -22,6 +22,7 @@ import soundfile as sf
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from stemdeck.api.bodies import LIVE_S
 from stemdeck.core.embedded_redis import redis_server_binary
 from stemdeck.core.lifecycle import REUSE_NOTE
 from stemdeck.core.models import utcnow
@@ -348,6 +349,9 @@ def test_postgres_down_for_20_s_is_503_then_recovers(
             job_id = submit(stack, long_song)
             stack.wait_until(separating(stack, job_id, 1), "separating")
             postgres.stop()
+            # What the API kept of the running job answers for LIVE_S more; past that,
+            # a poll needs the database.
+            time.sleep(LIVE_S + 0.5)
             with stack.client(timeout=10) as client:
                 down = [client.get(f"/api/jobs/{job_id}"), client.get("/api/jobs")]
                 upload = client.post(

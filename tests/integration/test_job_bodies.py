@@ -15,9 +15,8 @@ from redis import Redis
 
 from stemdeck.api import bodies
 from stemdeck.api.app import create_app
-from stemdeck.core.events import lifecycle_listeners
-
 from stemdeck.core.db import session_scope
+from stemdeck.core.events import lifecycle_listeners
 from stemdeck.core.lifecycle import JobLifecycle
 from stemdeck.core.models import Job
 from stemdeck.core.settings import DedupScope, Settings
