@@ -74,6 +74,7 @@ bench: install
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/models.py
 	$(BIN)/python bench/quality.py
+	$(BIN)/python bench/analysis.py
 	$(BIN)/python bench/signin.py
 	$(BIN)/python bench/auth.py
 	$(BIN)/python bench/load.py
