@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -60,6 +61,7 @@ def test_separate_writes_every_stem_with_no_services(shared_audio: Path, tmp_pat
         assert sf.info(out / f"{stem}.flac").frames == frames
         assert sf.info(out / f"{stem}.24bit.wav").subtype == "PCM_24"
         assert f"{stem} " in result.stdout and "LUFS" in result.stdout
+    assert re.search(r"^song: [\d.]+ BPM, [A-G]#? (major|minor) \(confidence ", result.stdout, re.M)
 
 
 def test_separate_refuses_bad_input_with_a_message(tmp_path: Path, shared_audio: Path) -> None:

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from stemdeck.core.cli import die, settings_or_die
 from stemdeck.core.settings import Settings, SettingsError
 from stemdeck.core.strategies import Strategy, StrategyFileError, cached_strategies
+
+if TYPE_CHECKING:
+    from stemdeck.worker.music import MusicAnalysis
 
 app = typer.Typer()
 
@@ -115,9 +118,19 @@ def separate(
         die(str(error), code=1)
     for note in result.notes:
         typer.echo(f"note: {note}")
+    if result.music is not None:
+        typer.echo(_described(result.music))
     for stem in result.stems:
         lufs = f"{stem.lufs:6.1f} LUFS" if stem.lufs is not None else "  silent  "
         typer.echo(f"{stem.name:<12} {lufs}  → {out / download_filename(stem.name, formats[0])}")
+
+
+def _described(music: MusicAnalysis) -> str:
+    tempo = f"{music.bpm:g} BPM" if music.bpm else "no steady beat"
+    key = music.key
+    return f"song: {tempo}, " + (
+        f"{key.name} (confidence {key.confidence:.2f})" if key else "no key heard"
+    )
 
 
 @app.command()
