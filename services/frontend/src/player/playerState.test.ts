@@ -156,11 +156,23 @@ describe("the loop", () => {
     expect(marked).toEqual({ marks: { start: 1, end: null }, loop: { start: 1, end: 6 } });
   });
 
-  it("loops between both marks, in order whichever came first", () => {
+  it("loops between both marks, whichever came first", () => {
     const first = markLoop({ start: null, end: null }, "end", 4, DURATION);
     expect(first.loop).toEqual({ start: 0, end: 4 });
-    const second = markLoop(first.marks, "start", 5, DURATION);
-    expect(second.loop).toEqual({ start: 4, end: 5 });
+    const second = markLoop(first.marks, "start", 1.5, DURATION);
+    expect(second).toEqual({ marks: { start: 1.5, end: 4 }, loop: { start: 1.5, end: 4 } });
+  });
+
+  it("never swaps the ends: a start past the end loops to the song's end", () => {
+    const marked = markLoop({ start: 1, end: 4 }, "start", 5, DURATION);
+    expect(marked).toEqual({ marks: { start: 5, end: null }, loop: { start: 5, end: 6 } });
+    // Exactly on the end counts as past it: a loop of no length is no loop.
+    expect(markLoop({ start: 1, end: 4 }, "start", 4, DURATION).loop).toEqual({ start: 4, end: 6 });
+  });
+
+  it("never swaps the ends: an end before the start loops from the song's start", () => {
+    const marked = markLoop({ start: 3, end: 5 }, "end", 2, DURATION);
+    expect(marked).toEqual({ marks: { start: null, end: 2 }, loop: { start: 0, end: 2 } });
   });
 
   it("refuses a region too short to hear", () => {

@@ -163,14 +163,22 @@ export function loopFromMarks(marks: LoopMarks, duration: number): LoopRegion | 
   return normaliseLoop(marks.start ?? 0, marks.end ?? duration, duration);
 }
 
-/** Marking one edge at the playhead loops at once between the marks. */
+/**
+ * Marking one edge at the playhead loops at once between the marks. A start marked at or
+ * past the end mark lets go of that end (the loop runs to the song's end), and an end
+ * marked at or before the start lets go of the start: the edge pressed is always the edge
+ * it names, never silently swapped with the other.
+ */
 export function markLoop(
   marks: LoopMarks,
   edge: "start" | "end",
   at: number,
   duration: number,
 ): { marks: LoopMarks; loop: LoopRegion | null } {
-  const next = { ...marks, [edge]: at };
+  const next =
+    edge === "start"
+      ? { start: at, end: marks.end !== null && marks.end <= at ? null : marks.end }
+      : { start: marks.start !== null && marks.start >= at ? null : marks.start, end: at };
   return { marks: next, loop: loopFromMarks(next, duration) };
 }
 
