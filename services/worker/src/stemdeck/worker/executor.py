@@ -93,7 +93,8 @@ def separate_file(
     # DSP strategy leaves idle; a model that uses every core only loses it for a second.
     analyser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="music-analysis")
     try:
-        music_future = analyser.submit(_music, audio)
+        # Its own mono copy: the thread never reads what a model might be writing.
+        music_future = analyser.submit(_music, audio.mean(axis=0))
         stems = run_tree(strategy, audio, models, tree_progress)
         del audio  # the stems are all that is needed from here on
         music = music_future.result()
