@@ -104,7 +104,9 @@ def _kick(sample_rate: int) -> np.ndarray:
     n = int(0.35 * sample_rate)
     t = np.arange(n) / sample_rate
     freq = 50 + 90 * np.exp(-t / 0.03)
-    return np.sin(2 * np.pi * np.cumsum(freq) / sample_rate) * _env(n, sample_rate, 0.12)
+    return np.asarray(
+        np.sin(2 * np.pi * np.cumsum(freq) / sample_rate) * _env(n, sample_rate, 0.12)
+    )
 
 
 def _snare(sample_rate: int, rng: np.random.Generator) -> np.ndarray:
@@ -112,13 +114,16 @@ def _snare(sample_rate: int, rng: np.random.Generator) -> np.ndarray:
     t = np.arange(n) / sample_rate
     noise = np.diff(rng.normal(0, 0.5, n + 1))  # tilted toward the highs
     body = np.sin(2 * np.pi * 190 * t)
-    return (noise * _env(n, sample_rate, 0.06) + 0.6 * body * _env(n, sample_rate, 0.04)) * 0.8
+    return (
+        np.asarray(noise * _env(n, sample_rate, 0.06) + 0.6 * body * _env(n, sample_rate, 0.04))
+        * 0.8
+    )
 
 
 def _hat(sample_rate: int, rng: np.random.Generator) -> np.ndarray:
     n = int(0.08 * sample_rate)
     noise = np.diff(np.diff(rng.normal(0, 0.3, n + 2)))
-    return noise * _env(n, sample_rate, 0.02, 0.0005)
+    return np.asarray(noise * _env(n, sample_rate, 0.02, 0.0005))
 
 
 def _tone(
