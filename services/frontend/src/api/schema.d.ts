@@ -528,7 +528,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Strategies, their stems and models */
+        /**
+         * Strategies, their stems, models and speed
+         * @description Each strategy with its stems, its models' readiness, its measured speed on the
+         *     live workers' devices, and whether a job for it would start now (and if not, why).
+         */
         get: operations["list_strategies_api_strategies_get"];
         put?: never;
         post?: never;
@@ -738,6 +742,26 @@ export interface components {
             /** Is Admin */
             is_admin?: boolean | null;
             quotas?: components["schemas"]["QuotaOverridesUpdate"] | null;
+        };
+        /** AnalysisPublic */
+        AnalysisPublic: {
+            /**
+             * Beats
+             * @description Every beat, in seconds from the start of the song, to the millisecond
+             */
+            beats: number[];
+            /**
+             * Bpm
+             * @description Tempo in beats per minute, from the beats found; null when the song has no steady beat
+             */
+            bpm: number | null;
+            /**
+             * Downbeats
+             * @description The beats that start a bar (one in four: 4/4 time is assumed)
+             */
+            downbeats: number[];
+            /** @description The song's key; null when nothing pitched */
+            key: components["schemas"]["KeyPublic"] | null;
         };
         /** AudioUsagePublic */
         AudioUsagePublic: {
@@ -964,6 +988,8 @@ export interface components {
         };
         /** JobPublic */
         JobPublic: {
+            /** @description Tempo, beats, downbeats and key, measured on the song by the worker once the job is completed; null before that, for jobs finished before Stemdeck measured them, and when the measurement failed (the stems are there all the same) */
+            analysis: components["schemas"]["AnalysisPublic"] | null;
             /** Attempts */
             attempts: number;
             /**
@@ -1068,6 +1094,30 @@ export interface components {
             limit: number;
             /** Offset */
             offset: number;
+        };
+        /** KeyPublic */
+        KeyPublic: {
+            /**
+             * Confidence
+             * @description How clearly the song's pitch classes fit this key's profile rather than another's; below about 0.5 treat the key as a guess (the relative or parallel key is the usual other reading)
+             */
+            confidence: number;
+            /**
+             * Mode
+             * @enum {string}
+             */
+            mode: "major" | "minor";
+            /**
+             * Name
+             * @description Tonic and mode, for display
+             * @example A minor
+             */
+            name: string;
+            /**
+             * Tonic
+             * @description The key's first note, with sharps: C, C#, D, … B
+             */
+            tonic: string;
         };
         /** LoginCredentials */
         LoginCredentials: {
@@ -1350,6 +1400,11 @@ export interface components {
         };
         /** StrategyPublic */
         StrategyPublic: {
+            /**
+             * Available
+             * @description A job for it would start now: its weights are present (or download on first use) and a live worker takes separations
+             */
+            available: boolean;
             /** Default */
             default: boolean;
             /** Label */
@@ -1358,8 +1413,18 @@ export interface components {
             models: components["schemas"]["ModelPublic"][];
             /** Name */
             name: string;
+            /**
+             * Seconds Per Audio Second
+             * @description Seconds of work per second of audio on this server: the median, over the live workers, of the speed measured on each one's device; null until it ran there
+             */
+            seconds_per_audio_second: number | null;
             /** Stems */
             stems: string[];
+            /**
+             * Unavailable Reason
+             * @description Why it is not available, and what to do, in words for the page; null when available
+             */
+            unavailable_reason: string | null;
         };
         /** SystemStatus */
         SystemStatus: {
@@ -2632,7 +2697,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The whole file */
+            /** @description The whole file, with a strong ETag and an immutable Cache-Control */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2643,8 +2708,15 @@ export interface operations {
                     "image/png": unknown;
                 };
             };
-            /** @description The requested byte range */
+            /** @description The requested byte range (If-Range permitting), same ETag */
             206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not modified: If-None-Match named the file's ETag */
+            304: {
                 headers: {
                     [name: string]: unknown;
                 };
