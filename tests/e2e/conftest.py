@@ -5,6 +5,7 @@ thread while it is open, and later tests that call asyncio.run() would find it."
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,7 +33,13 @@ def browser() -> Iterator[Browser]:
 def stack(settings: Settings) -> Iterator[Stack]:
     """The built web app on a real API with no worker: a test starts one when it wants
     its jobs to run. Modules that need another stack (accounts, S3) define their own."""
-    assert (CHECKOUT_WEB_DIR / "index.html").is_file(), "the web app is not built: make web"
+    # STEMDECK_TEST_WEB_DIR: a build of one's own, where others share the checkout's dist/.
+    web = os.environ.get("STEMDECK_TEST_WEB_DIR")
+    assert ((Path(web) if web else CHECKOUT_WEB_DIR) / "index.html").is_file(), (
+        "the web app is not built: make web"
+    )
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with running_stack(settings, workers=0) as running:
+    with running_stack(
+        settings, workers=0, **({"STEMDECK_WEB_DIR": web} if web else {})
+    ) as running:
         yield running

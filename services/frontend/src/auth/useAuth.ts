@@ -4,6 +4,7 @@
 import { useSyncExternalStore } from "react";
 import { api, whenSessionLost } from "../api/client";
 import { ApiError } from "../lib/errors";
+import { clearStemCache } from "../player/stemCache";
 import { authReducer, endsSession, type AuthEvent, type AuthState } from "./session";
 
 let state: AuthState = { phase: "checking" };
@@ -52,12 +53,15 @@ export async function signIn(email: string, password: string): Promise<void> {
 
 export async function signOut(): Promise<void> {
   await api.logout();
+  // The stems kept for replay stay behind for no one else on a shared computer.
+  await clearStemCache();
   dispatch({ type: "signed-out" });
 }
 
 /** Ends every session of this user, this browser's too, which then goes to sign-in. */
 export async function signOutEverywhere(): Promise<void> {
   await api.endAllSessions();
+  await clearStemCache();
   dispatch({ type: "signed-out" });
 }
 

@@ -3,6 +3,7 @@ import { api, type Job } from "../api/client";
 import { ConfirmButton } from "../account/ConfirmButton";
 import { ApiError, errorText } from "../lib/errors";
 import { isFinal } from "../lib/jobStatus";
+import { forgetJobStems } from "../player/stemCache";
 
 /**
  * Cancel for a job still going: it stays, as cancelled, until the server removes it a
@@ -27,6 +28,7 @@ export function CancelOrDeleteButton({
         // Gone already (deleted in another tab, or its day as cancelled is up): so is the row.
         if (!(caught instanceof ApiError && caught.status === 404)) throw caught;
       }
+      void forgetJobStems(job.id); // the copies the player kept in this browser
       onDeleted(job.id);
     };
     return (

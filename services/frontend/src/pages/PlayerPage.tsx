@@ -1,11 +1,12 @@
 import { useEffect, useState } from "react";
 import { Link, useParams } from "react-router-dom";
 import { api, type Job } from "../api/client";
-import { errorText } from "../lib/errors";
+import { ApiError, errorText } from "../lib/errors";
 import { isFinal } from "../lib/jobStatus";
 import { useTitle } from "../lib/useTitle";
 import { JobWaiting } from "../player/JobWaiting";
 import { Player } from "../player/Player";
+import { forgetJobStems } from "../player/stemCache";
 import { waitingTitle } from "../player/waiting";
 
 /** Why a job that ended without stems has no player. */
@@ -31,7 +32,11 @@ export function PlayerPage() {
   useEffect(() => {
     setJob(null);
     setError(null);
-    api.job(jobId).then(setJob, (e: unknown) => setError(errorText(e)));
+    api.job(jobId).then(setJob, (e: unknown) => {
+      // Deleted (perhaps elsewhere): its stems kept in this browser go too.
+      if (e instanceof ApiError && e.status === 404) void forgetJobStems(jobId);
+      setError(errorText(e));
+    });
   }, [jobId]);
 
   if (error)

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { FormatId, Stem, WaveformPeaks } from "../api/client";
 import { loadStems, NO_AUDIO_MESSAGE, type StemSources } from "./loadStems";
+import type { StemFile } from "./stemCache";
 import { initialPlayerState, loadOf, playerReducer, readyCount, type PlayerAction } from "./playerState";
 
 function stem(name: string, formats: FormatId[] = ["mp3", "flac"]): Stem {
@@ -25,13 +26,15 @@ const PEAKS: WaveformPeaks = { version: 1, sample_rate: 44100, samples_per_bin: 
 function harness(stems: Stem[]) {
   const actions: PlayerAction[] = [];
   const fetched: string[] = [];
+  const files: StemFile[] = [];
   const progress = new Map<string, (fraction: number) => void>();
   const finish = new Map<string, { resolve: (bytes: ArrayBuffer) => void; reject: (error: unknown) => void }>();
   const added: [string, string][] = [];
   const sources: StemSources<string> = {
-    fetchAudio: (url, onProgress, signal) =>
+    fetchAudio: (url, onProgress, signal, file) =>
       new Promise((resolve, reject) => {
         fetched.push(url);
+        files.push(file);
         progress.set(url, onProgress);
         finish.set(url, { resolve, reject });
         signal.addEventListener("abort", () => reject(new DOMException("Aborted", "AbortError")));
@@ -44,9 +47,9 @@ function harness(stems: Stem[]) {
     },
   };
   const abort = new AbortController();
-  loadStems(stems, sources, (action) => actions.push(action), abort.signal);
+  loadStems("job-1", stems, sources, (action) => actions.push(action), abort.signal);
   const state = () => actions.reduce(playerReducer, initialPlayerState(stems.map((s) => s.name)));
-  return { actions, fetched, progress, finish, added, abort, state };
+  return { actions, fetched, files, progress, finish, added, abort, state };
 }
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
@@ -58,6 +61,13 @@ describe("loading stems", () => {
     load.progress.get("/stems/vocals.flac")?.(0.5);
     expect(loadOf(load.state(), "vocals")).toEqual({ state: "loading", progress: 0.5 });
     expect(loadOf(load.state(), "drums")).toEqual({ state: "loading", progress: 0 });
+    await settle();
+  });
+
+  it("names each file steadily for the cache: job, stem, format and size, not the link", async () => {
+    const vocals = { ...stem("vocals"), sizes: { flac: 1234, mp3: 99 } };
+    const load = harness([vocals]);
+    expect(load.files).toEqual([{ jobId: "job-1", name: "vocals", format: "flac", size: 1234 }]);
     await settle();
   });
 

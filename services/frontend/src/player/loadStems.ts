@@ -5,9 +5,16 @@ import type { Stem, WaveformPeaks } from "../api/client";
 import { errorText } from "../lib/errors";
 import { playbackFormat } from "./engine";
 import type { PlayerAction } from "./playerState";
+import type { StemFile } from "./stemCache";
 
 export interface StemSources<Buffer> {
-  fetchAudio: (url: string, onProgress: (fraction: number) => void, signal: AbortSignal) => Promise<ArrayBuffer>;
+  /** `file` names the stem steadily (its `url` is a signed link that changes per visit). */
+  fetchAudio: (
+    url: string,
+    onProgress: (fraction: number) => void,
+    signal: AbortSignal,
+    file: StemFile,
+  ) => Promise<ArrayBuffer>;
   decode: (bytes: ArrayBuffer) => Promise<Buffer>;
   /** Hands a decoded stem to the engine, which joins it to playback if that is running. */
   addBuffer: (name: string, buffer: Buffer) => void;
@@ -18,6 +25,7 @@ export const NO_AUDIO_MESSAGE = "This stem has no audio file.";
 
 /** Starts every stem's load at once; an aborted load reports nothing more. */
 export function loadStems<Buffer>(
+  jobId: string,
   stems: readonly Stem[],
   sources: StemSources<Buffer>,
   dispatch: (action: PlayerAction) => void,
@@ -31,12 +39,13 @@ export function loadStems<Buffer>(
       .catch(() => undefined); // the audio still plays; the lane just stays blank
     const format = playbackFormat(stem.formats);
     const url = format ? stem.urls[format] : undefined;
-    if (!url) {
+    if (!format || !url) {
       dispatch({ type: "stem-failed", name, error: NO_AUDIO_MESSAGE });
       continue;
     }
+    const file: StemFile = { jobId, name, format, size: stem.sizes[format] };
     sources
-      .fetchAudio(url, (progress) => dispatch({ type: "stem-progress", name, progress }), signal)
+      .fetchAudio(url, (progress) => dispatch({ type: "stem-progress", name, progress }), signal, file)
       .then((bytes) => {
         dispatch({ type: "stem-decoding", name });
         return sources.decode(bytes);

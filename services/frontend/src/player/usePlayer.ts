@@ -7,6 +7,7 @@ import { errorText } from "../lib/errors";
 import { faderToGain, stemGains } from "../lib/mix";
 import { fetchRanged, MixEngine } from "./engine";
 import { loadStems } from "./loadStems";
+import { cachedFetchAudio, StemCache } from "./stemCache";
 import {
   canPlay,
   initialPlayerState,
@@ -73,15 +74,19 @@ export function usePlayer(job: Job): Player {
     window.stemdeckPlayer = engine;
     engine.onEnded = () => dispatch({ type: "ended" });
     const abort = new AbortController();
+    const stemCache = StemCache.open();
     const sources = {
-      fetchAudio: fetchRanged,
+      fetchAudio: cachedFetchAudio(fetchRanged, stemCache),
       decode: (bytes: ArrayBuffer) => engine.context.decodeAudioData(bytes),
       addBuffer: (name: string, buffer: AudioBuffer) => engine.addBuffer(name, buffer),
       fetchPeaks: api.waveform,
     };
-    loadStems(job.stems, sources, dispatch, abort.signal);
+    loadStems(job.id, job.stems, sources, dispatch, abort.signal);
+    // Stale stems of other songs go a while after this one's are read (and so marked used).
+    const prune = window.setTimeout(() => void stemCache.then((cache) => cache?.prune()).catch(() => undefined), 15000);
     return () => {
       abort.abort();
+      window.clearTimeout(prune);
       if (window.stemdeckPlayer === engine) delete window.stemdeckPlayer;
       void engine.close();
     };
