@@ -22,14 +22,23 @@ export function StemLoading({ name, load }: { name: string; load: StemLoad }) {
   );
 }
 
-/** How many stems can be heard yet; nothing once all of them can. */
+// Where Cache Storage exists (a secure context); private modes may still refuse it, and then
+// the note promises a little too much, never less.
+const keepsStems = () => globalThis.isSecureContext && "caches" in globalThis;
+
+/**
+ * How many stems can be heard yet; nothing once all of them can. Why they are lossless
+ * (and so large) is said here, while the wait is felt.
+ */
 export function LoadingNote({ ready, total }: { ready: number; total: number }) {
-  if (ready === 0) return <p className="muted small">Loading stems; playback starts as soon as the first one is ready.</p>;
-  if (ready < total)
-    return (
-      <p className="muted small">
-        {ready} of {total} stems ready; the others join in sync as they load.
-      </p>
-    );
-  return null;
+  if (ready >= total) return null;
+  return (
+    <p className="muted small">
+      {ready === 0
+        ? "Loading stems; playback starts as soon as the first one is ready."
+        : `${ready} of ${total} stems ready; the others join in sync as they load.`}{" "}
+      They come lossless: compressed audio would shift stems against each other by a few milliseconds
+      {keepsStems() ? ". This browser keeps them, so the next visit starts at once." : "."}
+    </p>
+  );
 }
