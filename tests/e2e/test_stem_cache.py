@@ -102,3 +102,27 @@ def test_second_visit_loads_no_stem_and_a_deleted_job_leaves_the_cache(
     expect(second_page.get_by_role("heading", name="No jobs yet")).to_be_visible()
     wait_in_page(second_page, f"{KEPT_STEMS}.then((kept) => kept.length === 0)")
     context.close()
+
+
+def test_without_cache_storage_the_player_loads_from_the_server(
+    browser: Browser, stack: Stack, excerpt: Path
+) -> None:
+    """As on plain http from another address, where the browser offers no Cache Storage:
+    every visit loads the stems from the server, and nothing fails."""
+    stack.start_worker()
+    with stack.client() as client, excerpt.open("rb") as audio:
+        created = client.post(
+            "/api/jobs",
+            files={"file": (excerpt.name, audio, "audio/wav")},
+            data={"strategy": "four-stems-dsp", "formats": "flac"},
+        )
+    job = stack.wait_for(created.json()["id"])
+    context = browser.new_context(viewport=DESKTOP)
+    context.add_init_script("Object.defineProperty(window, 'caches', { value: undefined })")
+    url = f"{stack.base_url}/jobs/{job['id']}"
+    for _visit in range(2):
+        page = context.new_page()
+        assert open_player(page, url), "no stem came from the server"
+        expect(page.get_by_role("alert")).to_have_count(0)
+        page.close()
+    context.close()

@@ -148,6 +148,17 @@ describe("the stem cache", () => {
     expect(raw().stems()).toEqual(["/api/jobs/new/stems/vocals.flac", "/api/jobs/now/stems/vocals.flac"]);
   });
 
+  it("bounds itself by half the site's quota where that is less than its own bound", async () => {
+    const storage = new FakeStorage();
+    const cache = await StemCache.open(storage.asStorage(), undefined, async () => ({ quota: 400, usage: 0 }));
+    await cache?.write(file("a", "vocals"), blob(150));
+    await cache?.write(file("b", "vocals"), blob(150));
+    expect((storage.caches.get(STEM_CACHE_NAME) as FakeCache).stems()).toEqual(["/api/jobs/b/stems/vocals.flac"]);
+    const unknown = await StemCache.open(storage.asStorage(), undefined, () => Promise.reject(new Error("no")));
+    await unknown?.write(file("c", "vocals"), blob(300));
+    expect(await unknown?.usage()).toEqual({ entries: 2, bytes: 450 });
+  });
+
   it("stays within its byte bound, dropping the least recently used first", async () => {
     const { open, raw, tick } = cacheWith({ maxBytes: 300, maxAgeMs: 1e9 });
     const cache = await open();

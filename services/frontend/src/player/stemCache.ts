@@ -53,6 +53,15 @@ function isQuotaError(error: unknown): boolean {
   return error instanceof DOMException && (error.name === "QuotaExceededError" || error.code === 22);
 }
 
+async function boundBy(estimate: () => Promise<StorageEstimate> | undefined): Promise<number> {
+  try {
+    const quota = (await estimate())?.quota;
+    return quota ? Math.min(MAX_BYTES, quota / 2) : MAX_BYTES;
+  } catch {
+    return MAX_BYTES;
+  }
+}
+
 function totalBytes(index: Index): number {
   return Object.values(index).reduce((sum, entry) => sum + entry.bytes, 0);
 }
@@ -64,11 +73,20 @@ export class StemCache {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** The cache, or null where the browser offers none (plain http, private mode). */
-  static async open(storage: CacheStorage | undefined = globalThis.caches, limits?: StemCacheLimits) {
+  /**
+   * The cache, or null where the browser offers none (plain http, private mode). Without
+   * `limits`, it keeps at most MAX_BYTES or half the site's quota, whichever is less: a
+   * private window's small quota is then met by evicting the least used, not by failures.
+   */
+  static async open(
+    storage: CacheStorage | undefined = globalThis.caches,
+    limits?: StemCacheLimits,
+    estimate: () => Promise<StorageEstimate> | undefined = () => globalThis.navigator?.storage?.estimate?.(),
+  ) {
     if (!storage) return null;
     try {
-      return new StemCache(await storage.open(STEM_CACHE_NAME), limits);
+      const cache = await storage.open(STEM_CACHE_NAME);
+      return new StemCache(cache, limits ?? { maxBytes: await boundBy(estimate), maxAgeMs: MAX_AGE_MS });
     } catch {
       return null;
     }
