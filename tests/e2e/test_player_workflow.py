@@ -189,6 +189,8 @@ LAYOUT = """() => [...document.querySelectorAll(
 
 def check_loop_moves_nothing(page: Page) -> None:
     """Turning the loop on (button or L) draws the region and moves no element."""
+    # From the top, as shot() leaves the page: the fixed bar's page position is the scroll's.
+    page.evaluate("window.scrollTo(0, 0)")
     page.locator("body").press("Home")
     page.locator("body").press("Shift+ArrowRight")
     before = page.evaluate(LAYOUT)

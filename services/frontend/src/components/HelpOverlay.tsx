@@ -11,6 +11,8 @@ export const SHORTCUTS: [string, string][] = [
   ["S", "Solo the chosen stem"],
   ["[ and ]", "Set the loop start and end at the playhead"],
   ["L", "Loop on or off"],
+  ["Drag on a waveform", "Loop that stretch (whole bars when the song has a beat grid)"],
+  ["Ctrl/⌘ + wheel, pinch", "Zoom the waveforms in or out; Shift + wheel scrolls them"],
   ["Home / End", "To the start or the end"],
   ["?", "Show or hide this help"],
 ];

@@ -14,6 +14,9 @@ import { usePlayer } from "./usePlayer";
 import { usePlayerKeyboard } from "./usePlayerKeyboard";
 import "./player.css";
 
+/** The job's beat grid, until the generated API schema carries `analysis`. */
+type WithAnalysis = Job & { analysis?: { downbeats?: number[] } | null };
+
 export function Player({ job }: { job: Job }) {
   const player = usePlayer(job);
   usePlayerKeyboard(player);
@@ -39,7 +42,13 @@ export function Player({ job }: { job: Job }) {
         </button>
       </div>
       <Transport state={state} duration={duration} controls={controls} />
-      <StemStrip stems={job.stems} state={state} duration={duration} controls={controls} />
+      <StemStrip
+        stems={job.stems}
+        state={state}
+        duration={duration}
+        controls={controls}
+        downbeats={(job as WithAnalysis).analysis?.downbeats}
+      />
       <DownloadsPanel
         zipUrl={job.zip_url}
         master={state.master}

@@ -1,5 +1,5 @@
 // The stems, one row each: name, loudness, mute/solo, fader, waveform and downloads.
-import { memo, type CSSProperties } from "react";
+import { memo, useRef, type CSSProperties } from "react";
 import type { Stem, WaveformPeaks } from "../api/client";
 import { formatLufs } from "../lib/format";
 import { isAudible, type StemMix } from "../lib/mix";
@@ -9,6 +9,9 @@ import { Fader } from "./Fader";
 import { StemLoading } from "./Loading";
 import { loadOf, mixOf, type PlayerState, type StemLoad } from "./playerState";
 import type { PlayerControls } from "./usePlayer";
+import { LanesBar } from "./LanesBar";
+import { useLaneGestures } from "./useLaneGestures";
+import { useLaneView } from "./useLaneView";
 import { Waveform } from "./Waveform";
 
 /** A colour per lane, so a stem is the same colour in every row and on every visit. */
@@ -70,7 +73,6 @@ const StemRow = memo(function StemRow(props: StemRowProps) {
           colour={colour}
           dimmed={!audible}
           label={`Waveform of ${stem.name}`}
-          onSeek={controls.seek}
         />
         <StemLoading name={stem.name} load={load} />
       </div>
@@ -84,30 +86,39 @@ interface StemStripProps {
   state: PlayerState;
   duration: number;
   controls: PlayerControls;
+  /** The bars' first beats (s) from the job's analysis, for snapping a dragged loop. */
+  downbeats?: readonly number[];
 }
 
-export function StemStrip({ stems, state, duration, controls }: StemStripProps) {
+export function StemStrip({ stems, state, duration, controls, downbeats }: StemStripProps) {
   const played = duration > 0 ? Math.min(1, Math.max(0, state.position / duration)) : 0;
+  const list = useRef<HTMLUListElement>(null);
+  const overview = useRef<HTMLDivElement>(null);
+  const view = useLaneView(list, overview, played);
+  useLaneGestures(list, view, { duration, downbeats, onSeek: controls.seek, onLoop: controls.setLoopRange });
   return (
-    <ul className="stems" aria-label="Stems" style={{ "--played": played } as CSSProperties}>
-      {stems.map((stem, index) => {
-        const mix = mixOf(state, stem.name);
-        return (
-          <StemRow
-            key={stem.name}
-            index={index}
-            stem={stem}
-            mix={mix}
-            audible={isAudible(mix, state.mix)}
-            selected={state.selected === index}
-            load={loadOf(state, stem.name)}
-            peaks={state.peaks[stem.name] ?? null}
-            loop={state.loop}
-            duration={duration}
-            controls={controls}
-          />
-        );
-      })}
-    </ul>
+    <div className="lanes" style={{ "--played": played } as CSSProperties}>
+      <LanesBar view={view} overview={overview} snaps={Boolean(downbeats?.length)} />
+      <ul ref={list} className="stems" aria-label="Stems">
+        {stems.map((stem, index) => {
+          const mix = mixOf(state, stem.name);
+          return (
+            <StemRow
+              key={stem.name}
+              index={index}
+              stem={stem}
+              mix={mix}
+              audible={isAudible(mix, state.mix)}
+              selected={state.selected === index}
+              load={loadOf(state, stem.name)}
+              peaks={state.peaks[stem.name] ?? null}
+              loop={state.loop}
+              duration={duration}
+              controls={controls}
+            />
+          );
+        })}
+      </ul>
+    </div>
   );
 }

@@ -5,6 +5,7 @@ import { useCallback, useEffect, useMemo, useReducer, useRef } from "react";
 import { api, type Job } from "../api/client";
 import { errorText } from "../lib/errors";
 import { faderToGain, stemGains } from "../lib/mix";
+import type { LoopRegion } from "../lib/sync";
 import { fetchRanged, MixEngine } from "./engine";
 import { loadStems } from "./loadStems";
 import { cachedFetchAudio, StemCache } from "./stemCache";
@@ -32,6 +33,8 @@ export interface PlayerControls {
   /** Seeks relative to where the engine is now, not to the last frame drawn. */
   seekBy: (seconds: number) => void;
   markLoop: (edge: "start" | "end") => void;
+  /** A loop dragged on a waveform; the playhead moves into it if it was outside. */
+  setLoopRange: (region: LoopRegion) => void;
   toggleLoop: () => void;
   setFader: (name: string, position: number) => void;
   toggleMute: (name: string) => void;
@@ -141,6 +144,19 @@ export function usePlayer(job: Job): Player {
     [loopMarks, duration],
   );
 
+  const setLoopRange = useCallback(
+    (region: LoopRegion) => {
+      const engine = engineRef.current;
+      if (!engine) return;
+      engine.setLoop(region);
+      const position = engine.position();
+      if (position < region.start || position >= region.end) engine.seek(region.start);
+      dispatch({ type: "loop", loop: region, marks: { start: region.start, end: region.end } });
+      dispatch({ type: "position", position: engine.position() });
+    },
+    [],
+  );
+
   const toggleLoop = useCallback(() => {
     const next = toggledLoop({ loop, loopMarks }, duration);
     engineRef.current?.setLoop(next);
@@ -180,10 +196,11 @@ export function usePlayer(job: Job): Player {
       seek,
       seekBy: (seconds) => seek((engineRef.current?.position() ?? 0) + seconds),
       markLoop,
+      setLoopRange,
       toggleLoop,
       exportMix,
     }),
-    [choices, togglePlay, seek, markLoop, toggleLoop, exportMix],
+    [choices, togglePlay, seek, markLoop, setLoopRange, toggleLoop, exportMix],
   );
 
   return { state, duration, controls };
