@@ -144,11 +144,15 @@ def check_drag_sets_loop(
     assert loop["start"] == pytest.approx(start, abs=0.05), loop
     assert loop["end"] == pytest.approx(min(end, duration), abs=0.05), loop
     expect(page.locator(".loop-toggle")).to_have_attribute("aria-pressed", "true")
-    # The range in words (on a phone kept for screen readers, the bar has no room) and the
-    # loop outlined in every lane and on the timeline.
-    expect(page.get_by_test_id("loop-range")).to_have_text(
-        f"{clock_words(loop['start'])}–{clock_words(loop['end'])}"
-    )
+    # The range in words, beside the Loop button (on a phone above the lanes: the bar has
+    # no room), and the loop outlined in every lane and on the timeline.
+    words = f"{clock_words(loop['start'])}–{clock_words(loop['end'])}"
+    if touch is None:
+        expect(page.get_by_test_id("loop-range")).to_have_text(words)
+        expect(page.get_by_test_id("loop-range")).to_be_visible()
+    else:
+        expect(page.get_by_test_id("lanes-loop")).to_have_text(f"Loop {words} · pinch to zoom")
+        expect(page.get_by_test_id("lanes-loop")).to_be_visible()
     outlines = page.get_by_test_id("loop-region")
     expect(outlines).to_have_count(len(job["stems"]))
     outline = outlines.first.bounding_box()

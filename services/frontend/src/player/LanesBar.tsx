@@ -1,6 +1,8 @@
 // Above the lanes: zoom out and in, how close the view is, and an overview of the whole
 // song whose window shows (and, pressed or dragged, moves) the part the lanes show.
 import type { PointerEvent as ReactPointerEvent, RefObject } from "react";
+import { formatClock } from "../lib/format";
+import type { LoopRegion } from "../lib/sync";
 import { MAX_ZOOM, MIN_ZOOM } from "./lanes";
 import type { LaneView } from "./useLaneView";
 
@@ -13,9 +15,10 @@ interface LanesBarProps {
   overview: RefObject<HTMLDivElement | null>;
   /** Whether a dragged loop snaps to bars (the song has a beat grid). */
   snaps: boolean;
+  loop: LoopRegion | null;
 }
 
-export function LanesBar({ view, overview, snaps }: LanesBarProps) {
+export function LanesBar({ view, overview, snaps, loop }: LanesBarProps) {
   const { zoom, zoomBy, centreOn } = view;
   const follow = (event: ReactPointerEvent<HTMLDivElement>) => {
     if (event.type === "pointerdown") event.currentTarget.setPointerCapture(event.pointerId);
@@ -63,7 +66,11 @@ export function LanesBar({ view, overview, snaps }: LanesBarProps) {
         <span className="on-wide">
           Drag across a waveform to loop{snaps ? " whole bars" : ""}; Ctrl/⌘ + wheel zooms.
         </span>
-        <span className="on-narrow">Drag to loop{snaps ? " bars" : ""} · pinch to zoom</span>
+        {/* A phone's bar has no room for the loop's times; they show here instead. */}
+        <span className="on-narrow" data-testid="lanes-loop">
+          {loop ? `Loop ${formatClock(loop.start)}–${formatClock(loop.end)}` : `Drag to loop${snaps ? " bars" : ""}`}
+          {" · pinch to zoom"}
+        </span>
       </p>
     </div>
   );

@@ -98,7 +98,7 @@ export function StemStrip({ stems, state, duration, controls, downbeats }: StemS
   useLaneGestures(list, view, { duration, downbeats, onSeek: controls.seek, onLoop: controls.setLoopRange });
   return (
     <div className="lanes" style={{ "--played": played } as CSSProperties}>
-      <LanesBar view={view} overview={overview} snaps={Boolean(downbeats?.length)} />
+      <LanesBar view={view} overview={overview} snaps={Boolean(downbeats?.length)} loop={state.loop} />
       <ul ref={list} className="stems" aria-label="Stems">
         {stems.map((stem, index) => {
           const mix = mixOf(state, stem.name);

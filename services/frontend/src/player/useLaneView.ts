@@ -96,8 +96,9 @@ export function useLaneView(
 
   // The playhead stays in view while zoomed in, unless the user has just looked elsewhere.
   useEffect(() => {
-    if (performance.now() - userAt.current < USER_GRACE_MS) return;
     const { zoom: z, scroll } = view.current;
+    // At 1× everything is in view: no reading of the lanes' layout per frame.
+    if (z <= MIN_ZOOM || performance.now() - userAt.current < USER_GRACE_MS) return;
     const next = followScroll(played, scroll, laneWidth(), z);
     if (next !== null) scrollAll(next);
   }, [played, laneWidth, scrollAll]);
