@@ -10,6 +10,7 @@ together with the playhead and the played shade where the song is.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -67,12 +68,20 @@ def test_drag_a_loop_zoom_and_scroll(browser: Browser, stack: Stack, excerpt: Pa
         context.close()
 
 
+# Scrolls the element to just below whatever sticks to the top (the header; on a desktop
+# the transport too).
+SCROLL_CLEAR = """element => {
+  element.scrollIntoView({ block: 'start' });
+  const stuck = [...document.querySelectorAll('header, .transport')]
+    .filter(e => ['sticky', 'fixed'].includes(getComputedStyle(e).position))
+    .map(e => e.getBoundingClientRect().bottom).filter(bottom => bottom < innerHeight / 2);
+  window.scrollBy(0, element.getBoundingClientRect().top - Math.max(0, ...stuck) - 12);
+}"""
+
+
 def look(page: Page, name: str) -> None:
     """The screen with the zoom bar and the first lanes in view, as the musician sees them."""
-    page.get_by_test_id("lanes-bar").evaluate(
-        "element => element.scrollIntoView({ block: 'start' })"
-    )
-    page.evaluate("window.scrollBy(0, -72)")  # clear of the sticky header
+    page.get_by_test_id("lanes-bar").evaluate(SCROLL_CLEAR)
     page.screenshot(path=ARTIFACTS / f"{name}.png")
 
 
@@ -95,18 +104,26 @@ def touch_points(touch: CDPSession, kind: str, points: list[tuple[float, float]]
     )
 
 
-def drag(page: Page, touch: CDPSession | None, y: float, xs: list[float]) -> None:
+def drag(
+    page: Page,
+    touch: CDPSession | None,
+    y: float,
+    xs: list[float],
+    before_lift: Callable[[], None] = lambda: None,
+) -> None:
     """A press at xs[0], moved through the rest, lifted at the last: a finger or the mouse."""
     if touch is None:
         page.mouse.move(xs[0], y)
         page.mouse.down()
         for x in xs[1:]:
             page.mouse.move(x, y, steps=4)
+        before_lift()
         page.mouse.up()
         return
     touch_points(touch, "touchStart", [(xs[0], y)])
     for x in xs[1:]:
         touch_points(touch, "touchMove", [(x, y)])
+    before_lift()
     touch_points(touch, "touchEnd", [])
 
 
@@ -137,7 +154,15 @@ def check_drag_sets_loop(
     box = lane_box(page, 1)
     duration = player(page, "p.duration")
     left, right = box["x"] + box["width"] * 0.15, box["x"] + box["width"] * 0.55
-    drag(page, touch, box["y"] + box["height"] / 2, [left, (left + right) / 2, right])
+
+    def preview() -> None:
+        """While dragging, every lane outlines the loop the drag will set."""
+        expect(page.locator(".drag-region").first).to_be_visible()
+        assert page.locator(".drag-region:visible").count() == len(job["stems"])
+        look(page, f"player-loop-dragging-{name}")
+
+    drag(page, touch, box["y"] + box["height"] / 2, [left, (left + right) / 2, right], preview)
+    expect(page.locator(".drag-region:visible")).to_have_count(0)
     loop = player(page, "p.loop")
     assert loop is not None, "the drag set no loop"
     start, end = expected_loop(job, duration * 0.15, duration * 0.55)
