@@ -35,8 +35,9 @@ def assert_security_headers(headers: httpx.Headers) -> None:
     for name, value in SECURITY_HEADERS.items():
         assert headers.get(name) == value, name
     policy = headers["content-security-policy"]
-    assert "frame-ancestors 'none'" in policy and "script-src 'self';" in policy
-    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    assert "frame-ancestors 'none'" in policy
+    assert "script-src 'self' 'wasm-unsafe-eval';" in policy
+    assert "unsafe-inline" not in policy and "'unsafe-eval'" not in policy
 
 
 @pytest.mark.usefixtures("default_hosts")

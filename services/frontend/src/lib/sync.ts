@@ -15,6 +15,11 @@ export interface Transport {
   /** Context time the sources start at, or null while paused. */
   startedAt: number | null;
   loop: LoopRegion | null;
+  /**
+   * Song seconds per context second: the tempo (1 when absent). Every source plays at
+   * this rate from the same `when`, so one clock still maps to one song position.
+   */
+  rate?: number;
 }
 
 export const stopped: Transport = { offset: 0, startedAt: null, loop: null };
@@ -34,7 +39,7 @@ export function normaliseLoop(a: number, b: number, duration: number): LoopRegio
 /** The playhead at context time `now`, wrapping inside the loop region. */
 export function positionAt(t: Transport, now: number, duration: number): number {
   if (t.startedAt === null) return clampPosition(t.offset, duration);
-  const raw = t.offset + Math.max(0, now - t.startedAt);
+  const raw = t.offset + Math.max(0, now - t.startedAt) * (t.rate ?? 1);
   if (t.loop && t.offset < t.loop.end && raw >= t.loop.end) {
     const span = t.loop.end - t.loop.start;
     return t.loop.start + ((raw - t.loop.start) % span);
@@ -76,5 +81,6 @@ export function loopFor(t: Transport): LoopRegion | null {
 
 /** Whether playback has run off the end (no loop): the transport should stop there. */
 export function finished(t: Transport, now: number, duration: number): boolean {
-  return t.startedAt !== null && loopFor(t) === null && t.offset + (now - t.startedAt) >= duration;
+  if (t.startedAt === null || loopFor(t) !== null) return false;
+  return t.offset + (now - t.startedAt) * (t.rate ?? 1) >= duration;
 }

@@ -27,6 +27,7 @@ export function DownloadsPanel({
   canExport,
   exporting,
   exportError,
+  exportExtras = "",
   onExport,
 }: {
   zipUrl: string | null;
@@ -35,6 +36,8 @@ export function DownloadsPanel({
   canExport: boolean;
   exporting: boolean;
   exportError: string | null;
+  /** Tempo, pitch and loop, in words, when the export follows them. */
+  exportExtras?: string;
   onExport: () => void;
 }) {
   return (
@@ -53,6 +56,9 @@ export function DownloadsPanel({
       <p className="muted small">
         “Export my mix” renders the stems through your faders, mutes and solos in the browser, at{" "}
         {formatDb(faderToDb(master))} master{dbToFader(0) === master ? " (unity)" : ""}.
+      </p>
+      <p className="muted small export-extras" data-testid="export-extras">
+        {exportExtras}
       </p>
       {exportError && (
         <p className="error" role="alert">

@@ -9,7 +9,9 @@ import { formatDb } from "../lib/mix";
 import { Transport } from "./Transport";
 import { DownloadsPanel } from "./Downloads";
 import { canExport } from "./playerState";
+import { exportExtras } from "./renderMix";
 import { StemStrip } from "./StemStrip";
+import { TempoPitchControls } from "./TempoPitch";
 import { usePlayer } from "./usePlayer";
 import { usePlayerKeyboard } from "./usePlayerKeyboard";
 import "./player.css";
@@ -42,6 +44,11 @@ export function Player({ job }: { job: Job }) {
         </button>
       </div>
       <Transport state={state} duration={duration} controls={controls} />
+      <TempoPitchControls
+        value={player.tempoPitch}
+        error={player.tempoPitchError}
+        onChange={controls.setTempoPitch}
+      />
       <StemStrip
         stems={job.stems}
         state={state}
@@ -55,6 +62,7 @@ export function Player({ job }: { job: Job }) {
         canExport={canExport(state)}
         exporting={state.exporting}
         exportError={state.exportError}
+        exportExtras={exportExtras(player.tempoPitch, state.loop)}
         onExport={() => void controls.exportMix()}
       />
       {state.helpOpen && <HelpOverlay onClose={closeHelp} />}

@@ -13,7 +13,8 @@ import {
   type LoopRegion,
   type Transport,
 } from "../lib/sync";
-import { encodeWav } from "../lib/wav";
+import { renderMix } from "./renderMix";
+import { createStretch, isNatural, NATURAL, stretcherSemitones, type Stretch, type TempoPitch } from "./stretch";
 
 /** Every stem comes at 44.1 kHz; a context at that rate decodes them without resampling. */
 export const STEM_SAMPLE_RATE = 44100;
@@ -40,6 +41,13 @@ export class MixEngine {
   private readonly channels = new Map<string, Channel>();
   private transport: Transport = stopped;
   private endTimer: number | undefined;
+  private tempoPitchNow: TempoPitch = NATURAL;
+  /** Made the first time tempo or pitch leaves 100 % / 0, kept (idle, unplugged) after. */
+  private stretch: Promise<Stretch> | null = null;
+  /** The stretcher's delay while it is in the chain, else 0. */
+  private delay = 0;
+  /** Tempo/pitch changes apply one after another, in the order they were asked for. */
+  private tempoPitchQueue: Promise<void> = Promise.resolve();
   onEnded: () => void = () => {};
 
   constructor(
@@ -64,8 +72,18 @@ export class MixEngine {
     return this.transport.loop;
   }
 
+  /** Where the song is in what is heard now: behind the sources by the stretcher's delay. */
   position(): number {
-    return positionAt(this.transport, this.context.currentTime, this.duration);
+    return positionAt(this.transport, this.heardAt(), this.duration);
+  }
+
+  get tempoPitch(): TempoPitch {
+    return this.tempoPitchNow;
+  }
+
+  /** Whether the stretcher is in the chain (never at 100 % and 0 semitones). */
+  get stretching(): boolean {
+    return this.delay > 0;
   }
 
   /** The value a stem's GainNode has now (what the e2e tests read). */
@@ -105,7 +123,7 @@ export class MixEngine {
   }
 
   pause(): void {
-    this.transport = pauseAt(this.transport, this.context.currentTime, this.duration);
+    this.transport = pauseAt(this.transport, this.heardAt(), this.duration);
     this.stopSources();
     window.clearTimeout(this.endTimer);
   }
@@ -133,34 +151,71 @@ export class MixEngine {
     this.ramp(this.master, value);
   }
 
-  /** Renders the loaded stems through the given gains offline, as a 16-bit WAV. */
+  /**
+   * Tempo 50–150 % and pitch ±12 semitones. At 100 % and 0 the plain path plays (no
+   * stretcher); else every source plays at the tempo into one stretcher (see stretch.ts).
+   */
+  setTempoPitch(next: TempoPitch): Promise<void> {
+    const applied = this.tempoPitchQueue.then(() => this.applyTempoPitch(next));
+    // One failure (the stretcher would not load) must not block the changes after it.
+    this.tempoPitchQueue = applied.catch(() => undefined);
+    return applied;
+  }
+
+  /** Renders the loaded stems through the given gains, the loop, tempo and pitch, as a 16-bit WAV. */
   async exportMix(gains: ReadonlyMap<string, number>, master: number): Promise<Blob> {
-    const buffers = [...this.channels.entries()].filter(([, c]) => c.buffer !== null);
-    const first = buffers[0]?.[1].buffer;
-    if (!first) throw new Error("No stem has loaded yet; wait for one, then export.");
-    const rate = first.sampleRate;
-    const frames = Math.max(...buffers.map(([, c]) => c.buffer?.length ?? 0));
-    const offline = new OfflineAudioContext(2, frames, rate);
-    const bus = offline.createGain();
-    bus.gain.value = master;
-    bus.connect(offline.destination);
-    for (const [name, channel] of buffers) {
-      const source = offline.createBufferSource();
-      source.buffer = channel.buffer;
-      const gain = offline.createGain();
-      gain.gain.value = gains.get(name) ?? 0;
-      source.connect(gain).connect(bus);
-      source.start(0);
-    }
-    const rendered = await offline.startRendering();
-    const channels = [rendered.getChannelData(0), rendered.getChannelData(1)];
-    return new Blob([encodeWav(channels, rate)], { type: "audio/wav" });
+    await this.tempoPitchQueue;
+    const buffers = new Map<string, AudioBuffer>();
+    for (const [name, channel] of this.channels) if (channel.buffer) buffers.set(name, channel.buffer);
+    return renderMix({ buffers, gains, master, loop: this.transport.loop, tempoPitch: this.tempoPitchNow });
   }
 
   async close(): Promise<void> {
     this.stopSources();
+    this.stretch?.then(({ node }) => node.disconnect()).catch(() => {});
     window.clearTimeout(this.endTimer);
     await this.context.close();
+  }
+
+  /** The context time whose sound is heard now. */
+  private heardAt(): number {
+    return this.context.currentTime - this.delay;
+  }
+
+  private async applyTempoPitch(next: TempoPitch): Promise<void> {
+    const previous = this.tempoPitchNow;
+    const natural = isNatural(next);
+    if (!natural) this.stretch ??= createStretch(this.context, stretcherSemitones(next));
+    let stretch: Stretch | null = null;
+    try {
+      stretch = this.stretch ? await this.stretch : null;
+    } catch (error) {
+      this.stretch = null; // tried again on the next change
+      throw error;
+    }
+    const position = this.position();
+    this.tempoPitchNow = next;
+    void stretch?.node.schedule({ semitones: stretcherSemitones(next) });
+    // A pitch change alone is live in the stretcher; a new rate or route restarts the sources.
+    if (next.tempo === previous.tempo && natural === isNatural(previous)) return;
+    this.route(natural ? null : stretch);
+    this.transport = { ...this.transport, rate: next.tempo };
+    if (this.playing) await this.play(position);
+    else this.transport = { ...this.transport, offset: position };
+  }
+
+  /** Master straight to the speakers, or through the stretcher. */
+  private route(stretch: Stretch | null): void {
+    this.master.disconnect();
+    if (stretch) {
+      stretch.node.connect(this.context.destination);
+      this.master.connect(stretch.node);
+      this.delay = stretch.latency;
+    } else {
+      this.stretch?.then(({ node }) => node.disconnect()).catch(() => {});
+      this.master.connect(this.context.destination);
+      this.delay = 0;
+    }
   }
 
   private ramp(node: GainNode, value: number): void {
@@ -187,6 +242,7 @@ export class MixEngine {
       source.loopStart = loop.start;
       source.loopEnd = loop.end;
     }
+    if (this.tempoPitchNow.tempo !== 1) source.playbackRate.value = this.tempoPitchNow.tempo;
     source.connect(channel.gain);
     const from = Math.min(offset, channel.buffer.duration);
     source.start(when, from);
@@ -207,7 +263,7 @@ export class MixEngine {
     window.clearTimeout(this.endTimer);
     if (loopFor(this.transport)) return;
     const check = () => {
-      if (finished(this.transport, this.context.currentTime, this.duration)) {
+      if (finished(this.transport, this.heardAt(), this.duration)) {
         this.transport = { ...this.transport, offset: this.duration, startedAt: null };
         this.stopSources();
         this.onEnded();

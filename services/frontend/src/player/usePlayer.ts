@@ -1,7 +1,7 @@
 // The player's state (playerState.ts) wired to one MixEngine: the engine is created for
 // the job, fed its stems as they load, and every control acts on the engine first and
 // then records what it did in the reducer.
-import { useCallback, useEffect, useMemo, useReducer, useRef } from "react";
+import { useCallback, useEffect, useMemo, useReducer, useRef, useState } from "react";
 import { api, type Job } from "../api/client";
 import { errorText } from "../lib/errors";
 import { faderToGain, stemGains } from "../lib/mix";
@@ -19,6 +19,7 @@ import {
   toggledLoop,
   type PlayerState,
 } from "./playerState";
+import { NATURAL, type TempoPitch } from "./stretch";
 
 declare global {
   interface Window {
@@ -44,11 +45,15 @@ export interface PlayerControls {
   selectStep: (step: 1 | -1) => void;
   setHelpOpen: (open: boolean) => void;
   exportMix: () => Promise<void>;
+  setTempoPitch: (next: TempoPitch) => void;
 }
 
 export interface Player {
   state: PlayerState;
   duration: number;
+  tempoPitch: TempoPitch;
+  /** Why tempo and pitch could not be applied, if they could not. */
+  tempoPitchError: string | null;
   controls: PlayerControls;
 }
 
@@ -98,6 +103,15 @@ export function usePlayer(job: Job): Player {
   const { mix, master, loop, loopMarks } = state;
   useEffect(() => engineRef.current?.setGains(stemGains(mix)), [mix]);
   useEffect(() => engineRef.current?.setMaster(faderToGain(master)), [master]);
+  // Kept beside the reducer, and given to each new engine (`job` is the engine's key).
+  const [tempoPitch, setTempoPitch] = useState<TempoPitch>(NATURAL);
+  const [tempoPitchError, setTempoPitchError] = useState<string | null>(null);
+  useEffect(() => {
+    engineRef.current?.setTempoPitch(tempoPitch).then(
+      () => setTempoPitchError(null),
+      (error: unknown) => setTempoPitchError(`Tempo and pitch could not start: ${errorText(error)}`),
+    );
+  }, [tempoPitch, job]);
 
   // While playing, the playhead follows the engine's clock once per frame.
   useEffect(() => {
@@ -186,6 +200,7 @@ export function usePlayer(job: Job): Player {
       select: (index: number) => dispatch({ type: "select", index }),
       selectStep: (step: 1 | -1) => dispatch({ type: "select-step", step }),
       setHelpOpen: (open: boolean) => dispatch({ type: "help", open }),
+      setTempoPitch,
     }),
     [],
   );
@@ -203,5 +218,5 @@ export function usePlayer(job: Job): Player {
     [choices, togglePlay, seek, markLoop, setLoopRange, toggleLoop, exportMix],
   );
 
-  return { state, duration, controls };
+  return { state, duration, tempoPitch, tempoPitchError, controls };
 }

@@ -6,7 +6,9 @@ name as Host, so it reads nothing. /health and /ready stay open to any Host, bec
 orchestrators probe them by IP address and they say nothing about anyone's jobs.
 
 The Content-Security-Policy allows only this origin (and the store's, for stems)
-to supply scripts, styles, media and connections, and no site to frame the app.
+to supply scripts, styles, media and connections, and no site to frame the app. It
+lets scripts compile WebAssembly ('wasm-unsafe-eval', which allows no JS eval) for the
+player's tempo and pitch.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ def content_security_policy(store_origin: str | None) -> str:
     store = f" {store_origin}" if store_origin else ""
     directives = {
         "default-src": "'self'",
-        "script-src": "'self'",
+        # WebAssembly only (not JS eval): the player's time-stretcher is compiled WASM.
+        "script-src": "'self' 'wasm-unsafe-eval'",
         "style-src": "'self'",
         "img-src": "'self' data: blob:",
         "font-src": "'self'",
