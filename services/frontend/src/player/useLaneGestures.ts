@@ -27,88 +27,110 @@ function pair(points: Map<number, number>): { distance: number; mid: number } {
   return { distance: Math.abs(a - b), mid: (a + b) / 2 };
 }
 
+interface Latest {
+  view: LaneView;
+  options: LaneGestureOptions;
+}
+
+/** The presses now down on the lanes: at most one loop drag, or one two-finger pinch. */
+class LaneGestures {
+  private readonly points = new Map<number, number>();
+  private drag: Drag | null = null;
+  private pinch: (PinchStart & { left: number }) | null = null;
+
+  constructor(
+    private readonly list: HTMLElement,
+    private readonly latest: { current: Latest },
+  ) {}
+
+  down(event: PointerEvent): void {
+    const waveform = event.target instanceof Element ? event.target.closest<HTMLElement>(".waveform") : null;
+    if (!waveform || (event.pointerType === "mouse" && event.button !== 0)) return;
+    waveform.setPointerCapture(event.pointerId);
+    this.points.set(event.pointerId, event.clientX);
+    if (this.points.size === 1) {
+      const x = event.clientX - waveform.getBoundingClientRect().left;
+      this.drag = { id: event.pointerId, waveform, from: x, to: x };
+    } else if (this.points.size === 2) {
+      // A second finger turns the press into a pinch; the loop drag is forgotten.
+      this.drag = null;
+      this.preview(null);
+      const { zoom, scroll } = this.latest.current.view.current();
+      const left = (waveform.parentElement ?? waveform).getBoundingClientRect().left;
+      const { distance, mid } = pair(this.points);
+      this.pinch = { zoom, scroll, distance, mid: mid - left, left };
+    }
+  }
+
+  move(event: PointerEvent): void {
+    if (!this.points.has(event.pointerId)) return;
+    this.points.set(event.pointerId, event.clientX);
+    const { drag, pinch } = this;
+    if (pinch && this.points.size === 2) {
+      const { view } = this.latest.current;
+      const { distance, mid } = pair(this.points);
+      const next = pinchView(pinch, distance, mid - pinch.left, view.current().lane);
+      view.setView(next.zoom, next.scroll);
+    } else if (drag && drag.id === event.pointerId) {
+      drag.to = event.clientX - drag.waveform.getBoundingClientRect().left;
+      if (Math.abs(drag.to - drag.from) >= DRAG_PX) this.preview(this.region(drag));
+    }
+  }
+
+  end(event: PointerEvent): void {
+    if (!this.points.delete(event.pointerId)) return;
+    if (this.points.size < 2) this.pinch = null;
+    const drag = this.drag;
+    if (!drag || drag.id !== event.pointerId) return;
+    this.drag = null;
+    this.preview(null);
+    if (event.type === "pointercancel") return;
+    const { duration, onSeek, onLoop } = this.latest.current.options;
+    const gesture = laneGesture(drag.from, drag.to, drag.waveform.clientWidth, duration);
+    if (gesture.kind === "seek") return onSeek(gesture.at);
+    const region = this.region(drag);
+    if (region) onLoop(region);
+  }
+
+  private region(drag: Drag): LoopRegion | null {
+    const { duration, downbeats } = this.latest.current.options;
+    const gesture = laneGesture(drag.from, drag.to, drag.waveform.clientWidth, duration);
+    return gesture.kind === "loop" ? draggedLoop(gesture.start, gesture.end, duration, downbeats) : null;
+  }
+
+  private preview(region: LoopRegion | null): void {
+    const { duration } = this.latest.current.options;
+    this.list.classList.toggle("dragging", region !== null);
+    if (!region || duration <= 0) return;
+    this.list.style.setProperty("--drag-start", String(region.start / duration));
+    this.list.style.setProperty("--drag-end", String(region.end / duration));
+  }
+}
+
 export function useLaneGestures(
   list: RefObject<HTMLElement | null>,
   view: LaneView,
   options: LaneGestureOptions,
 ): void {
-  const latest = useRef({ view, options });
+  const latest = useRef<Latest>({ view, options });
   latest.current = { view, options };
 
   useEffect(() => {
     const element = list.current;
     if (!element) return;
-    const points = new Map<number, number>();
-    let drag: Drag | null = null;
-    let pinch: (PinchStart & { left: number }) | null = null;
-
-    const preview = (region: LoopRegion | null) => {
-      const { duration } = latest.current.options;
-      element.classList.toggle("dragging", region !== null);
-      if (!region || duration <= 0) return;
-      element.style.setProperty("--drag-start", String(region.start / duration));
-      element.style.setProperty("--drag-end", String(region.end / duration));
-    };
-    const dragRegion = (d: Drag) => {
-      const { duration, downbeats } = latest.current.options;
-      const gesture = laneGesture(d.from, d.to, d.waveform.clientWidth, duration);
-      return gesture.kind === "loop" ? draggedLoop(gesture.start, gesture.end, duration, downbeats) : null;
-    };
-
-    const onDown = (event: PointerEvent) => {
-      const waveform = event.target instanceof Element ? event.target.closest<HTMLElement>(".waveform") : null;
-      if (!waveform || (event.pointerType === "mouse" && event.button !== 0)) return;
-      waveform.setPointerCapture(event.pointerId);
-      points.set(event.pointerId, event.clientX);
-      if (points.size === 1) {
-        const x = event.clientX - waveform.getBoundingClientRect().left;
-        drag = { id: event.pointerId, waveform, from: x, to: x };
-      } else if (points.size === 2) {
-        // A second finger turns the press into a pinch; the loop drag is forgotten.
-        drag = null;
-        preview(null);
-        const { zoom, scroll } = latest.current.view.current();
-        const left = (waveform.parentElement ?? waveform).getBoundingClientRect().left;
-        const { distance, mid } = pair(points);
-        pinch = { zoom, scroll, distance, mid: mid - left, left };
-      }
-    };
-    const onMove = (event: PointerEvent) => {
-      if (!points.has(event.pointerId)) return;
-      points.set(event.pointerId, event.clientX);
-      if (pinch && points.size === 2) {
-        const { distance, mid } = pair(points);
-        const next = pinchView(pinch, distance, mid - pinch.left, latest.current.view.current().lane);
-        latest.current.view.setView(next.zoom, next.scroll);
-      } else if (drag && drag.id === event.pointerId) {
-        drag.to = event.clientX - drag.waveform.getBoundingClientRect().left;
-        if (Math.abs(drag.to - drag.from) >= DRAG_PX) preview(dragRegion(drag));
-      }
-    };
-    const onEnd = (event: PointerEvent) => {
-      if (!points.delete(event.pointerId)) return;
-      if (points.size < 2) pinch = null;
-      const d = drag;
-      if (!d || d.id !== event.pointerId) return;
-      drag = null;
-      preview(null);
-      if (event.type === "pointercancel") return;
-      const { duration, onSeek, onLoop } = latest.current.options;
-      const gesture = laneGesture(d.from, d.to, d.waveform.clientWidth, duration);
-      if (gesture.kind === "seek") return onSeek(gesture.at);
-      const region = dragRegion(d);
-      if (region) onLoop(region);
-    };
-
-    element.addEventListener("pointerdown", onDown);
-    element.addEventListener("pointermove", onMove);
-    element.addEventListener("pointerup", onEnd);
-    element.addEventListener("pointercancel", onEnd);
+    const gestures = new LaneGestures(element, latest);
+    const down = (event: PointerEvent) => gestures.down(event);
+    const move = (event: PointerEvent) => gestures.move(event);
+    const end = (event: PointerEvent) => gestures.end(event);
+    element.addEventListener("pointerdown", down);
+    element.addEventListener("pointermove", move);
+    element.addEventListener("pointerup", end);
+    element.addEventListener("pointercancel", end);
     return () => {
-      element.removeEventListener("pointerdown", onDown);
-      element.removeEventListener("pointermove", onMove);
-      element.removeEventListener("pointerup", onEnd);
-      element.removeEventListener("pointercancel", onEnd);
+      element.removeEventListener("pointerdown", down);
+      element.removeEventListener("pointermove", move);
+      element.removeEventListener("pointerup", end);
+      element.removeEventListener("pointercancel", end);
     };
   }, [list]);
 }
