@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, CDPSession, Page, ViewportSize, expect
+from playwright.sync_api import Browser, CDPSession, FloatRect, Page, ViewportSize, expect
 
 from tests.e2e.pages import ARTIFACTS, PHONE, assert_finished_page, player, wait_in_page
 from tests.integration.stack import Stack
@@ -85,7 +85,7 @@ def look(page: Page, name: str) -> None:
     page.screenshot(path=ARTIFACTS / f"{name}.png")
 
 
-def lane_box(page: Page, index: int = 0) -> dict[str, float]:
+def lane_box(page: Page, index: int = 0) -> FloatRect:
     """A lane's visible box, scrolled to the middle of the screen (clear of a phone's bar)."""
     lane = page.get_by_test_id("lane").nth(index)
     lane.evaluate("element => element.scrollIntoView({ block: 'center' })")
