@@ -16,9 +16,6 @@ import { usePlayer } from "./usePlayer";
 import { usePlayerKeyboard } from "./usePlayerKeyboard";
 import "./player.css";
 
-/** The job's beat grid, until the generated API schema carries `analysis`. */
-type WithAnalysis = Job & { analysis?: { downbeats?: number[] } | null };
-
 export function Player({ job }: { job: Job }) {
   const player = usePlayer(job);
   usePlayerKeyboard(player);
@@ -54,7 +51,7 @@ export function Player({ job }: { job: Job }) {
         state={state}
         duration={duration}
         controls={controls}
-        downbeats={(job as WithAnalysis).analysis?.downbeats}
+        downbeats={job.analysis?.downbeats}
       />
       <DownloadsPanel
         zipUrl={job.zip_url}
