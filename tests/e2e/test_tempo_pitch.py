@@ -3,10 +3,11 @@
 GIVEN the built web app on a real API, a job for an excerpt of a real song completed by a
 real worker and Debian's chromium, at a desktop's and a phone's size, WHEN tempo is set to
 75 % THEN the clock advances at 0.75x real time, every stem plays from one start on one
-clock through one stretcher; WHEN pitch is set to +2 THEN the control says so and the
-tempo stays; WHEN the mix is exported at 75 % THEN the WAV lasts 4/3 of the song (and 4/3
-of the loop when a loop is on); WHEN tempo and pitch go back to 100 % and 0 THEN no
-stretcher is left in the chain and the export is the song's length again.
+clock through one stretcher; WHEN pitch is set to +2 THEN the control says so, the key
+shown moves up a whole tone and the tempo stays; WHEN the mix is exported at 75 % THEN
+the WAV lasts 4/3 of the song (and 4/3 of the loop when a loop is on); WHEN tempo and
+pitch go back to 100 % and 0 THEN no stretcher is left in the chain and the export is the
+song's length again.
 """
 
 from __future__ import annotations
@@ -50,8 +51,13 @@ def test_tempo_and_pitch(
     duration: float = player(page, "p.duration")
     assert player(page, "p.stretching") is False
 
+    job = page.evaluate(f"fetch('/api/jobs/{job_id}').then(r => r.json())")
+    key = job["analysis"]["key"]
+    assert key is not None, "the worker's analysis found no key in the excerpt"
+    expect(page.get_by_test_id("song-key")).to_contain_text(f"Key {spelled(key, 0)}")
+
     check_clock_at_75_percent(page)
-    check_pitch_up_two(page)
+    check_pitch_up_two(page, key)
     assert_finished_page(page)
     shot(page, f"player-tempo-pitch-{size_name(size)}", full_page=size_name(size) == "desktop")
     if size["width"] < 640:
@@ -92,9 +98,23 @@ def check_clock_at_75_percent(page: Page) -> None:
     assert player(page, "p.position()") == pytest.approx(stopped)
 
 
-def check_pitch_up_two(page: Page) -> None:
+SHARPS = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
+MAJOR = ["C", "D♭", "D", "E♭", "E", "F", "F♯", "G", "A♭", "A", "B♭", "B"]
+MINOR = ["C", "C♯", "D", "E♭", "E", "F", "F♯", "G", "G♯", "A", "B♭", "B"]
+
+
+def spelled(key: dict[str, str], semitones: int) -> str:
+    names = MAJOR if key["mode"] == "major" else MINOR
+    return f"{names[(SHARPS.index(key['tonic']) + semitones) % 12]} {key['mode']}"
+
+
+def check_pitch_up_two(page: Page, key: dict[str, str]) -> None:
     set_slider(page, "Pitch", 2)
     expect(page.get_by_test_id("pitch-value")).to_have_text("+2 st")
+    # The key follows the shift; the recorded key is still named.
+    readout = page.get_by_test_id("song-key")
+    expect(readout).to_contain_text(f"Key {spelled(key, 2)}")
+    expect(readout).to_contain_text(f"{key['name']} as recorded")
     wait_in_page(page, "window.stemdeckPlayer.tempoPitch.semitones === 2", 10_000)
     assert player(page, "p.tempoPitch") == {"tempo": 0.75, "semitones": 2}
     expect(page.get_by_test_id("tempo-value")).to_have_text("75 %")

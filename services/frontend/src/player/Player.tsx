@@ -43,6 +43,7 @@ export function Player({ job }: { job: Job }) {
       <Transport state={state} duration={duration} controls={controls} />
       <TempoPitchControls
         value={player.tempoPitch}
+        songKey={job.analysis?.key ?? null}
         error={player.tempoPitchError}
         onChange={controls.setTempoPitch}
       />

@@ -1,6 +1,7 @@
 // Practice controls: tempo 50–150 % without changing pitch, pitch ±12 semitones without
 // changing tempo. At 100 % and 0 the player plays its plain, sample-accurate path.
 import { useId } from "react";
+import { shiftedKeyName, type SongKey } from "./musicalKey";
 import {
   clampSemitones,
   clampTempo,
@@ -55,12 +56,30 @@ function Slider({ label, disabled, min, max, value, text, testId, onChange, home
   );
 }
 
+/** The song's key as it sounds now, and what it was when shifted. */
+function KeyReadout({ songKey, semitones }: { songKey: SongKey; semitones: number }) {
+  const now = shiftedKeyName(songKey, semitones);
+  if (!now) return null;
+  // Below about 0.5 the analysis reads the key as a guess (see KeyPublic.confidence).
+  const guess = songKey.confidence < 0.5;
+  return (
+    <p className="tp-key" data-testid="song-key">
+      Key <strong>{now}</strong>
+      {guess && <span className="muted"> (a guess)</span>}
+      {semitones !== 0 && <span className="muted"> · {songKey.name} as recorded</span>}
+    </p>
+  );
+}
+
 export function TempoPitchControls({
   value,
+  songKey,
   error,
   onChange,
 }: {
   value: TempoPitch;
+  /** The song's key from the job's analysis, when it found one. */
+  songKey: SongKey | null;
   error: string | null;
   onChange: (next: TempoPitch) => void;
 }) {
@@ -98,6 +117,7 @@ export function TempoPitchControls({
       >
         Reset
       </button>
+      {songKey && <KeyReadout songKey={songKey} semitones={value.semitones} />}
       {!supported && (
         <p className="muted tp-note">
           Tempo and pitch need this server opened over https (or on localhost): browsers run audio
