@@ -238,6 +238,19 @@ def test_a_stored_analysis_that_does_not_fit_is_left_out_not_an_error(
     assert response.json()["analysis"] is None
 
 
+def test_a_job_names_its_strategy_in_plain_words_while_the_server_has_it(
+    client: TestClient, make_stored_job: Callable[..., StoredJob]
+) -> None:
+    known = make_stored_job()  # four-stems-dsp
+    gone = make_stored_job(strategy="removed-from-the-file")
+    labels = {s["name"]: s["label"] for s in client.get("/api/strategies").json()}
+
+    assert client.get(f"/api/jobs/{known.id}").json()["strategy_label"] == labels["four-stems-dsp"]
+    assert client.get(f"/api/jobs/{gone.id}").json()["strategy_label"] is None
+    listed = {job["id"]: job["strategy_label"] for job in client.get("/api/jobs").json()["data"]}
+    assert listed == {known.id: labels["four-stems-dsp"], gone.id: None}
+
+
 def test_a_running_job_has_an_eta_from_its_pace(
     client: TestClient, make_stored_job: Callable[..., StoredJob]
 ) -> None:

@@ -1064,6 +1064,11 @@ export interface components {
             /** Strategy */
             strategy: string;
             /**
+             * Strategy Label
+             * @description The strategy in plain words, as GET /api/strategies names it; null when this server's strategies file no longer has it
+             */
+            strategy_label: string | null;
+            /**
              * Updated At
              * Format: date-time
              */

@@ -8,6 +8,7 @@ import { formatDuration, formatEta, formatPercent, formatTimestamp } from "../li
 import { isFinal, STATUS_LABELS } from "../lib/jobStatus";
 import { queueText } from "../lib/queue";
 import { stageWords } from "../lib/stages";
+import { strategyWords } from "../lib/strategyWords";
 import { useJobFeed } from "../lib/useJobFeed";
 import { CancelOrDeleteButton } from "./CancelOrDeleteButton";
 
@@ -59,7 +60,7 @@ export function JobRow({
         <div className="job-meta muted">
           {job.source.url && <span>from {sourceHost(job.source.url)}</span>}
           {job.source.duration_s != null && <span>{formatDuration(job.source.duration_s)}</span>}
-          <span>{job.strategy}</span>
+          <span>{strategyWords(job)}</span>
           <span>{job.formats.join(", ")}</span>
           <span>{formatTimestamp(job.created_at)}</span>
         </div>

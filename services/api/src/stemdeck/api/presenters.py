@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.requests import Request
 
+from stemdeck.api.deps import get_context
 from stemdeck.api.errors import REFUSAL_STATUS
 from stemdeck.api.schemas import AnalysisPublic, JobPublic, SourcePublic, StemPublic
 from stemdeck.api.standings import standing_of
@@ -47,6 +48,11 @@ def analysis_public(job_id: str, stored: dict[str, Any] | None) -> AnalysisPubli
         return None
 
 
+def strategy_label(request: Request, name: str) -> str | None:
+    strategy = get_context(request).strategies.get(name)
+    return strategy.label if strategy is not None else None
+
+
 def job_public(request: Request, job: Job, standing: Standing | None = None) -> JobPublic:
     """``standing``: read for this job alone when not given (api/standings.py)."""
     completed = job.status == JobStatus.completed
@@ -70,6 +76,7 @@ def job_public(request: Request, job: Job, standing: Standing | None = None) -> 
         notes=list(job.notes or []),
         gain_db=job.output_gain_db,
         strategy=job.strategy,
+        strategy_label=strategy_label(request, job.strategy),
         formats=list(job.formats),
         attempts=job.attempts,
         created_at=job.created_at,

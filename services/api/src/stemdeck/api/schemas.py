@@ -154,6 +154,10 @@ class JobPublic(BaseModel):
         description="Gain applied to every stem; below 0 when loud input was turned down"
     )
     strategy: str
+    strategy_label: str | None = Field(
+        description="The strategy in plain words, as GET /api/strategies names it; null when "
+        "this server's strategies file no longer has it"
+    )
     formats: list[FormatId]
     attempts: int
     created_at: datetime
