@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, sync_playwright
 
 from stemdeck.api.web import CHECKOUT_WEB_DIR
 from stemdeck.core.settings import Settings
-from tests.e2e.pages import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS
+from tests.e2e.pages import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, SONG
 from tests.integration.stack import Stack, running_stack
 
 
@@ -27,6 +27,14 @@ def browser() -> Iterator[Browser]:
         )
         yield launched
         launched.close()
+
+
+@pytest.fixture
+def excerpt(shared_audio: Path, tmp_path: Path) -> Path:
+    """The song (a 6.8 s excerpt of it is what the shared folder holds), under a user's name."""
+    path = tmp_path / "80s Rock.wav"
+    path.write_bytes((shared_audio / SONG / "mixture.wav").read_bytes())
+    return path
 
 
 @pytest.fixture

@@ -31,7 +31,9 @@ CHROMIUM_FLAGS = [
 ]
 ARTIFACTS = Path(os.environ.get("STEMDECK_E2E_ARTIFACTS", REPO / "tests" / "e2e" / "artifacts"))
 DESKTOP: ViewportSize = {"width": 1280, "height": 900}
+WIDE: ViewportSize = {"width": 1440, "height": 900}
 PHONE: ViewportSize = {"width": 390, "height": 844}
+SONG = "Music_Delta__80s_Rock"
 ADMIN_EMAIL = "ana@example.com"
 ADMIN_PASSWORD = "a long test password 7"
 
@@ -111,3 +113,18 @@ def choose_strategy(page: Page, name: str) -> None:
     if all_strategies.get_attribute("open") is None:
         all_strategies.locator("summary").click()
     page.locator(f"input[name=strategy][value={name}]").check()
+
+
+def completed_job(stack: Stack, song: Path, strategy: str = "four-stems-dsp") -> dict[str, Any]:
+    """``song`` uploaded and separated by a worker started for it: the job, completed."""
+    stack.start_worker()
+    with stack.client() as client, song.open("rb") as audio:
+        created = client.post(
+            "/api/jobs",
+            files={"file": (song.name, audio, "audio/wav")},
+            data={"strategy": strategy, "formats": "flac"},
+        )
+    assert created.status_code == 202, created.text
+    job: dict[str, Any] = stack.wait_for(created.json()["id"])
+    assert job["status"] == "completed", job
+    return job

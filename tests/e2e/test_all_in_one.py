@@ -26,6 +26,7 @@ from playwright.sync_api import Browser, expect
 from tests.e2e.pages import (
     ARTIFACTS,
     DESKTOP,
+    SONG,
     assert_finished_page,
     choose_strategy,
     player,
@@ -34,7 +35,6 @@ from tests.e2e.pages import (
 )
 from tests.integration.stack import free_port
 
-SONG = "Music_Delta__80s_Rock"
 STEMS = ["vocals", "drums", "bass", "other"]
 
 pytestmark = pytest.mark.slow

@@ -28,6 +28,7 @@ from tests.e2e.pages import (
     PHONE,
     assert_finished_page,
     choose_strategy,
+    completed_job,
     player,
     shot,
     wait_in_page,
@@ -35,19 +36,10 @@ from tests.e2e.pages import (
 from tests.integration.factories import queued_job
 from tests.integration.stack import Stack
 
-SONG = "Music_Delta__80s_Rock"
 STEMS = ["vocals", "drums", "bass", "other"]
 PAGE_SIZE = 100  # the jobs page's page (services/frontend/src/lib/jobList.ts)
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def excerpt(shared_audio: Path, tmp_path: Path) -> Path:
-    """The song (a 6.8 s excerpt of it is what the shared folder holds), under a user's name."""
-    path = tmp_path / "80s Rock.wav"
-    path.write_bytes((shared_audio / SONG / "mixture.wav").read_bytes())
-    return path
 
 
 def upload_and_queue(page: Page, stack: Stack, excerpt: Path, tmp_path: Path) -> None:
@@ -361,15 +353,7 @@ def test_playback_starts_before_every_stem_has_loaded(
     browser: Browser, stack: Stack, excerpt: Path
 ) -> None:
     """On a slow link the first stem to arrive can play; the others join on its clock."""
-    stack.start_worker()
-    with stack.client() as client, excerpt.open("rb") as audio:
-        created = client.post(
-            "/api/jobs",
-            files={"file": (excerpt.name, audio, "audio/wav")},
-            data={"strategy": "four-stems-dsp", "formats": "flac"},
-        )
-    job = stack.wait_for(created.json()["id"])
-    assert job["status"] == "completed", job
+    job = completed_job(stack, excerpt)
     context = browser.new_context(viewport=DESKTOP)
     page = context.new_page()
     network = context.new_cdp_session(page)

@@ -22,23 +22,19 @@ from stemdeck.core.db import session_scope
 from stemdeck.core.models import Job
 from stemdeck.core.settings import Settings
 from stemdeck.core.states import JobStatus
-from tests.e2e.pages import ARTIFACTS, PHONE, assert_finished_page
+from tests.e2e.pages import (
+    ARTIFACTS,
+    PHONE,
+    WIDE,
+    assert_finished_page,
+)
 from tests.integration.factories import queued_job
 from tests.integration.stack import Stack
 
-WIDE: ViewportSize = {"width": 1440, "height": 900}
-SONG = "Music_Delta__80s_Rock"
 # What the page must never show a musician while a job runs.
 MACHINE_WORDS = re.compile(r"\w+:\w+|uploading|encoding|decoding|four-stems-dsp")
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def excerpt(shared_audio: Path, tmp_path: Path) -> Path:
-    path = tmp_path / "80s Rock.wav"
-    path.write_bytes((shared_audio / SONG / "mixture.wav").read_bytes())
-    return path
 
 
 def shot(page: Page, folder: Path, name: str) -> None:

@@ -16,36 +16,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, CDPSession, FloatRect, Page, ViewportSize, expect
+from playwright.sync_api import Browser, CDPSession, FloatRect, Page, expect
 
-from tests.e2e.pages import ARTIFACTS, PHONE, assert_finished_page, player, wait_in_page
+from tests.e2e.pages import (
+    ARTIFACTS,
+    PHONE,
+    WIDE,
+    assert_finished_page,
+    completed_job,
+    player,
+    wait_in_page,
+)
 from tests.integration.stack import Stack
 
 pytestmark = pytest.mark.slow
-
-SONG = "Music_Delta__80s_Rock"
-WIDE: ViewportSize = {"width": 1440, "height": 900}
-
-
-@pytest.fixture
-def excerpt(shared_audio: Path, tmp_path: Path) -> Path:
-    path = tmp_path / "80s Rock.wav"
-    path.write_bytes((shared_audio / SONG / "mixture.wav").read_bytes())
-    return path
-
-
-def completed_job(stack: Stack, excerpt: Path) -> dict[str, Any]:
-    stack.start_worker()
-    with stack.client() as client, excerpt.open("rb") as audio:
-        created = client.post(
-            "/api/jobs",
-            files={"file": (excerpt.name, audio, "audio/wav")},
-            data={"strategy": "four-stems-dsp", "formats": "flac"},
-        )
-    assert created.status_code == 202, created.text
-    job = stack.wait_for(created.json()["id"])
-    assert job["status"] == "completed", job
-    return job
 
 
 def test_drag_a_loop_zoom_and_scroll(browser: Browser, stack: Stack, excerpt: Path) -> None:

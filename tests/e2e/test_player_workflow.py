@@ -22,23 +22,22 @@ from stemdeck.core.lifecycle import JobLifecycle
 from stemdeck.core.queue import redis_connection
 from stemdeck.core.settings import Settings
 from stemdeck.core.states import JobStatus, Stage
-from tests.e2e.pages import ARTIFACTS, PHONE, assert_finished_page, player, shot, wait_in_page
+from tests.e2e.pages import (
+    ARTIFACTS,
+    PHONE,
+    WIDE,
+    assert_finished_page,
+    player,
+    shot,
+    wait_in_page,
+)
 from tests.integration.stack import Stack
 
 pytestmark = pytest.mark.slow
 
-SONG = "Music_Delta__80s_Rock"
 STEMS = ["vocals", "drums", "bass", "other"]
-WIDE: ViewportSize = {"width": 1440, "height": 900}
 SIZES = [pytest.param(WIDE, id="desktop"), pytest.param(PHONE, id="phone")]
 TOUCH_PX = 44
-
-
-@pytest.fixture
-def excerpt(shared_audio: Path, tmp_path: Path) -> Path:
-    path = tmp_path / "80s Rock.wav"
-    path.write_bytes((shared_audio / SONG / "mixture.wav").read_bytes())
-    return path
 
 
 def size_name(size: ViewportSize) -> str:

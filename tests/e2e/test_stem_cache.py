@@ -16,24 +16,21 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, Page, Request, expect
 
-from tests.e2e.pages import DESKTOP, player, wait_in_page
+from tests.e2e.pages import (
+    DESKTOP,
+    completed_job,
+    player,
+    wait_in_page,
+)
 from tests.integration.stack import Stack
 
 pytestmark = pytest.mark.slow
 
-SONG = "Music_Delta__80s_Rock"
 STEMS = 4
 CACHE = "stemdeck-stems-v1"
 KEPT_STEMS = f"""caches.open("{CACHE}")
   .then((cache) => cache.keys())
   .then((keys) => keys.map((r) => new URL(r.url).pathname).filter((p) => p.includes("/stems/")))"""
-
-
-@pytest.fixture
-def excerpt(shared_audio: Path, tmp_path: Path) -> Path:
-    path = tmp_path / "80s Rock.wav"
-    path.write_bytes((shared_audio / SONG / "mixture.wav").read_bytes())
-    return path
 
 
 def is_stem_audio(request: Request) -> bool:
@@ -64,15 +61,7 @@ def open_player(page: Page, url: str) -> list[str]:
 def test_second_visit_loads_no_stem_and_a_deleted_job_leaves_the_cache(
     browser: Browser, stack: Stack, excerpt: Path
 ) -> None:
-    stack.start_worker()
-    with stack.client() as client, excerpt.open("rb") as audio:
-        created = client.post(
-            "/api/jobs",
-            files={"file": (excerpt.name, audio, "audio/wav")},
-            data={"strategy": "four-stems-dsp", "formats": "flac"},
-        )
-    job = stack.wait_for(created.json()["id"])
-    assert job["status"] == "completed", job
+    job = completed_job(stack, excerpt)
     context = browser.new_context(viewport=DESKTOP)
     page = context.new_page()
     url = f"{stack.base_url}/jobs/{job['id']}"

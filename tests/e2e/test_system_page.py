@@ -16,10 +16,14 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.pages import DESKTOP, PHONE, assert_finished_page, shot
+from tests.e2e.pages import (
+    DESKTOP,
+    PHONE,
+    SONG,
+    assert_finished_page,
+    shot,
+)
 from tests.integration.stack import Stack
-
-SONG = "Music_Delta__80s_Rock"
 
 pytestmark = pytest.mark.slow
 

@@ -18,22 +18,21 @@ import pytest
 import soundfile as sf
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
-from tests.e2e.pages import PHONE, assert_finished_page, player, shot, wait_in_page
-from tests.e2e.test_player_workflow import STEMS, WIDE, open_page, size_name, submit
+from tests.e2e.pages import (
+    PHONE,
+    WIDE,
+    assert_finished_page,
+    player,
+    shot,
+    wait_in_page,
+)
+from tests.e2e.test_player_workflow import STEMS, open_page, size_name, submit
 from tests.integration.stack import Stack
 
 pytestmark = pytest.mark.slow
 
-SONG = "Music_Delta__80s_Rock"
 SIZES = [pytest.param(WIDE, id="desktop"), pytest.param(PHONE, id="phone")]
 TOUCH_PX = 44
-
-
-@pytest.fixture
-def excerpt(shared_audio: Path, tmp_path: Path) -> Path:
-    path = tmp_path / "80s Rock.wav"
-    path.write_bytes((shared_audio / SONG / "mixture.wav").read_bytes())
-    return path
 
 
 @pytest.mark.parametrize("size", SIZES)
