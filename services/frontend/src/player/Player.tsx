@@ -43,6 +43,7 @@ export function Player({ job }: { job: Job }) {
       <Transport state={state} duration={duration} controls={controls} />
       <TempoPitchControls
         value={player.tempoPitch}
+        bpm={job.analysis?.bpm ?? null}
         songKey={job.analysis?.key ?? null}
         error={player.tempoPitchError}
         onChange={controls.setTempoPitch}
@@ -53,6 +54,7 @@ export function Player({ job }: { job: Job }) {
         duration={duration}
         controls={controls}
         downbeats={job.analysis?.downbeats}
+        clickBeats={player.clickBeats}
       />
       <DownloadsPanel
         zipUrl={job.zip_url}
@@ -60,7 +62,7 @@ export function Player({ job }: { job: Job }) {
         canExport={canExport(state)}
         exporting={state.exporting}
         exportError={state.exportError}
-        exportExtras={exportExtras(player.tempoPitch, state.loop)}
+        exportExtras={exportExtras(player.tempoPitch, state.loop, state.click.on)}
         onExport={() => void controls.exportMix()}
       />
       {state.helpOpen && <HelpOverlay onClose={closeHelp} />}

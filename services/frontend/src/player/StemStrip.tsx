@@ -4,6 +4,8 @@ import type { Stem, WaveformPeaks } from "../api/client";
 import { formatLufs } from "../lib/format";
 import { isAudible, type StemMix } from "../lib/mix";
 import type { LoopRegion } from "../lib/sync";
+import type { ClickBeat } from "./click";
+import { ClickRow } from "./ClickRow";
 import { StemDownloads } from "./Downloads";
 import { Fader } from "./Fader";
 import { StemLoading } from "./Loading";
@@ -88,9 +90,11 @@ interface StemStripProps {
   controls: PlayerControls;
   /** The bars' first beats (s) from the job's analysis, for snapping a dragged loop. */
   downbeats?: readonly number[];
+  /** The click track's beats; none, no click row. */
+  clickBeats: readonly ClickBeat[];
 }
 
-export function StemStrip({ stems, state, duration, controls, downbeats }: StemStripProps) {
+export function StemStrip({ stems, state, duration, controls, downbeats, clickBeats }: StemStripProps) {
   const played = duration > 0 ? Math.min(1, Math.max(0, state.position / duration)) : 0;
   const list = useRef<HTMLUListElement>(null);
   const overview = useRef<HTMLDivElement>(null);
@@ -118,6 +122,16 @@ export function StemStrip({ stems, state, duration, controls, downbeats }: StemS
             />
           );
         })}
+        {clickBeats.length > 0 && (
+          <ClickRow
+            beats={clickBeats}
+            click={state.click}
+            loop={state.loop}
+            duration={duration}
+            onToggle={controls.toggleClick}
+            onFader={controls.setClickFader}
+          />
+        )}
       </ul>
     </div>
   );

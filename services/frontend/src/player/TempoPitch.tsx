@@ -5,6 +5,7 @@ import { shiftedKeyName, type SongKey } from "./musicalKey";
 import {
   clampSemitones,
   clampTempo,
+  formatBpm,
   formatSemitones,
   formatTempo,
   isNatural,
@@ -71,13 +72,26 @@ function KeyReadout({ songKey, semitones }: { songKey: SongKey; semitones: numbe
   );
 }
 
+/** The song's tempo as it plays now, and as recorded when the tempo is not 100 %. */
+function BpmReadout({ bpm, tempo }: { bpm: number; tempo: number }) {
+  return (
+    <p className="tp-key" data-testid="song-bpm">
+      <strong>{formatBpm(bpm, tempo)}</strong>
+      {tempo !== 1 && <span className="muted"> · {formatBpm(bpm)} as recorded</span>}
+    </p>
+  );
+}
+
 export function TempoPitchControls({
   value,
+  bpm,
   songKey,
   error,
   onChange,
 }: {
   value: TempoPitch;
+  /** The song's tempo (beats per minute) from the job's analysis, when it found a steady beat. */
+  bpm: number | null;
   /** The song's key from the job's analysis, when it found one. */
   songKey: SongKey | null;
   error: string | null;
@@ -117,7 +131,12 @@ export function TempoPitchControls({
       >
         Reset
       </button>
-      {songKey && <KeyReadout songKey={songKey} semitones={value.semitones} />}
+      {((bpm !== null && bpm > 0) || songKey) && (
+        <div className="tp-song">
+          {bpm !== null && bpm > 0 && <BpmReadout bpm={bpm} tempo={value.tempo} />}
+          {songKey && <KeyReadout songKey={songKey} semitones={value.semitones} />}
+        </div>
+      )}
       {!supported && (
         <p className="muted tp-note">
           Tempo and pitch need this server opened over https (or on localhost): browsers run audio

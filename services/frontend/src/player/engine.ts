@@ -13,6 +13,8 @@ import {
   type LoopRegion,
   type Transport,
 } from "../lib/sync";
+import type { ClickBeat, ScheduledClick } from "./click";
+import { ClickTrack } from "./clickTrack";
 import { renderMix } from "./renderMix";
 import { createStretch, isNatural, NATURAL, stretcherSemitones, type Stretch, type TempoPitch } from "./stretch";
 
@@ -48,15 +50,27 @@ export class MixEngine {
   private delay = 0;
   /** Tempo/pitch changes apply one after another, in the order they were asked for. */
   private tempoPitchQueue: Promise<void> = Promise.resolve();
+  /** The click goes round the stretcher (never pitch-shifted), through its own gain. */
+  private readonly clickBus: GainNode;
+  private readonly click: ClickTrack | null;
+  /** The click's fader × on/off, and the master's gain: the click's bus plays their product. */
+  private clickLevel = 0;
+  private masterLevel = 1;
   onEnded: () => void = () => {};
 
   constructor(
     names: readonly string[],
     readonly duration: number,
+    /** The song's beats for the click track (clickGrid); none, no click. */
+    readonly clickBeats: readonly ClickBeat[] = [],
   ) {
     this.context = new AudioContext({ latencyHint: "playback", sampleRate: STEM_SAMPLE_RATE });
     this.master = this.context.createGain();
     this.master.connect(this.context.destination);
+    this.clickBus = this.context.createGain();
+    this.clickBus.gain.value = 0;
+    this.clickBus.connect(this.context.destination);
+    this.click = clickBeats.length > 0 ? new ClickTrack(this.context, clickBeats, this.clickBus) : null;
     for (const name of names) {
       const gain = this.context.createGain();
       gain.connect(this.master);
@@ -95,6 +109,16 @@ export class MixEngine {
     return this.master.gain.value;
   }
 
+  /** The gain the click plays at now: 0 while it is off. */
+  get clickGain(): number {
+    return this.clickBus.gain.value;
+  }
+
+  /** The clicks scheduled lately and ahead, each with its song time and context time. */
+  clickTimes(): ScheduledClick[] {
+    return this.click?.scheduled() ?? [];
+  }
+
   /**
    * Where each playing source was started. In sync, `offset - when` is one number
    * for all of them: every stem maps the same context time to the same song time.
@@ -119,6 +143,7 @@ export class MixEngine {
     this.transport = startAt(this.transport, position, this.context.currentTime, this.duration);
     const when = this.transport.startedAt ?? this.context.currentTime;
     for (const channel of this.channels.values()) this.startSource(channel, when, this.transport.offset);
+    this.click?.follow(this.transport, this.delay);
     this.scheduleEnd();
   }
 
@@ -149,6 +174,14 @@ export class MixEngine {
 
   setMaster(value: number): void {
     this.ramp(this.master, value);
+    this.masterLevel = value;
+    this.ramp(this.clickBus, this.clickLevel * value);
+  }
+
+  /** The click's gain (its fader, or 0 while it is off); the master applies to it too. */
+  setClick(level: number): void {
+    this.clickLevel = level;
+    this.ramp(this.clickBus, level * this.masterLevel);
   }
 
   /**
@@ -162,12 +195,23 @@ export class MixEngine {
     return applied;
   }
 
-  /** Renders the loaded stems through the given gains, the loop, tempo and pitch, as a 16-bit WAV. */
-  async exportMix(gains: ReadonlyMap<string, number>, master: number): Promise<Blob> {
+  /**
+   * Renders the loaded stems through the given gains, the loop, tempo and pitch, as a 16-bit
+   * WAV; the click too at `click` (its gain), only when that is above 0.
+   */
+  async exportMix(gains: ReadonlyMap<string, number>, master: number, click = 0): Promise<Blob> {
     await this.tempoPitchQueue;
     const buffers = new Map<string, AudioBuffer>();
     for (const [name, channel] of this.channels) if (channel.buffer) buffers.set(name, channel.buffer);
-    return renderMix({ buffers, gains, master, loop: this.transport.loop, tempoPitch: this.tempoPitchNow });
+    const withClick = click > 0 && this.clickBeats.length > 0 ? { beats: this.clickBeats, gain: click } : null;
+    return renderMix({
+      buffers,
+      gains,
+      master,
+      loop: this.transport.loop,
+      tempoPitch: this.tempoPitchNow,
+      click: withClick,
+    });
   }
 
   async close(): Promise<void> {
@@ -251,6 +295,7 @@ export class MixEngine {
   }
 
   private stopSources(): void {
+    this.click?.stop();
     for (const channel of this.channels.values()) {
       channel.source?.stop();
       channel.source?.disconnect();

@@ -5,6 +5,7 @@ import {
   canExport,
   canPlay,
   chosenStem,
+  clickGain,
   initialPlayerState,
   loadOf,
   markLoop,
@@ -113,6 +114,27 @@ describe("the mix", () => {
     const state = after({ type: "toggle-mute", name: "drums" });
     expect(mixOf(state, "drums").muted).toBe(true);
     expect(mixOf(state, "piano")).toEqual({ name: "piano", fader: UNITY_POSITION, muted: false, soloed: false });
+  });
+});
+
+describe("the click track", () => {
+  it("starts off, at unity, and its gain is its fader's only while on", () => {
+    const fresh = initialPlayerState(NAMES);
+    expect(fresh.click).toEqual({ on: false, fader: UNITY_POSITION });
+    expect(clickGain(fresh.click)).toBe(0);
+    const on = after({ type: "click-toggle" }, { type: "click-fader", position: UNITY_POSITION / 2 });
+    expect(clickGain(on.click)).toBe(faderToGain(UNITY_POSITION / 2));
+    const off = playerReducer(on, { type: "click-toggle" });
+    expect(clickGain(off.click)).toBe(0);
+    expect(off.click.fader).toBe(UNITY_POSITION / 2);
+  });
+
+  it("keeps its fader in its travel and leaves the stems alone", () => {
+    const state = after({ type: "click-toggle" }, { type: "click-fader", position: 3 });
+    expect(state.click.fader).toBe(1);
+    expect(gains(state)).toEqual({ vocals: 1, drums: 1, bass: 1, other: 1 });
+    // Solo is the stems' business: a soloed stem does not silence the click.
+    expect(clickGain(playerReducer(state, { type: "toggle-solo", name: "bass" }).click)).toBe(faderToGain(1));
   });
 });
 

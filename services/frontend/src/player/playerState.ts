@@ -2,7 +2,7 @@
 // transitions. The audio itself lives in MixEngine; the hook (usePlayer.ts) calls the
 // engine and then records here what it did.
 import type { WaveformPeaks } from "../api/client";
-import { initialMix, setFader, toggleMute, toggleSolo, UNITY_POSITION, type StemMix } from "../lib/mix";
+import { faderToGain, initialMix, setFader, toggleMute, toggleSolo, UNITY_POSITION, type StemMix } from "../lib/mix";
 import { normaliseLoop, type LoopRegion } from "../lib/sync";
 
 export interface StemLoad {
@@ -18,10 +18,17 @@ export interface LoopMarks {
   end: number | null;
 }
 
+/** The click track's strip: off until asked for, its fader like a stem's. */
+export interface ClickMix {
+  on: boolean;
+  fader: number;
+}
+
 export interface PlayerState {
   mix: StemMix[];
   /** Master fader position, 0 … 1 like a stem's. */
   master: number;
+  click: ClickMix;
   loads: Record<string, StemLoad>;
   peaks: Record<string, WaveformPeaks>;
   playing: boolean;
@@ -46,6 +53,8 @@ export type PlayerAction =
   | { type: "toggle-mute"; name: string }
   | { type: "toggle-solo"; name: string }
   | { type: "master"; position: number }
+  | { type: "click-toggle" }
+  | { type: "click-fader"; position: number }
   | { type: "started" }
   | { type: "paused"; position: number }
   /** The engine ran off the end of the song; the playhead stays where the last frame put it. */
@@ -65,6 +74,7 @@ export function initialPlayerState(names: readonly string[]): PlayerState {
   return {
     mix: initialMix(names),
     master: UNITY_POSITION,
+    click: { on: false, fader: UNITY_POSITION },
     loads: Object.fromEntries(names.map((name) => [name, NOT_LOADED])),
     peaks: {},
     playing: false,
@@ -102,6 +112,10 @@ export function playerReducer(state: PlayerState, action: PlayerAction): PlayerS
       return { ...state, mix: toggleSolo(state.mix, action.name) };
     case "master":
       return { ...state, master: action.position };
+    case "click-toggle":
+      return { ...state, click: { ...state.click, on: !state.click.on } };
+    case "click-fader":
+      return { ...state, click: { ...state.click, fader: Math.min(1, Math.max(0, action.position)) } };
     case "started":
       return { ...state, playing: true };
     case "paused":
@@ -185,6 +199,11 @@ export function markLoop(
 /** The L key and the Loop button: off if on, else on between the marks (the whole song if none). */
 export function toggledLoop(state: Pick<PlayerState, "loop" | "loopMarks">, duration: number): LoopRegion | null {
   return state.loop ? null : loopFromMarks(state.loopMarks, duration);
+}
+
+/** The click's gain: its fader's while it is on, else silent. */
+export function clickGain(click: ClickMix): number {
+  return click.on ? faderToGain(click.fader) : 0;
 }
 
 /** What "Export my mix" saves as: the song's name without its extension. */

@@ -13,6 +13,7 @@ import {
 import {
   clampSemitones,
   clampTempo,
+  formatBpm,
   formatSemitones,
   formatTempo,
   isNatural,
@@ -110,5 +111,13 @@ describe("the controls' values and words", () => {
     expect(formatSemitones(2)).toBe("+2 st");
     expect(formatSemitones(0)).toBe("0 st");
     expect(formatSemitones(-3)).toBe("\u22123 st");
+  });
+
+  it("gives the song's tempo as played, to a tenth of a beat per minute", () => {
+    expect(formatBpm(110)).toBe("110 BPM");
+    expect(formatBpm(110, 0.75)).toBe("82.5 BPM");
+    expect(formatBpm(120, 1.5)).toBe("180 BPM");
+    expect(formatBpm(117.4567)).toBe("117.5 BPM");
+    expect(formatBpm(99.96)).toBe("100 BPM");
   });
 });

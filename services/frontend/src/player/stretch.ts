@@ -52,6 +52,12 @@ export function formatTempo(tempo: number): string {
   return `${Math.round(tempo * 100)} %`;
 }
 
+/** "110 BPM", "82.5 BPM": the song's tempo as played at `tempo`, to a tenth. */
+export function formatBpm(bpm: number, tempo = 1): string {
+  const played = Math.round(bpm * tempo * 10) / 10;
+  return `${Number.isInteger(played) ? played : played.toFixed(1)} BPM`;
+}
+
 /** "+2 st", "0 st", "−3 st" (a real minus sign). */
 export function formatSemitones(semitones: number): string {
   if (semitones === 0) return "0 st";

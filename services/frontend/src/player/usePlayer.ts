@@ -6,11 +6,13 @@ import { api, type Job } from "../api/client";
 import { errorText } from "../lib/errors";
 import { faderToGain, stemGains } from "../lib/mix";
 import type { LoopRegion } from "../lib/sync";
+import { clickGrid, type ClickBeat } from "./click";
 import { fetchRanged, MixEngine } from "./engine";
 import { loadStems } from "./loadStems";
 import { cachedFetchAudio, StemCache } from "./stemCache";
 import {
   canPlay,
+  clickGain,
   initialPlayerState,
   markLoop as withLoopMark,
   mixFileName,
@@ -41,6 +43,8 @@ export interface PlayerControls {
   toggleMute: (name: string) => void;
   toggleSolo: (name: string) => void;
   setMaster: (position: number) => void;
+  toggleClick: () => void;
+  setClickFader: (position: number) => void;
   select: (index: number) => void;
   selectStep: (step: 1 | -1) => void;
   setHelpOpen: (open: boolean) => void;
@@ -52,6 +56,8 @@ export interface Player {
   state: PlayerState;
   duration: number;
   tempoPitch: TempoPitch;
+  /** The beats the click plays, accented on downbeats; empty when the job has no beat grid. */
+  clickBeats: readonly ClickBeat[];
   /** Why tempo and pitch could not be applied, if they could not. */
   tempoPitchError: string | null;
   controls: PlayerControls;
@@ -72,11 +78,13 @@ export function usePlayer(job: Job): Player {
   const duration = songDuration(job.stems);
   const [state, dispatch] = useReducer(playerReducer, job.stems.map((stem) => stem.name), initialPlayerState);
   const engineRef = useRef<MixEngine | null>(null);
+  const clickBeats = useMemo(() => clickGrid(job.analysis?.beats ?? [], job.analysis?.downbeats ?? []), [job]);
 
   useEffect(() => {
     const engine = new MixEngine(
       job.stems.map((stem) => stem.name),
       duration,
+      clickBeats,
     );
     engineRef.current = engine;
     window.stemdeckPlayer = engine;
@@ -98,11 +106,12 @@ export function usePlayer(job: Job): Player {
       if (window.stemdeckPlayer === engine) delete window.stemdeckPlayer;
       void engine.close();
     };
-  }, [job, duration]);
+  }, [job, duration, clickBeats]);
 
-  const { mix, master, loop, loopMarks } = state;
+  const { mix, master, click, loop, loopMarks } = state;
   useEffect(() => engineRef.current?.setGains(stemGains(mix)), [mix]);
   useEffect(() => engineRef.current?.setMaster(faderToGain(master)), [master]);
+  useEffect(() => engineRef.current?.setClick(clickGain(click)), [click]);
   // Kept beside the reducer, and given to each new engine (`job` is the engine's key).
   const [tempoPitch, setTempoPitch] = useState<TempoPitch>(NATURAL);
   const [tempoPitchError, setTempoPitchError] = useState<string | null>(null);
@@ -182,12 +191,13 @@ export function usePlayer(job: Job): Player {
     if (!engine) return;
     dispatch({ type: "export-started" });
     try {
-      saveFile(await engine.exportMix(stemGains(mix), faderToGain(master)), mixFileName(job.source.name));
+      const blob = await engine.exportMix(stemGains(mix), faderToGain(master), clickGain(click));
+      saveFile(blob, mixFileName(job.source.name));
       dispatch({ type: "export-finished" });
     } catch (error) {
       dispatch({ type: "export-failed", error: errorText(error) });
     }
-  }, [mix, master, job.source.name]);
+  }, [mix, master, click, job.source.name]);
 
   // The controls that only record a choice never change, so the help dialog's close
   // handler stays the same function while the playhead moves.
@@ -197,6 +207,8 @@ export function usePlayer(job: Job): Player {
       toggleMute: (name: string) => dispatch({ type: "toggle-mute", name }),
       toggleSolo: (name: string) => dispatch({ type: "toggle-solo", name }),
       setMaster: (position: number) => dispatch({ type: "master", position }),
+      toggleClick: () => dispatch({ type: "click-toggle" }),
+      setClickFader: (position: number) => dispatch({ type: "click-fader", position }),
       select: (index: number) => dispatch({ type: "select", index }),
       selectStep: (step: 1 | -1) => dispatch({ type: "select-step", step }),
       setHelpOpen: (open: boolean) => dispatch({ type: "help", open }),
@@ -218,5 +230,5 @@ export function usePlayer(job: Job): Player {
     [choices, togglePlay, seek, markLoop, setLoopRange, toggleLoop, exportMix],
   );
 
-  return { state, duration, tempoPitch, tempoPitchError, controls };
+  return { state, duration, tempoPitch, clickBeats, tempoPitchError, controls };
 }
