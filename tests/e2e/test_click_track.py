@@ -136,6 +136,23 @@ def check_clicks_follow_the_stems(page: Page) -> None:
         assert click["when"] == pytest.approx(expected, abs=1e-6), (click, start)
     accents = [c["time"] for c in clicks if c["accent"]]
     assert len(accents) <= math.ceil(len(clicks) / 4) + 1, clicks
+    # In a loop (1-2 s) the same beats come round again, later on the clock each time.
+    body = page.locator("body")
+    for key in ("Home", "Shift+ArrowRight", "[", "Shift+ArrowRight", "]"):
+        body.press(key)
+    loop = player(page, "p.loop")
+    assert loop == {"start": 1, "end": 2}, loop
+    body.press("Home")
+    *clicks, _ = play_a_while(page, 3)
+    times = [c["time"] for c in clicks]
+    # From the song's start up to the loop, then round the loop only.
+    entered = next(i for i, t in enumerate(times) if t >= loop["start"])
+    assert all(t < loop["start"] for t in times[:entered]), times
+    assert all(loop["start"] <= t < loop["end"] for t in times[entered:]), times
+    assert len(times) > len(set(times)), f"no beat came round again: {times}"
+    assert all(b["when"] > a["when"] for a, b in pairwise(clicks)), clicks
+    body.press("l")
+    assert player(page, "p.loop") is None
 
 
 def check_clicks_at_125_percent(page: Page, bpm: float) -> None:

@@ -89,7 +89,7 @@ export const ClickRow = memo(function ClickRow({ beats, click, loop, duration, o
             type="button"
             className={`toggle wide click-toggle ${click.on ? "on" : ""}`}
             aria-pressed={click.on}
-            aria-label="Click track"
+            aria-label="Click track on"
             data-testid="click-toggle"
             onClick={onToggle}
           >

@@ -10,6 +10,9 @@ const TICK_MS = 25;
 /** Longer than a late timer's wait in a busy tab, short enough that a change is heard at once. */
 const HORIZON_S = 0.2;
 
+/** Clicks already heard are kept this long, for the tests to read back (scheduled()). */
+const KEPT_S = 5;
+
 export interface ClickSounds {
   beat: AudioBuffer;
   accent: AudioBuffer;
@@ -65,14 +68,14 @@ export class ClickTrack {
       const clicks = clicksIn(this.grid, transport, Math.max(until, now), to, delay);
       until = to;
       const sources = startClicks(this.context, this.sounds, clicks, this.output);
-      this.pending = this.pending.filter(({ click }) => click.when > now - 1);
+      this.pending = this.pending.filter(({ click }) => click.when > now - KEPT_S);
       sources.forEach((source, i) => this.pending.push({ source, click: clicks[i] as ScheduledClick }));
     };
     tick();
     this.timer = window.setInterval(tick, TICK_MS);
   }
 
-  /** The clicks scheduled in the last second and ahead (for the e2e tests). */
+  /** The clicks scheduled in the last few seconds and ahead (for the e2e tests). */
   scheduled(): ScheduledClick[] {
     return this.pending.map(({ click }) => click);
   }
