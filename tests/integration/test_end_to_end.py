@@ -187,5 +187,6 @@ def test_zip_holds_every_stem(finished_jobs: dict[str, Any], song: str) -> None:
     files = finished_jobs[song]["files"]
     assert len(names) == len(files)
     for (stem, format_id), data in files.items():
-        matching = [n for n in names if n.split("/")[-1].startswith(f"{stem}.")]
+        # Entries are "<song>/<song> - vocals.flac", named after the song.
+        matching = [n for n in names if n.split("/")[-1].split(" - ")[-1].startswith(f"{stem}.")]
         assert any(archive.read(n) == data for n in matching), (stem, format_id)
