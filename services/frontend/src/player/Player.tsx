@@ -6,6 +6,7 @@ import type { Job } from "../api/client";
 import { HelpOverlay } from "../components/HelpOverlay";
 import { formatClock } from "../lib/format";
 import { formatDb } from "../lib/mix";
+import { strategyWords } from "../lib/strategyWords";
 import { Transport } from "./Transport";
 import { DownloadsPanel } from "./Downloads";
 import { canExport } from "./playerState";
@@ -32,7 +33,7 @@ export function Player({ job }: { job: Job }) {
           </p>
           <h1>{job.source.name}</h1>
           <p className="muted">
-            {job.strategy} · {job.stems.length} stems · {formatClock(duration)}
+            {strategyWords(job)} · {job.stems.length} stems · {formatClock(duration)}
             {job.gain_db < 0 && ` · turned down ${formatDb(job.gain_db)} to avoid clipping`}
           </p>
         </div>
