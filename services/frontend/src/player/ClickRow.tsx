@@ -1,14 +1,14 @@
 // The click track's strip, under the stems: on/off and a fader like a stem's, and a lane
 // that draws the beat grid (bars taller) and zooms, scrolls and takes loop drags with the
 // waveforms. Off until asked for; shown only when the job's analysis found beats.
-import { memo, useEffect, useRef, type CSSProperties } from "react";
+import { memo, useMemo, type CSSProperties } from "react";
 import type { LoopRegion } from "../lib/sync";
 import type { ClickBeat } from "./click";
 import { Fader } from "./Fader";
+import { type Paint, useLaneCanvas } from "./laneCanvas";
 import type { ClickMix } from "./playerState";
 
 const COLOUR = "#e2e8f0";
-const MAX_CANVAS_PX = 16384;
 
 /** A tick per beat across `width` px: a bar's first beat full height, the others a third. */
 function drawBeats(g: CanvasRenderingContext2D, beats: readonly ClickBeat[], duration: number, width: number, height: number) {
@@ -32,22 +32,11 @@ interface LaneProps {
 
 /** Built as a Waveform is (see Waveform.tsx), so the stem list's zoom, scroll and drags reach it. */
 const BeatLane = memo(function BeatLane({ beats, duration, loop, dimmed }: LaneProps) {
-  const canvas = useRef<HTMLCanvasElement>(null);
-  useEffect(() => {
-    const element = canvas.current;
-    if (!element) return;
-    const draw = () => {
-      const ratio = window.devicePixelRatio || 1;
-      element.width = Math.max(1, Math.min(MAX_CANVAS_PX, Math.floor(element.clientWidth * ratio)));
-      element.height = Math.max(1, Math.floor(element.clientHeight * ratio));
-      const g = element.getContext("2d");
-      if (g) drawBeats(g, beats, duration, element.width, element.height);
-    };
-    draw();
-    const observer = new ResizeObserver(draw);
-    observer.observe(element);
-    return () => observer.disconnect();
-  }, [beats, duration]);
+  const paint = useMemo<Paint>(
+    () => (g, width, height) => drawBeats(g, beats, duration, width, height),
+    [beats, duration],
+  );
+  const canvas = useLaneCanvas(paint);
 
   const percent = (seconds: number) => `${duration > 0 ? (seconds / duration) * 100 : 0}%`;
   return (

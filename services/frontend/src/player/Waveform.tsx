@@ -1,9 +1,7 @@
-import { memo, useEffect, useRef, type CSSProperties } from "react";
+import { memo, useMemo, type CSSProperties } from "react";
 import type { WaveformPeaks } from "../api/client";
 import type { LoopRegion } from "../lib/sync";
-
-/** Browsers refuse wider canvases; at 8× on a wide screen the lane is drawn a little scaled. */
-const MAX_CANVAS_PX = 16384;
+import { type Paint, useLaneCanvas } from "./laneCanvas";
 
 /** The peaks across `width` px: min-max per pixel, or between two bins where a pixel is finer. */
 function drawPeaks(g: CanvasRenderingContext2D, peaks: WaveformPeaks, width: number, height: number, colour: string) {
@@ -57,25 +55,11 @@ interface Props {
  * stem list's (useLaneGestures), as is the dragged loop's preview (`--drag-start/end`).
  */
 export const Waveform = memo(function Waveform({ peaks, duration, loop, colour, dimmed, label }: Props) {
-  const canvas = useRef<HTMLCanvasElement>(null);
-
-  useEffect(() => {
-    const element = canvas.current;
-    if (!element || !peaks) return;
-    const draw = () => {
-      const ratio = window.devicePixelRatio || 1;
-      const width = Math.max(1, Math.min(MAX_CANVAS_PX, Math.floor(element.clientWidth * ratio)));
-      const height = Math.max(1, Math.floor(element.clientHeight * ratio));
-      element.width = width;
-      element.height = height;
-      const g = element.getContext("2d");
-      if (g) drawPeaks(g, peaks, width, height, colour);
-    };
-    draw();
-    const observer = new ResizeObserver(draw);
-    observer.observe(element);
-    return () => observer.disconnect();
-  }, [peaks, colour]);
+  const paint = useMemo<Paint | null>(
+    () => (peaks ? (g, width, height) => drawPeaks(g, peaks, width, height, colour) : null),
+    [peaks, colour],
+  );
+  const canvas = useLaneCanvas(paint);
 
   const percent = (seconds: number) => `${duration > 0 ? (seconds / duration) * 100 : 0}%`;
   return (
