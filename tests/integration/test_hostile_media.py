@@ -182,28 +182,33 @@ def test_a_page_titled_dotdot_names_no_folder_outside_the_zip(
     response = ingest_client.get(f"/api/jobs/{job['id']}/stems.zip")
     assert response.status_code == 200
     names = zipfile.ZipFile(io.BytesIO(response.content)).namelist()
-    assert names == ["page-titled-dotdot/center.flac", "page-titled-dotdot/sides.flac"]
+    assert names == [
+        "page-titled-dotdot/page-titled-dotdot - center.flac",
+        "page-titled-dotdot/page-titled-dotdot - sides.flac",
+    ]
 
 
 @pytest.mark.parametrize(
-    ("source_name", "folder"),
+    ("source_name", "entry"),
     [
-        ("..", "stems"),
-        ("../../../tmp/evil.mp3", "evil"),
-        ("..\\..\\Windows\\evil.mp3", "_.._Windows_evil"),
-        ("/etc/cron.d/x.mp3", "x"),
-        ("bad\x1b[31m\x07name\u202e.mp3", "bad[31mname"),
-        ("C:evil.mp3", "C_evil"),
+        ("..", "stems/vocals.flac"),  # nothing left of the name: no song title
+        ("../../../tmp/evil.mp3", "evil/evil - vocals.flac"),
+        # Backslashes count as folders: the song is the file's own name.
+        ("..\\..\\Windows\\evil.mp3", "evil/evil - vocals.flac"),
+        ("/etc/cron.d/x.mp3", "x/x - vocals.flac"),
+        ("bad\x1b[31m\x07name\u202e.mp3", "bad[31mname/bad[31mname - vocals.flac"),
+        ("C:evil.mp3", "C_evil/C_evil - vocals.flac"),
     ],
 )
 def test_a_stored_name_of_any_kind_makes_a_zip_that_stays_in_its_folder(
-    client: TestClient, make_stored_job: Callable[..., StoredJob], source_name: str, folder: str
+    client: TestClient, make_stored_job: Callable[..., StoredJob], source_name: str, entry: str
 ) -> None:
     """GIVEN a job whose stored name is hostile (a row written before names were
-    cleaned, say) THEN its zip still holds only entries inside one safe folder."""
+    cleaned, say) THEN its zip still holds only entries inside one safe folder, named
+    after what is left of the song's name."""
     stored = make_stored_job(stems=("vocals",), formats=("flac",), source_name=source_name)
 
     response = client.get(f"/api/jobs/{stored.id}/stems.zip")
 
     assert response.status_code == 200
-    assert zipfile.ZipFile(io.BytesIO(response.content)).namelist() == [f"{folder}/vocals.flac"]
+    assert zipfile.ZipFile(io.BytesIO(response.content)).namelist() == [entry]
