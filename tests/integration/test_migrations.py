@@ -31,7 +31,7 @@ def tables(url: str) -> set[str]:
         engine.dispose()
 
 
-ALL_TABLES = {
+TABLES_AT_0008 = {
     "jobs",
     "stems",
     "users",
@@ -40,6 +40,13 @@ ALL_TABLES = {
     "api_tokens",
     "invites",
     "audio_usage",
+}
+# 0009: batches and webhooks.
+ALL_TABLES = TABLES_AT_0008 | {
+    "batches",
+    "webhook_endpoints",
+    "callback_secrets",
+    "webhook_deliveries",
 }
 
 
@@ -281,7 +288,7 @@ def test_0006_adds_invites_and_its_downgrade_keeps_the_users(empty_database: str
         connection.execute(insert, {"id": "b", "hash": "h" * 64, "by": by})
     engine.dispose()
     migrate.downgrade(empty_database, "0005")
-    assert tables(empty_database) == ALL_TABLES - {"invites", "audio_usage"}
+    assert tables(empty_database) == TABLES_AT_0008 - {"invites", "audio_usage"}
 
 
 def test_0007_counts_the_last_days_jobs_in_the_ledger_and_its_downgrade_keeps_the_jobs(
@@ -325,7 +332,7 @@ def test_0007_counts_the_last_days_jobs_in_the_ledger_and_its_downgrade_keeps_th
         assert connection.execute(job_ids).scalars().all() == ["old", "recent", "url"]
 
     migrate.downgrade(empty_database, "0006")
-    assert tables(empty_database) == ALL_TABLES - {"audio_usage"}
+    assert tables(empty_database) == TABLES_AT_0008 - {"audio_usage"}
     with engine.begin() as connection:
         assert connection.execute(job_ids).scalars().all() == ["old", "recent", "url"]
     engine.dispose()

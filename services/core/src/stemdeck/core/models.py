@@ -1,5 +1,6 @@
 """Database rows: a Job (with its source audio) and its Stems, and who owns them: Users,
-their OIDC Identities, sign-in Sessions, ApiTokens and Invites; the AudioUsage ledger."""
+their OIDC Identities, sign-in Sessions, ApiTokens and Invites; the AudioUsage ledger;
+Batches of jobs; WebhookEndpoints, CallbackSecrets and the WebhookDeliveries sent to them."""
 
 from __future__ import annotations
 
@@ -103,6 +104,16 @@ class Job(Base):
     source_duration_s: Mapped[float | None] = mapped_column(Float)
     source_sample_rate: Mapped[int | None] = mapped_column(Integer)
     source_channels: Mapped[int | None] = mapped_column(Integer)
+
+    # Where to POST the job's job.completed / job.failed (signed with the owner's
+    # CallbackSecret); None: no callback.
+    callback_url: Mapped[str | None] = mapped_column(Text, default=None)
+    # The batch the job was sent in; SET NULL: a job outlives its batch's row.
+    batch_id: Mapped[str | None] = mapped_column(
+        ForeignKey("batches.id", name="fk_jobs_batch_id_batches", ondelete="SET NULL"),
+        default=None,
+        index=True,
+    )
 
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -254,3 +265,81 @@ class AudioUsage(Base):
     job_id: Mapped[str] = mapped_column(String(32))
     seconds: Mapped[float] = mapped_column(Float)
     counted_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Batch(Base):
+    """Several songs sent at once (a list of URLs, or several files) with one strategy
+    and one set of formats; its jobs point at it."""
+
+    __tablename__ = "batches"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    strategy: Mapped[str] = mapped_column(String(100))
+    formats: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookEndpoint(Base):
+    """A URL a user registered to hear of their jobs' events, signed with its own secret."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(String(200), default="")
+    # Standard Webhooks' "whsec_" + base64 key: kept as is, as every delivery signs with it.
+    secret: Mapped[str] = mapped_column(String(100))
+    events: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set when a delivery ran out of tries; cleared by the next one that succeeds.
+    failing_since: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class CallbackSecret(Base):
+    """The secret that signs deliveries to a job's own ``callback_url``, one per user."""
+
+    __tablename__ = "callback_secrets"
+
+    owner_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    secret: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One event for one receiver: the outbox row its sender claims, tries, and keeps as
+    the delivery log (the last try's answer) for a bounded time. Its id is the
+    ``webhook-id`` every try of it carries, so receivers can deduplicate."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    # None: a delivery to a job's callback_url.
+    endpoint_id: Mapped[str | None] = mapped_column(
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), default=None, index=True
+    )
+    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # No foreign key: the log outlives the job.
+    job_id: Mapped[str] = mapped_column(String(32))
+    url: Mapped[str] = mapped_column(Text)
+    event: Mapped[str] = mapped_column(String(32))
+    # The signed body, fixed at the first try so every try sends the same bytes.
+    payload: Mapped[str | None] = mapped_column(Text, default=None)
+    # pending (to send, at next_attempt_at), delivered, or failed (out of tries)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(default=utcnow)
+    # A sender's claim: another leaves the row alone until then (a sender that died).
+    locked_until: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_status_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    last_latency_ms: Mapped[int | None] = mapped_column(Integer, default=None)
+    # The start of the receiver's answer, or why there was none (refused, timed out).
+    last_response: Mapped[str | None] = mapped_column(Text, default=None)
