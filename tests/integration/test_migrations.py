@@ -338,3 +338,60 @@ def test_0007_counts_the_last_days_jobs_in_the_ledger_and_its_downgrade_keeps_th
     engine.dispose()
     migrate.upgrade(empty_database)
     assert tables(empty_database) == ALL_TABLES
+
+
+def test_0009_adds_batches_and_webhooks_and_its_downgrade_keeps_the_jobs(
+    empty_database: str,
+) -> None:
+    """GIVEN a job at 0008 WHEN upgraded to 0009 THEN it has no callback or batch, a batch
+    and a webhook delivery can be stored, and deleting the batch leaves its job (SET NULL);
+    downgrading to 0008 drops only what 0009 added."""
+    from sqlalchemy import text
+
+    from stemdeck.core.models import LOCAL_ADMIN_ID
+
+    migrate.upgrade(empty_database, "0008")
+    engine = create_engine(empty_database)
+    job = text(
+        "INSERT INTO jobs (id, owner_id, status, stage, progress, notes, output_gain_db,"
+        " strategy, formats, attempts, source_name, created_at, updated_at) VALUES"
+        " ('a', :owner, 'completed', 'done', 1, '[]', 0, 's', '[\"flac\"]', 1, 'n',"
+        " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+    )
+    with engine.begin() as connection:
+        connection.execute(job, {"owner": LOCAL_ADMIN_ID})
+    migrate.upgrade(empty_database, "0009")
+    with engine.begin() as connection:
+        row = connection.execute(text("SELECT callback_url, batch_id FROM jobs")).one()
+        assert tuple(row) == (None, None)
+        connection.execute(
+            text(
+                "INSERT INTO batches (id, owner_id, strategy, formats, created_at)"
+                " VALUES ('b', :owner, 's', '[\"flac\"]', CURRENT_TIMESTAMP)"
+            ),
+            {"owner": LOCAL_ADMIN_ID},
+        )
+        connection.execute(text("UPDATE jobs SET batch_id = 'b'"))
+        connection.execute(
+            text(
+                "INSERT INTO webhook_deliveries (id, owner_id, job_id, url, event, status,"
+                " attempts, created_at) VALUES ('msg_1', :owner, 'a', 'https://example.com/',"
+                " 'job.completed', 'pending', 0, CURRENT_TIMESTAMP)"
+            ),
+            {"owner": LOCAL_ADMIN_ID},
+        )
+    if engine.dialect.name == "sqlite":
+        with engine.begin() as connection:
+            connection.execute(text("PRAGMA foreign_keys = ON"))
+            connection.execute(text("DELETE FROM batches"))
+    else:
+        with engine.begin() as connection:
+            connection.execute(text("DELETE FROM batches"))
+    with engine.begin() as connection:
+        assert connection.execute(text("SELECT id, batch_id FROM jobs")).one() == ("a", None)
+    engine.dispose()
+    migrate.downgrade(empty_database, "0008")
+    assert tables(empty_database) == TABLES_AT_0008
+    assert {"callback_url", "batch_id"}.isdisjoint(_columns(empty_database, "jobs"))
+    migrate.upgrade(empty_database)
+    assert tables(empty_database) == ALL_TABLES
