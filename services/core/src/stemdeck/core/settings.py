@@ -272,6 +272,9 @@ class Settings(BaseSettings):
     # across API replicas; 0 is unlimited.
     job_create_per_minute_per_user: int = Field(10, ge=0)
     job_create_per_minute_per_ip: int = Field(30, ge=0)
+    # Webhook endpoints one user may register (POST /api/webhooks); each event of theirs
+    # is one delivery per endpoint, so this bounds the sending one job can cause.
+    webhooks_per_user: int = Field(10, ge=1, le=1000)
 
     @field_validator("default_formats", mode="before")
     @classmethod
