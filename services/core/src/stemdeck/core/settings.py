@@ -170,6 +170,11 @@ class Settings(BaseSettings):
     # Lets URL jobs fetch from 127.0.0.1/::1. For tests only: it opens the server to SSRF.
     ingest_allow_loopback: bool = False
 
+    # Idempotency-Key on POST /api/jobs and /api/batches: how long a key is remembered.
+    idempotency_ttl_s: int = Field(86400, ge=1)
+    # The most songs (URLs or files) one POST /api/batches may carry.
+    batch_max_items: int = Field(20, ge=1, le=1000)
+
     # Durable jobs: a job whose worker stops sending heartbeats is re-queued by the
     # reconciler, up to max_attempts runs in all, then failed with the reason.
     max_attempts: int = Field(3, ge=1)
