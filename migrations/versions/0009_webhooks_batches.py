@@ -76,6 +76,7 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("next_attempt_at", _WHEN, nullable=True),
         sa.Column("locked_until", _WHEN, nullable=True),
+        sa.Column("retry_until", _WHEN, nullable=True),
         sa.Column("created_at", _WHEN, nullable=False),
         sa.Column("last_attempt_at", _WHEN, nullable=True),
         sa.Column("last_status_code", sa.Integer(), nullable=True),

@@ -337,6 +337,9 @@ class WebhookDelivery(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(default=utcnow)
     # A sender's claim: another leaves the row alone until then (a sender that died).
     locked_until: Mapped[datetime | None] = mapped_column(default=None)
+    # The last moment a retry may be scheduled: the first try of a run of tries (a new
+    # delivery's, or a redelivery's) plus STEMDECK_WEBHOOK_RETRY_WINDOW_S.
+    retry_until: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     last_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
     last_status_code: Mapped[int | None] = mapped_column(Integer, default=None)

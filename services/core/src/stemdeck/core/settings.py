@@ -170,6 +170,21 @@ class Settings(BaseSettings):
     # Lets URL jobs fetch from 127.0.0.1/::1. For tests only: it opens the server to SSRF.
     ingest_allow_loopback: bool = False
 
+    # Webhooks (job.completed / job.failed / job.progress), sent by the API from an outbox
+    # table, at least once; the same guard as URL ingest (public addresses only, loopback
+    # with INGEST_ALLOW_LOOPBACK). A job's progress is sent at most once per interval; the
+    # API looks for due deliveries this often; a try that takes longer is cut and retried.
+    webhook_progress_interval_s: float = Field(5.0, gt=0, le=3600)
+    webhook_poll_s: float = Field(1.0, gt=0, le=60)
+    webhook_timeout_s: float = Field(10.0, gt=0, le=300)
+    # Retries wait a random time up to base, 2 × base, 4 × base … (at most 2 h), until
+    # the window after the first try has passed; then the delivery failed and its
+    # endpoint is marked failing.
+    webhook_retry_base_s: float = Field(5.0, gt=0, le=3600)
+    webhook_retry_window_s: float = Field(86400.0, gt=0, le=7 * 86400)
+    # Finished deliveries (the delivery log) are deleted after this many days.
+    webhook_log_days: float = Field(7.0, gt=0, le=365)
+
     # Idempotency-Key on POST /api/jobs and /api/batches: how long a key is remembered.
     idempotency_ttl_s: int = Field(86400, ge=1)
     # The most songs (URLs or files) one POST /api/batches may carry.
@@ -483,6 +498,16 @@ class Settings(BaseSettings):
                 f"{ENV_PREFIX}METRICS_PORT: {self.metrics_port} is {ENV_PREFIX}PORT too; "
                 "/metrics must not be reachable on the public port, so choose another "
                 "(e.g. 9100) or 0 for none"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _check_webhook_retries(self) -> Settings:
+        if self.webhook_retry_base_s >= self.webhook_retry_window_s:
+            raise ValueError(
+                f"{ENV_PREFIX}WEBHOOK_RETRY_BASE_S: {self.webhook_retry_base_s:g} s leaves no "
+                f"room for retries in {ENV_PREFIX}WEBHOOK_RETRY_WINDOW_S "
+                f"({self.webhook_retry_window_s:g} s); make it smaller than the window"
             )
         return self
 
