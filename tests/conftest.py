@@ -75,7 +75,8 @@ def clean_database(database_url: str) -> str:
         connection.execute(
             text(
                 "TRUNCATE stems, jobs, sessions, api_tokens, identities, invites,"
-                " audio_usage RESTART IDENTITY CASCADE"
+                " audio_usage, batches, webhook_endpoints, webhook_deliveries,"
+                " callback_secrets RESTART IDENTITY CASCADE"
             )
         )
         connection.execute(text("DELETE FROM users WHERE id != :id"), {"id": LOCAL_ADMIN_ID})

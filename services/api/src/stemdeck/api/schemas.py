@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from stemdeck.api.request_ids import PATTERN as REQUEST_ID_PATTERN
 from stemdeck.core.accounts.api_tokens import MAX_EXPIRES_DAYS, MAX_NAME_LENGTH
@@ -15,6 +16,7 @@ from stemdeck.core.accounts.quotas import MAX_INTEGER, MAX_STORAGE_MB
 from stemdeck.core.accounts.tokens import Scope
 from stemdeck.core.accounts.users import MAX_EMAIL_LENGTH
 from stemdeck.core.formats import FormatId
+from stemdeck.core.netguard import MAX_URL_LENGTH
 from stemdeck.core.readiness import ModelStatus
 from stemdeck.core.states import JobStatus, Stage
 
@@ -479,3 +481,125 @@ class InviteAccept(BaseModel):
     token: str = Field(min_length=1, max_length=MAX_INVITE_TOKEN_LENGTH)
     # Its rules are checked by the route, which says which one failed.
     password: str
+
+
+# Webhooks: endpoints a user registers, the deliveries sent to them, and the secret of
+# jobs' own callback URLs (routes/webhooks.py).
+
+WebhookEvent = Literal["job.completed", "job.failed", "job.progress"]
+DEFAULT_WEBHOOK_EVENTS: list[WebhookEvent] = ["job.completed", "job.failed"]
+MAX_WEBHOOK_DESCRIPTION = 200
+EVENTS_DESCRIPTION = (
+    "One or more of job.completed, job.failed and job.progress (as the job moves, "
+    "throttled), each once"
+)
+
+
+def _distinct_events(events: list[WebhookEvent] | None) -> list[WebhookEvent] | None:
+    if events is not None:
+        twice = sorted({event for event in events if events.count(event) > 1})
+        if twice:
+            raise PydanticCustomError(
+                "duplicate_events",
+                "{twice} named more than once: name each event once",
+                {"twice": ", ".join(twice)},
+            )
+    return events
+
+
+class WebhookCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(
+        max_length=MAX_URL_LENGTH,
+        description="Where deliveries are POSTed: a public http(s) address",
+        examples=["https://example.com/hooks/stemdeck"],
+    )
+    events: list[WebhookEvent] = Field(
+        default_factory=lambda: list(DEFAULT_WEBHOOK_EVENTS),
+        min_length=1,
+        description=EVENTS_DESCRIPTION + "; default job.completed and job.failed",
+    )
+    description: str = Field(
+        default="", max_length=MAX_WEBHOOK_DESCRIPTION, examples=["n8n: new stems"]
+    )
+
+    _events = field_validator("events")(_distinct_events)
+
+
+class WebhookUpdate(BaseModel):
+    """Only the fields sent change (null: unchanged); a new url is checked again."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = Field(default=None, max_length=MAX_URL_LENGTH)
+    events: list[WebhookEvent] | None = Field(
+        default=None, min_length=1, description=EVENTS_DESCRIPTION
+    )
+    description: str | None = Field(default=None, max_length=MAX_WEBHOOK_DESCRIPTION)
+
+    _events = field_validator("events")(_distinct_events)
+
+
+class WebhookPublic(BaseModel):
+    id: str
+    url: str
+    events: list[WebhookEvent]
+    description: str
+    created_at: datetime
+    failing: bool = Field(
+        description="A delivery to it ran out of tries; the next one that succeeds clears it"
+    )
+    failing_since: datetime | None = Field(description="When that delivery gave up")
+    deliveries_url: str = Field(description="Its delivery log (GET)")
+
+
+class WebhookCreated(WebhookPublic):
+    secret: str = Field(
+        description="Signs every delivery to it (Standard Webhooks); shown this once",
+        examples=["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],
+    )
+
+
+class WebhooksPublic(BaseModel):
+    data: list[WebhookPublic]
+
+
+class DeliveryPublic(BaseModel):
+    id: str = Field(
+        description="Its webhook-id header, the same on every try and redelivery: "
+        "receivers deduplicate on it",
+        examples=["msg_5f0c3a1e9b2d4c6a8e7f1b3d5c7a9e0f"],
+    )
+    event: WebhookEvent
+    job_id: str
+    url: str = Field(description="Where it is sent")
+    status: Literal["pending", "delivered", "failed"] = Field(
+        description="pending: to be tried (again) at next_attempt_at; delivered: a 2xx "
+        "answer; failed: out of tries"
+    )
+    attempts: int = Field(description="Tries so far")
+    created_at: datetime
+    last_attempt_at: datetime | None
+    next_attempt_at: datetime | None
+    status_code: int | None = Field(description="The last try's HTTP status")
+    latency_ms: int | None = Field(description="How long the last try took")
+    response: str | None = Field(
+        description="The start of the last answer's body, or why there was none"
+    )
+
+
+class DeliveriesPublic(BaseModel):
+    data: list[DeliveryPublic] = Field(description="Newest first")
+    count: int
+    limit: int
+    offset: int
+
+
+class CallbackSecretCreated(BaseModel):
+    secret: str = Field(
+        description="Signs deliveries to your jobs' callback_url; shown this once, and "
+        "the one it replaces stops signing at once",
+        examples=["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],
+    )
+    created_at: datetime

@@ -20,6 +20,7 @@ from stemdeck.api.routes import (
     strategies,
     system,
     usage,
+    webhooks,
 )
 
 api_router = APIRouter(prefix="/api")
@@ -37,6 +38,7 @@ api_router.include_router(admin_users.router)
 api_router.include_router(system.router)
 api_router.include_router(invites.router)
 api_router.include_router(invites.accept_router)
+api_router.include_router(webhooks.router)
 
 root_router = APIRouter()
 root_router.include_router(api_router)
