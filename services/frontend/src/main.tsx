@@ -7,6 +7,7 @@ import { useAuth } from "./auth/useAuth";
 import { UserMenu } from "./auth/UserMenu";
 import { AccountPage } from "./pages/AccountPage";
 import { AdminUsersPage } from "./pages/AdminUsersPage";
+import { BatchPage } from "./pages/BatchPage";
 import { InvitePage } from "./pages/InvitePage";
 import { JobsPage } from "./pages/JobsPage";
 import { NewJobPage } from "./pages/NewJobPage";
@@ -68,6 +69,7 @@ function AppRoutes() {
       <Route path="/" element={<NewJobPage />} />
       <Route path="/jobs" element={<JobsPage />} />
       <Route path="/jobs/:jobId" element={<PlayerPage />} />
+      <Route path="/batches/:batchId" element={<BatchPage />} />
       {signedIn && <Route path={ACCOUNT_PATH} element={<AccountPage />} />}
       {isAdmin && <Route path={ADMIN_USERS_PATH} element={<AdminUsersPage />} />}
       {(isAdmin || auth.phase === "open") && <Route path={SYSTEM_PATH} element={<SystemPage />} />}

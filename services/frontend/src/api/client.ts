@@ -47,6 +47,69 @@ export type WorkerPresence = components["schemas"]["WorkerPresence"];
 export type QueueStatus = components["schemas"]["QueueStatus"];
 export type Failure = components["schemas"]["FailureStatus"];
 
+// For webhooks (the Account page) and batches (several links at once).
+// TODO(schema): local stand-ins matching the API contract until schema.d.ts has them.
+export type WebhookEvent = "job.completed" | "job.failed" | "job.progress";
+export interface Webhook {
+  id: string;
+  url: string;
+  events: WebhookEvent[];
+  description: string | null;
+  created_at: string;
+  /** Set once a delivery's last try failed; cleared by the next one that gets through. */
+  failing: boolean;
+  failing_since: string | null;
+  deliveries_url: string;
+}
+/** The secret is in this answer only. */
+export interface CreatedWebhook extends Webhook {
+  secret: string;
+}
+export interface NewWebhook {
+  url: string;
+  events: WebhookEvent[];
+  description?: string | null;
+}
+export type DeliveryStatus = "pending" | "delivered" | "failed";
+export interface Delivery {
+  id: string;
+  event: WebhookEvent;
+  job_id: string | null;
+  url: string;
+  status: DeliveryStatus;
+  attempts: number;
+  created_at: string;
+  last_attempt_at: string | null;
+  next_attempt_at: string | null;
+  status_code: number | null;
+  latency_ms: number | null;
+  /** The start of the receiver's answer. */
+  response: string | null;
+}
+export interface DeliveryPage {
+  data: Delivery[];
+  count: number;
+  limit: number;
+  offset: number;
+}
+export interface CreatedCallbackSecret {
+  secret: string;
+  created_at: string;
+}
+export type BatchStatus = "queued" | "running" | "completed" | "failed" | "partial";
+export interface Batch {
+  id: string;
+  url: string;
+  created_at: string;
+  strategy: string | null;
+  formats: FormatId[];
+  status: BatchStatus;
+  progress: number;
+  counts: Record<string, number>;
+  jobs: Job[];
+  zip_url: string | null;
+}
+
 export interface WaveformPeaks {
   version: number;
   sample_rate: number;
@@ -121,6 +184,20 @@ export const api = {
   revokeInvite: (id: string) => request<void>(`/api/admin/invites/${encodeURIComponent(id)}`, { method: "DELETE" }),
   /** Signs the new user in, as login does. */
   acceptInvite: (token: string, password: string) => postJson<Me>("/api/auth/accept-invite", { token, password }),
+  /** One batch of several links, with one strategy and set of formats for all. */
+  submitBatch: (urls: readonly string[], strategy: string | null, formats: readonly FormatId[]) =>
+    postJson<Batch>("/api/batches", { urls, strategy, formats }),
+  batch: (id: string) => request<Batch>(`/api/batches/${encodeURIComponent(id)}`),
+  webhooks: () => request<{ data: Webhook[] }>("/api/webhooks").then((page) => page.data),
+  createWebhook: (webhook: NewWebhook) => postJson<CreatedWebhook>("/api/webhooks", webhook),
+  deleteWebhook: (id: string) => request<void>(`/api/webhooks/${encodeURIComponent(id)}`, { method: "DELETE" }),
+  deliveries: (webhookId: string, limit: number) =>
+    request<DeliveryPage>(`/api/webhooks/${encodeURIComponent(webhookId)}/deliveries?limit=${limit}&offset=0`),
+  /** The same delivery (same webhook-id and body) tried again from now. */
+  redeliver: (deliveryId: string) =>
+    request<Delivery>(`/api/webhooks/deliveries/${encodeURIComponent(deliveryId)}/redeliver`, { method: "POST" }),
+  /** Makes or replaces the secret that signs deliveries to jobs' callback_url. */
+  rotateCallbackSecret: () => postJson<CreatedCallbackSecret>("/api/webhooks/callback-secret", {}),
   waveform: (stem: Stem, signal?: AbortSignal) => request<WaveformPeaks>(stem.waveform_url, { signal }),
 };
 
