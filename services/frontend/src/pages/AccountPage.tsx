@@ -3,11 +3,12 @@ import { PasswordForm } from "../account/PasswordForm";
 import { SessionsPanel } from "../account/SessionsPanel";
 import { TokensPanel } from "../account/TokensPanel";
 import { UsagePanel } from "../account/UsagePanel";
+import { WebhooksPanel } from "../account/WebhooksPanel";
 import { useAuth } from "../auth/useAuth";
 import { useLoaded } from "../lib/useLoaded";
 import { useTitle } from "../lib/useTitle";
 
-/** The signed-in user's own account: usage, API tokens, sessions and password. */
+/** The signed-in user's own account: usage, API tokens, webhooks, sessions and password. */
 export function AccountPage() {
   useTitle("Account");
   const auth = useAuth();
@@ -21,6 +22,7 @@ export function AccountPage() {
       </div>
       <UsagePanel />
       <TokensPanel />
+      <WebhooksPanel />
       <SessionsPanel sessions={sessions} />
       <PasswordForm onChanged={sessions.reload} />
     </div>
