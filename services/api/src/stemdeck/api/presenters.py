@@ -96,5 +96,7 @@ def job_public(request: Request, job: Job, standing: Standing | None = None) -> 
         ),
         stems=[stem_public(urls, job, stem) for stem in job.stems],
         zip_url=urls("stems_zip", job_id=job.id) if completed else None,
+        callback_url=job.callback_url,
+        batch_id=job.batch_id,
         analysis=analysis_public(job.id, job.analysis) if completed else None,
     )

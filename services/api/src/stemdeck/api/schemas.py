@@ -169,6 +169,12 @@ class JobPublic(BaseModel):
     source: SourcePublic
     stems: list[StemPublic]
     zip_url: str | None = Field(description="All stems in one zip, once the job is completed")
+    callback_url: str | None = Field(
+        description="Where the job is sent, signed, once it completes or fails; null for none"
+    )
+    batch_id: str | None = Field(
+        description="The batch it was sent in (GET /api/batches/{id}); null for a single job"
+    )
     analysis: AnalysisPublic | None = Field(
         description="Tempo, beats, downbeats and key, measured on the song by the worker "
         "once the job is completed; null before that, for jobs finished before Stemdeck "
@@ -179,6 +185,37 @@ class JobPublic(BaseModel):
 class JobsPublic(BaseModel):
     data: list[JobPublic]
     count: int = Field(description="Jobs in total, for pagination")
+    limit: int
+    offset: int
+
+
+BatchStatus = Literal["queued", "running", "completed", "failed", "partial"]
+
+
+class BatchPublic(BaseModel):
+    id: str
+    url: str
+    created_at: datetime
+    strategy: str
+    formats: list[FormatId]
+    status: BatchStatus = Field(
+        description="queued (no job started), running, then completed (every job did), "
+        "failed (none did) or partial (some did)"
+    )
+    progress: float = Field(
+        ge=0.0, le=1.0, description="The mean of its jobs' progress, a finished job as 1"
+    )
+    counts: dict[str, int] = Field(description="How many of its jobs are in each status")
+    jobs: list[JobPublic] = Field(description="Its jobs, in the order they were sent")
+    zip_url: str | None = Field(
+        description="Every completed job's stems in one zip, once every job has finished "
+        "and at least one completed"
+    )
+
+
+class BatchesPublic(BaseModel):
+    data: list[BatchPublic]
+    count: int = Field(description="Batches in total, for pagination")
     limit: int
     offset: int
 

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
 
 FILE_FIELD = "file"
-TEXT_FIELDS = frozenset({"strategy", "formats"})
+TEXT_FIELDS = frozenset({"strategy", "formats", "callback_url"})
 # Room for the multipart boundaries, part headers and the small text fields.
 FORM_OVERHEAD_BYTES = 64 * 1024
 MAX_FIELD_BYTES = 4 * 1024
@@ -60,7 +60,12 @@ class ReceivedFile:
 @dataclass
 class ReceivedForm:
     fields: dict[str, list[str]]
-    file: ReceivedFile | None
+    files: list[ReceivedFile]
+
+    @property
+    def file(self) -> ReceivedFile | None:
+        """The first file: all a single job's form may carry."""
+        return self.files[0] if self.files else None
 
 
 def too_large(limit_bytes: int) -> ApiError:
@@ -79,10 +84,15 @@ def _bad_form(message: str) -> ApiError:
     )
 
 
-def check_content_length(request: Request, max_file_bytes: int) -> None:
+def body_limit(max_file_bytes: int, max_files: int) -> int:
+    """The most bytes a form may have: every file at its limit, and room for the rest."""
+    return max_file_bytes * max_files + FORM_OVERHEAD_BYTES
+
+
+def check_content_length(request: Request, max_file_bytes: int, max_files: int = 1) -> None:
     """Refuse before reading a byte when the client already says the body is too big."""
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_file_bytes + FORM_OVERHEAD_BYTES:
+    if declared and declared.isdigit() and int(declared) > body_limit(max_file_bytes, max_files):
         raise too_large(max_file_bytes)
 
 
@@ -113,21 +123,31 @@ class _Part:
     data: bytearray = field(default_factory=bytearray)
 
 
+@dataclass
+class _FilePart:
+    """One ``file`` part as it arrives: bytes received but not yet written wait in
+    ``pending``."""
+
+    name: str | None
+    size: int = 0
+    pending: bytearray = field(default_factory=bytearray)
+    done: bool = False
+
+
 class _FormState:
     """Fed by the parser's callbacks; holds no I/O so the callbacks never block the loop."""
 
-    def __init__(self, max_file_bytes: int) -> None:
+    def __init__(self, max_file_bytes: int, max_files: int) -> None:
         self.max_file_bytes = max_file_bytes
+        self.max_files = max_files
+        # Every file part needs its headers; past the files, room for the text fields.
+        self.max_parts = max(MAX_PARTS, max_files + MAX_PARTS // 2)
         self.fields: dict[str, list[str]] = {}
         self.part = _Part()
         self.parts = 0
         self.header_name = bytearray()
         self.header_value = bytearray()
-        self.file_started = False
-        self.file_done = False
-        self.file_name: str | None = None
-        self.file_bytes = 0
-        self.pending = bytearray()  # file bytes received but not yet written
+        self.files: list[_FilePart] = []
         self.ended = False
 
     def callbacks(self) -> MultipartCallbacks:
@@ -144,8 +164,8 @@ class _FormState:
 
     def on_part_begin(self) -> None:
         self.parts += 1
-        if self.parts > MAX_PARTS:
-            raise _bad_form(f"The form has more than {MAX_PARTS} fields.")
+        if self.parts > self.max_parts:
+            raise _bad_form(f"The form has more than {self.max_parts} fields.")
         self.part = _Part()
 
     def on_header_field(self, data: bytes, start: int, end: int) -> None:
@@ -170,17 +190,22 @@ class _FormState:
             except UnicodeDecodeError:
                 self.part.filename = raw_filename.decode("latin-1")
         if self.part.name == FILE_FIELD:
-            if self.file_started:
-                raise _bad_form("Send one file per job.")
-            self.file_started = True
-            self.file_name = self.part.filename
+            if len(self.files) >= self.max_files:
+                raise _bad_form(
+                    "Send one file per job."
+                    if self.max_files == 1
+                    else f"A batch takes at most {self.max_files} files "
+                    "(STEMDECK_BATCH_MAX_ITEMS); send the rest in another batch."
+                )
+            self.files.append(_FilePart(self.part.filename))
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         if self.part.name == FILE_FIELD:
-            self.file_bytes += end - start
-            if self.file_bytes > self.max_file_bytes:
+            current = self.files[-1]
+            current.size += end - start
+            if current.size > self.max_file_bytes:
                 raise too_large(self.max_file_bytes)
-            self.pending += data[start:end]
+            current.pending += data[start:end]
         elif self.part.name in TEXT_FIELDS:
             self.part.data += data[start:end]
             if len(self.part.data) > MAX_FIELD_BYTES:
@@ -189,7 +214,7 @@ class _FormState:
 
     def on_part_end(self) -> None:
         if self.part.name == FILE_FIELD:
-            self.file_done = True
+            self.files[-1].done = True
         elif self.part.name in TEXT_FIELDS:
             try:
                 value = self.part.data.decode("utf-8")
@@ -202,21 +227,25 @@ class _FormState:
 
 
 class _SourceSink:
-    """Sniffs the first bytes, then hashes and writes the rest through one storage writer."""
+    """Sniffs the first bytes of one file, then hashes and writes the rest through one
+    storage writer, committed once the file's part has ended."""
 
     def __init__(self, storage: Storage, job_id: str) -> None:
         self.storage = storage
         self.job_id = job_id
         self.writer: ObjectWriter | None = None
+        self.committed = False
         self.key = ""
         self.extension = ""
         self.hasher = hashlib.sha256()
 
-    async def take(self, state: _FormState) -> None:
+    async def take(self, part: _FilePart) -> None:
+        if self.committed:
+            return
         if self.writer is None:
-            if len(state.pending) < SNIFF_BYTES and not (state.file_done and state.pending):
+            if len(part.pending) < SNIFF_BYTES and not (part.done and part.pending):
                 return
-            head = bytes(state.pending[:SNIFF_BYTES])
+            head = bytes(part.pending[:SNIFF_BYTES])
             if (kind := pointer_kind(head)) is not None:
                 refused = PointerFileError(kind)
                 raise ApiError(refusal_status(refused.code), refused.code, refused.message)
@@ -226,78 +255,92 @@ class _SourceSink:
             self.extension = extension
             self.key = keys.source(self.job_id, extension)
             self.writer = await run_in_threadpool(self.storage.writer, self.key)
-        if len(state.pending) >= FLUSH_BYTES or (state.file_done and state.pending):
-            data = bytes(state.pending)
-            state.pending.clear()
+        if len(part.pending) >= FLUSH_BYTES or (part.done and part.pending):
+            data = bytes(part.pending)
+            part.pending.clear()
             await run_in_threadpool(self._write, self.writer, data)
+        if part.done and not part.pending:
+            await run_in_threadpool(self.writer.commit)
+            self.committed = True
 
     def _write(self, writer: ObjectWriter, data: bytes) -> None:
         self.hasher.update(data)
         writer.write(data)
 
+    def received(self, part: _FilePart) -> ReceivedFile:
+        return ReceivedFile(
+            key=self.key,
+            extension=self.extension,
+            display_name=display_name(part.name),
+            sha256=self.hasher.hexdigest(),
+            size_bytes=part.size,
+        )
+
     async def abort(self) -> None:
-        if self.writer is not None:
+        if self.writer is not None and not self.committed:
             # Shielded: a cancelled request must still not leave a half-written file.
             with anyio.CancelScope(shield=True):
                 await run_in_threadpool(self.writer.abort)
 
 
 async def receive_form(
-    request: Request, storage: Storage, job_id: str, max_file_bytes: int
+    request: Request, storage: Storage, job_ids: list[str], max_file_bytes: int
 ) -> ReceivedForm:
-    """Read the multipart body, storing the ``file`` part under ``jobs/{job_id}/source.*``.
+    """Read the multipart body, storing its ``file`` parts, the n-th under
+    ``jobs/{job_ids[n]}/source.*``: at most one file per id, each within ``max_file_bytes``.
 
-    On any error the partial file is aborted and the error re-raised; the caller
-    removes whatever else it stored for the job.
+    On any error the partial files are aborted and the error re-raised; the caller
+    removes whatever else it stored for the jobs (a file already complete included).
     """
-    check_content_length(request, max_file_bytes)
+    check_content_length(request, max_file_bytes, len(job_ids))
     boundary = multipart_boundary(request)
-    state = _FormState(max_file_bytes)
+    state = _FormState(max_file_bytes, len(job_ids))
     parser = MultipartParser(
         boundary,
         state.callbacks(),
         max_header_count=MAX_PART_HEADERS,
         max_header_size=MAX_PART_HEADER_BYTES,
     )
-    sink = _SourceSink(storage, job_id)
-    body_limit = max_file_bytes + FORM_OVERHEAD_BYTES
+    sinks: list[_SourceSink] = []
+    limit = body_limit(max_file_bytes, len(job_ids))
     received = 0
     started = time.perf_counter()
     try:
         async with aclosing(request.stream()) as chunks:
             async for chunk in chunks:
                 received += len(chunk)
-                if received > body_limit:
+                if received > limit:
                     raise too_large(max_file_bytes)
                 try:
                     parser.write(chunk)
                 except MultipartParseError as error:
                     raise _bad_form(f"The form data is malformed ({error}).") from None
-                if state.file_started:
-                    await sink.take(state)
+                await _drain(state, sinks, storage, job_ids)
         parser.finalize()
         if not state.ended:
             raise _bad_form("The form data ends before its closing boundary.")
-        if not state.file_started:
-            return ReceivedForm(fields=state.fields, file=None)
-        if state.file_bytes == 0:
+        if any(part.size == 0 for part in state.files):
             raise ApiError(
                 400, "empty_file", "The file is empty. Choose an audio file with sound in it."
             )
-        await sink.take(state)
-        assert sink.writer is not None
-        await run_in_threadpool(sink.writer.commit)
+        await _drain(state, sinks, storage, job_ids)
     except BaseException:
-        await sink.abort()
+        for sink in sinks:
+            await sink.abort()
         raise
-    record_upload(state.file_bytes, time.perf_counter() - started)
+    record_upload(sum(part.size for part in state.files), time.perf_counter() - started)
     return ReceivedForm(
         fields=state.fields,
-        file=ReceivedFile(
-            key=sink.key,
-            extension=sink.extension,
-            display_name=display_name(state.file_name),
-            sha256=sink.hasher.hexdigest(),
-            size_bytes=state.file_bytes,
-        ),
+        files=[sink.received(part) for sink, part in zip(sinks, state.files, strict=True)],
     )
+
+
+async def _drain(
+    state: _FormState, sinks: list[_SourceSink], storage: Storage, job_ids: list[str]
+) -> None:
+    """Write what the parser gathered of each file part (a chunk may end one, start the
+    next); one sink, and so one job id, per file."""
+    while len(sinks) < len(state.files):
+        sinks.append(_SourceSink(storage, job_ids[len(sinks)]))
+    for sink, part in zip(sinks, state.files, strict=True):
+        await sink.take(part)

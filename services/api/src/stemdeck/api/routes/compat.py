@@ -40,7 +40,7 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorPublic}}
 async def upload(
     request: Request, response: Response, context: ContextDep, principal: JobsWriter
 ) -> CompatUploadPublic:
-    job = await create_job_from_upload(request, context, principal)
+    job = (await create_job_from_upload(request, context, principal)).job
     status_url = str(request.url_for("compat_status", job_id=job.id))
     response.headers["Location"] = str(request.url_for("read_job", job_id=job.id))
     return CompatUploadPublic(job_id=job.id, status=job.status, status_url=status_url)
@@ -62,7 +62,7 @@ async def upload(
 async def submit_url(
     request: Request, response: Response, context: ContextDep, principal: JobsWriter
 ) -> CompatUploadPublic:
-    job = await create_job_from_url(request, context, principal)
+    job = (await create_job_from_url(request, context, principal)).job
     status_url = str(request.url_for("compat_status", job_id=job.id))
     response.headers["Location"] = str(request.url_for("read_job", job_id=job.id))
     return CompatUploadPublic(job_id=job.id, status=job.status, status_url=status_url)

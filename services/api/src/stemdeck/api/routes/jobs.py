@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from stemdeck.api import idempotency
 from stemdeck.api.auth.principal import JobsReader, JobsWriter, Principal
 from stemdeck.api.bodies import (
     PageKey,
@@ -20,7 +21,7 @@ from stemdeck.api.bodies import (
 )
 from stemdeck.api.deps import ContextDep, SessionDep, read_session
 from stemdeck.api.errors import ApiError
-from stemdeck.api.intake import create_job_from_upload
+from stemdeck.api.intake import Accepted, create_job_from_upload
 from stemdeck.api.jobstore import (
     cancel_job,
     check_owner,
@@ -37,7 +38,6 @@ from stemdeck.api.schemas import SIGN_IN_ERRORS, ErrorPublic, JobPublic, JobsPub
 from stemdeck.api.standings import NO_STANDING, job_standings, standing_of
 from stemdeck.api.url_intake import JobCreateFromUrl, create_job_from_url, media_type
 from stemdeck.core.formats import FORMATS
-from stemdeck.core.models import Job
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], responses=SIGN_IN_ERRORS)
 
@@ -45,6 +45,20 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorPublic}}
 # Far past any real list, and inside every database's OFFSET (Postgres takes a 64-bit
 # one and fails past it); a 32-bit int, so any client can send it.
 MAX_OFFSET = 2**31 - 1
+
+IDEMPOTENCY_KEY_PARAMETER: dict[str, Any] = {
+    "name": idempotency.HEADER,
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": idempotency.MAX_KEY_CHARS},
+    "description": "Makes a retry safe: the same key with the same request (within "
+    "STEMDECK_IDEMPOTENCY_TTL_S, per user) answers 200 with what the first made, never a "
+    "second one; with a different request, 409 idempotency_key_reused.",
+}
+CALLBACK_URL_FIELD: dict[str, Any] = {
+    "type": "string",
+    "description": "A public http(s) URL sent the job, signed, once it completes or fails",
+}
 
 # The body is parsed by hand (streamed to storage), so describe it for /docs here.
 UPLOAD_BODY: dict[str, Any] = {
@@ -67,19 +81,28 @@ UPLOAD_BODY: dict[str, Any] = {
                             "description": "Comma-separated or repeated; any of "
                             + ", ".join(FORMATS),
                         },
+                        "callback_url": CALLBACK_URL_FIELD,
                     },
                 }
             },
             "application/json": {"schema": JobCreateFromUrl.model_json_schema()},
         },
-    }
+    },
+    "parameters": [IDEMPOTENCY_KEY_PARAMETER],
 }
 UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorPublic} for status in (400, 413, 415, 422, 429, 503)
+    200: {
+        "model": JobPublic,
+        "description": "The job an earlier request with the same "
+        "Idempotency-Key made (header Idempotent-Replayed: true)",
+    },
+    **{status: {"model": ErrorPublic} for status in (400, 409, 413, 415, 422, 429, 503)},
 }
 
 
-async def create_job_from_request(request: Request, context: ContextDep, owner: Principal) -> Job:
+async def create_job_from_request(
+    request: Request, context: ContextDep, owner: Principal
+) -> Accepted:
     """JSON bodies name a URL to fetch; multipart ones carry an upload; nothing else
     is taken (a text/plain body holding JSON is refused: see url_intake.require_json)."""
     if media_type(request) == "application/json":
@@ -107,13 +130,17 @@ async def create_job_from_request(request: Request, context: ContextDep, owner: 
 async def create_job(
     request: Request, response: Response, context: ContextDep, principal: JobsWriter
 ) -> JobPublic:
-    job = await create_job_from_request(request, context, principal)
+    accepted = await create_job_from_request(request, context, principal)
+    job = accepted.job
     # Its place in line reads Redis and the database: in a thread, never on the event
     # loop, where a wait for a pooled connection would stop every request, the ones
     # about to give their connection back included.
     standing = await run_in_threadpool(standing_of, request, job)
     body = job_public(request, job, standing)
     response.headers["Location"] = body.url
+    if accepted.replayed:
+        response.status_code = 200
+        response.headers[idempotency.REPLAYED_HEADER] = "true"
     return body
 
 
