@@ -22,11 +22,11 @@ run: install
 install: $(STAMP) web
 	@bash scripts/system-deps.sh
 
-$(STAMP): services/core/pyproject.toml services/api/pyproject.toml services/worker/pyproject.toml requirements-dev.txt
+$(STAMP): services/core/pyproject.toml services/api/pyproject.toml services/worker/pyproject.toml services/remote/pyproject.toml requirements-dev.txt
 	@PYTHON=$(PYTHON) bash scripts/system-deps.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e 'services/core[embedded]' -e services/api -e services/worker -r requirements-dev.txt
+	$(BIN)/pip install -q -e 'services/core[embedded]' -e services/api -e services/worker -e services/remote -r requirements-dev.txt
 	touch $@
 
 # The web app is rebuilt only when it is missing or older than its sources.

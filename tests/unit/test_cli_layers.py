@@ -32,6 +32,7 @@ CORE_COMMANDS = {
 }
 API_COMMANDS = {"api"}
 WORKER_COMMANDS = {"worker", "separate", "models"}
+REMOTE_COMMANDS = {"remote"}
 
 
 def imported_modules(tree: ast.AST) -> Iterator[tuple[int, str]]:
@@ -86,14 +87,18 @@ def test_core_imports_neither_the_api_nor_the_worker() -> None:
 
 def test_the_installed_script_lists_the_commands_of_every_distribution() -> None:
     points = {point.name: point.dist.name for point in cli.command_entry_points() if point.dist}
-    assert points == {"api": "stemdeck-api", "worker": "stemdeck-worker"}
+    assert points == {
+        "api": "stemdeck-api",
+        "worker": "stemdeck-worker",
+        "remote": "stemdeck-remote",
+    }
     script = Path(sys.executable).parent / "stemdeck"
     result = subprocess.run(
         [str(script), "--help"], capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode == 0, result.stderr
     listed = {line.strip("│ ").split(" ")[0] for line in result.stdout.splitlines()}
-    assert listed >= CORE_COMMANDS | API_COMMANDS | WORKER_COMMANDS, result.stdout
+    assert listed >= CORE_COMMANDS | API_COMMANDS | WORKER_COMMANDS | REMOTE_COMMANDS, result.stdout
 
 
 def test_starting_the_script_imports_neither_torch_nor_fastapi() -> None:
