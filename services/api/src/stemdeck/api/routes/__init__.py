@@ -8,6 +8,7 @@ from stemdeck.api.routes import (
     account,
     admin_users,
     auth,
+    batches,
     compat,
     files,
     formats,
@@ -39,6 +40,7 @@ api_router.include_router(system.router)
 api_router.include_router(invites.router)
 api_router.include_router(invites.accept_router)
 api_router.include_router(webhooks.router)
+api_router.include_router(batches.router)
 
 root_router = APIRouter()
 root_router.include_router(api_router)
