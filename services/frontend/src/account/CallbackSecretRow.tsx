@@ -29,7 +29,13 @@ export function CallbackSecretRow() {
         secret. A new one replaces the old one at once, so give it to your receiver straight away.
       </p>
       {secret ? (
-        <SecretReveal id="callback-secret" heading="New callback secret made." secret={secret} onDone={() => setSecret(null)} />
+        <SecretReveal
+          id="callback-secret"
+          heading="New callback secret made."
+          secret={secret}
+          lost="If you lose it, make a new one here and give that to your receiver."
+          onDone={() => setSecret(null)}
+        />
       ) : (
         <button type="button" className="button" onClick={make} disabled={busy}>
           {busy ? "Making…" : "Make a new callback secret"}

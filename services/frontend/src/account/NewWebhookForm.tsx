@@ -26,6 +26,7 @@ export function NewWebhookForm({ onCreated }: { onCreated: (webhook: CreatedWebh
         id="webhook-secret"
         heading={`Webhook to ${secret.url} added.`}
         secret={secret.secret}
+        lost="If you lose it, delete this webhook and add it again: that makes a new secret."
         onDone={() => setSecret(null)}
       />
     );

@@ -10,12 +10,15 @@ export function SecretReveal({
   id,
   heading,
   secret,
+  lost,
   onDone,
 }: {
   /** Unique on the page: the webhook's and the callbacks' secrets may show at once. */
   id: string;
   heading: string;
   secret: string;
+  /** What to do if it is lost: there is no way to see it again. */
+  lost: string;
   onDone: () => void;
 }) {
   const field = useRef<HTMLInputElement>(null);
@@ -48,7 +51,7 @@ export function SecretReveal({
       {copy === "select-by-hand" && (
         <p className="hint">This browser blocks copying from here. The secret is selected: copy it yourself.</p>
       )}
-      <p className="hint">If you lose it, make a new one and give that to your receiver instead.</p>
+      <p className="hint">{lost}</p>
       <button type="button" className="button" onClick={onDone}>
         Done, I have copied it
       </button>

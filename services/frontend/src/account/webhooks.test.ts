@@ -57,10 +57,11 @@ describe("the new webhook form", () => {
     expect(webhookProblem({ ...EMPTY_WEBHOOK, url: " https://hooks.example/in " })).toBeNull();
   });
 
-  it("sends the trimmed address, the events, and a description only when there is one", () => {
+  it("sends the trimmed address, the events and the note", () => {
     expect(webhookRequest({ ...EMPTY_WEBHOOK, url: " https://hooks.example/in " })).toEqual({
       url: "https://hooks.example/in",
       events: ["job.completed", "job.failed"],
+      description: "",
     });
     expect(webhookRequest({ url: "https://h.example", events: ["job.progress"], description: " n8n " })).toEqual({
       url: "https://h.example",

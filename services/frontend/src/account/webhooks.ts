@@ -59,8 +59,7 @@ export function webhookProblem(draft: WebhookDraft): { field: WebhookField; text
 }
 
 export function webhookRequest(draft: WebhookDraft): NewWebhook {
-  const description = draft.description.trim();
-  return { url: draft.url.trim(), events: [...draft.events], ...(description ? { description } : {}) };
+  return { url: draft.url.trim(), events: [...draft.events], description: draft.description.trim() };
 }
 
 /** How a delivery went: "Delivered", "Failed", or when it is tried next. */

@@ -47,55 +47,18 @@ export type WorkerPresence = components["schemas"]["WorkerPresence"];
 export type QueueStatus = components["schemas"]["QueueStatus"];
 export type Failure = components["schemas"]["FailureStatus"];
 
-// For webhooks (the Account page) and batches (several links at once).
-// TODO(schema): local stand-ins matching the API contract until schema.d.ts has them.
-export type WebhookEvent = "job.completed" | "job.failed" | "job.progress";
-export interface Webhook {
-  id: string;
-  url: string;
-  events: WebhookEvent[];
-  description: string | null;
-  created_at: string;
-  /** Set once a delivery's last try failed; cleared by the next one that gets through. */
-  failing: boolean;
-  failing_since: string | null;
-  deliveries_url: string;
-}
+// For webhooks on the Account page: endpoints, their delivery logs, the callbacks' secret.
+export type Webhook = components["schemas"]["WebhookPublic"];
+export type WebhookEvent = Webhook["events"][number];
 /** The secret is in this answer only. */
-export interface CreatedWebhook extends Webhook {
-  secret: string;
-}
-export interface NewWebhook {
-  url: string;
-  events: WebhookEvent[];
-  description?: string | null;
-}
-export type DeliveryStatus = "pending" | "delivered" | "failed";
-export interface Delivery {
-  id: string;
-  event: WebhookEvent;
-  job_id: string | null;
-  url: string;
-  status: DeliveryStatus;
-  attempts: number;
-  created_at: string;
-  last_attempt_at: string | null;
-  next_attempt_at: string | null;
-  status_code: number | null;
-  latency_ms: number | null;
-  /** The start of the receiver's answer. */
-  response: string | null;
-}
-export interface DeliveryPage {
-  data: Delivery[];
-  count: number;
-  limit: number;
-  offset: number;
-}
-export interface CreatedCallbackSecret {
-  secret: string;
-  created_at: string;
-}
+export type CreatedWebhook = components["schemas"]["WebhookCreated"];
+export type NewWebhook = components["schemas"]["WebhookCreate"];
+export type Delivery = components["schemas"]["DeliveryPublic"];
+export type DeliveryPage = components["schemas"]["DeliveriesPublic"];
+export type CreatedCallbackSecret = components["schemas"]["CallbackSecretCreated"];
+
+// For several links at once.
+// TODO(schema): a local stand-in matching the API contract until schema.d.ts has BatchPublic.
 export type BatchStatus = "queued" | "running" | "completed" | "failed" | "partial";
 export interface Batch {
   id: string;
@@ -188,7 +151,7 @@ export const api = {
   submitBatch: (urls: readonly string[], strategy: string | null, formats: readonly FormatId[]) =>
     postJson<Batch>("/api/batches", { urls, strategy, formats }),
   batch: (id: string) => request<Batch>(`/api/batches/${encodeURIComponent(id)}`),
-  webhooks: () => request<{ data: Webhook[] }>("/api/webhooks").then((page) => page.data),
+  webhooks: () => request<components["schemas"]["WebhooksPublic"]>("/api/webhooks").then((page) => page.data),
   createWebhook: (webhook: NewWebhook) => postJson<CreatedWebhook>("/api/webhooks", webhook),
   deleteWebhook: (id: string) => request<void>(`/api/webhooks/${encodeURIComponent(id)}`, { method: "DELETE" }),
   deliveries: (webhookId: string, limit: number) =>
