@@ -47,7 +47,15 @@ from stemdeck.core.accounts.sessions import (
 )
 from stemdeck.core.accounts.tokens import digest
 from stemdeck.core.db import session_scope
-from stemdeck.core.models import LOCAL_ADMIN_ID, SignInSession, User, new_id, new_job_id
+from stemdeck.core.models import (
+    LOCAL_ADMIN_ID,
+    Batch,
+    Job,
+    SignInSession,
+    User,
+    new_id,
+    new_job_id,
+)
 from stemdeck.core.settings import Settings
 from stemdeck.core.states import JobStatus
 from tests.integration.conftest import StoredJob
@@ -100,6 +108,10 @@ def url_job(world: World, caller: Person) -> dict[str, Any]:
     return {"json": {"url": "http://127.0.0.1:9/song.mp3", "strategy": "four-stems-dsp"}}
 
 
+def url_batch(world: World, caller: Person) -> dict[str, Any]:
+    return {"json": {"urls": ["http://127.0.0.1:9/a.mp3", "http://127.0.0.1:9/b.mp3"]}}
+
+
 def new_token(world: World, caller: Person) -> dict[str, Any]:
     return {"json": {"name": "matrix", "scopes": [READ]}}
 
@@ -131,6 +143,11 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/api/jobs/{job_id}/stems/{stem}.{fmt}"): Operation(Access.read),
     ("GET", "/api/jobs/{job_id}/stems.zip"): Operation(Access.read),
     ("GET", "/api/jobs/{job_id}/waveforms/{stem}.{kind}"): Operation(Access.read),
+    ("POST", "/api/batches"): Operation(Access.write, url_batch),
+    ("GET", "/api/batches"): Operation(Access.read),
+    ("GET", "/api/batches/{batch_id}"): Operation(Access.read),
+    ("GET", "/api/batches/{batch_id}/zip"): Operation(Access.read),
+    ("DELETE", "/api/batches/{batch_id}"): Operation(Access.write),
     ("GET", "/api/auth/me"): Operation(Access.signed_in),
     ("GET", "/api/account/usage"): Operation(Access.read),
     ("GET", "/api/account/sessions"): Operation(Access.account),
@@ -173,6 +190,7 @@ NOBODYS: dict[str, Callable[[], str]] = {
     "job_id": new_job_id,
     "session_id": lambda: secrets.token_hex(HANDLE_LENGTH // 2),
     "token_id": new_id,
+    "batch_id": new_id,
 }
 FIXED = {"stem": "vocals", "fmt": "flac", "kind": "json"}
 # What a route answers for want of a sign-in, or of a scope.
@@ -247,6 +265,8 @@ class World:
             job_id = self.make_job(status=status, owner_id=owner.id).id
             owner.owned.add(job_id)
             return job_id
+        if name == "batch_id":
+            return self._batch(owner)
         if name == "session_id":
             return self._session_handle(owner)
         if name == "token_id":
@@ -266,6 +286,17 @@ class World:
             f"no sample value for the path parameter {{{name}}}: give it one in "
             "World.value, and add it to NOBODYS if it names something a user owns"
         )
+
+    def _batch(self, owner: Person) -> str:
+        """A batch of ``owner``'s holding one completed job (so its zip is ready)."""
+        job_id = self.make_job(owner_id=owner.id).id
+        with session_scope(self.settings.effective_database_url) as session:
+            batch = Batch(owner_id=owner.id, strategy="four-stems-dsp", formats=["flac"])
+            session.add(batch)
+            session.flush()
+            session.get_one(Job, job_id).batch_id = batch.id
+        owner.owned.update({batch.id, job_id})
+        return batch.id
 
     def _session_handle(self, owner: Person) -> str:
         """Another session of ``owner``'s (another browser), for ending it by its handle."""

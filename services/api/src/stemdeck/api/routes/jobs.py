@@ -50,7 +50,12 @@ IDEMPOTENCY_KEY_PARAMETER: dict[str, Any] = {
     "name": idempotency.HEADER,
     "in": "header",
     "required": False,
-    "schema": {"type": "string", "minLength": 1, "maxLength": idempotency.MAX_KEY_CHARS},
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": idempotency.MAX_KEY_CHARS,
+        "pattern": "^[!-~]+$",
+    },
     "description": "Makes a retry safe: the same key with the same request (within "
     "STEMDECK_IDEMPOTENCY_TTL_S, per user) answers 200 with what the first made, never a "
     "second one; with a different request, 409 idempotency_key_reused.",
