@@ -89,7 +89,7 @@ def finished_job(stack: Stack, headers: dict[str, str], mixture: Path) -> dict[s
 def config_file(directory: Path, job: dict[str, Any]) -> Path:
     """Schemathesis settings: ``job``'s id, stem names and formats among the values tried
     (half the time for the id, more for the rest) for those parameters, and a closed port
-    as every new job's URL."""
+    as every new job's URL and callback_url."""
     stem = job["stems"][0]["name"]
     dead_url = f"http://127.0.0.1:{free_port()}/song.wav"
     path = directory / f"schemathesis-{job['id']}.toml"
@@ -120,6 +120,7 @@ values = ["{dead_url}"]
 "path.kind" = {{ dictionary = "waveforms", probability = 0.75 }}
 "query.format" = {{ dictionary = "formats", probability = 0.75 }}
 "body.url" = {{ dictionary = "urls", probability = 1.0 }}
+"body.callback_url" = {{ dictionary = "urls", probability = 1.0 }}
 """
     )
     return path
