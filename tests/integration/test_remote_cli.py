@@ -75,13 +75,22 @@ def user_env(tmp_path: Path) -> dict[str, str]:
     return clean_env(XDG_CONFIG_HOME=str(tmp_path / "config"))
 
 
+def cut(source: Path, path: Path, seconds: int) -> Path:
+    audio, rate = sf.read(source, frames=seconds * 44100)
+    sf.write(path, audio, rate)
+    return path
+
+
 @pytest.fixture
 def excerpt(shared_audio: Path, tmp_path: Path) -> Path:
     """Five seconds of a real song, as a FLAC file with a space in its name."""
-    audio, rate = sf.read(shared_audio / SHORT_SONG / "mixture.wav", frames=5 * 44100)
-    path = tmp_path / "Falcon excerpt.flac"
-    sf.write(path, audio, rate)
-    return path
+    return cut(shared_audio / SHORT_SONG / "mixture.wav", tmp_path / "Falcon excerpt.flac", 5)
+
+
+@pytest.fixture
+def second(shared_audio: Path, tmp_path: Path) -> Path:
+    song = shared_audio / "Music_Delta__80s_Rock" / "mixture.wav"
+    return cut(song, tmp_path / "Rock take.wav", 4)
 
 
 def remote(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -89,11 +98,11 @@ def remote(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_login_then_submit_wait_out_downloads_stems_that_decode(
-    server: Server, user_env: dict[str, str], excerpt: Path, tmp_path: Path
+    server: Server, user_env: dict[str, str], excerpt: Path, second: Path, tmp_path: Path
 ) -> None:
-    """GIVEN a token saved by `login` WHEN a file is submitted with --wait --out THEN the
-    job's stems are in DIR/<title>/ and decode; status, list, download and delete work
-    on the same job afterwards without --server or --token."""
+    """GIVEN a token saved by `login` WHEN two files are submitted with --wait --out THEN
+    each job's stems are in DIR/<title>/ and decode; status, list, download and delete
+    work on a job afterwards without --server or --token."""
     login = remote(user_env, "login", "--server", server.up.base_url, "--token", server.token)
     assert login.returncode == 0, login.stderr
     saved = tmp_path / "config" / "stemdeck" / "remote.json"
@@ -102,19 +111,22 @@ def test_login_then_submit_wait_out_downloads_stems_that_decode(
     assert json.loads(saved.read_text()) == {"server": server.up.base_url, "token": server.token}
 
     out = tmp_path / "stems"
+    inputs = (str(excerpt), str(second))
     submitted = remote(
-        user_env, "submit", str(excerpt), "--strategy", FAST_STRATEGY, "--wait", "--out", str(out)
+        user_env, "submit", *inputs, "--strategy", FAST_STRATEGY, "--wait", "--out", str(out)
     )
     assert submitted.returncode == 0, submitted.stderr
-    job_id, sent = submitted.stdout.splitlines()[0].split("\t")
-    assert sent == str(excerpt)
-    folder = out / "Falcon excerpt"
-    assert sorted(path.name for path in folder.iterdir()) == sorted(
-        f"Falcon excerpt - {stem}.flac" for stem in STEMS
-    )
-    for path in folder.iterdir():
-        audio, rate = sf.read(path)
-        assert rate == 44100 and audio.shape[0] > 4 * rate
+    lines = [line.split("\t") for line in submitted.stdout.splitlines()]
+    assert [sent for _, sent in lines] == list(inputs)
+    job_id = lines[0][0]
+    assert sorted(path.name for path in out.iterdir()) == ["Falcon excerpt", "Rock take"]
+    for folder, seconds in ((out / "Falcon excerpt", 5), (out / "Rock take", 4)):
+        assert sorted(path.name for path in folder.iterdir()) == sorted(
+            f"{folder.name} - {stem}.flac" for stem in STEMS
+        )
+        for path in folder.iterdir():
+            audio, rate = sf.read(path)
+            assert rate == 44100 and audio.shape[0] > (seconds - 1) * rate
 
     status = remote(user_env, "status", job_id)
     assert status.returncode == 0, status.stderr

@@ -310,6 +310,23 @@ def test_the_saved_token_is_private_and_a_laxer_file_is_tightened(config_home: P
     assert not config_home.exists()
 
 
+def test_login_asks_for_the_token_and_saves_it_once_the_server_took_it(
+    config_home: Path,
+) -> None:
+    me = {"user": {"id": "u1", "email": "ada@example.com", "is_admin": False}}
+    answers = {"GET /api/auth/me": [json_answer(200, me | {"auth": "accounts", "via": "token"})]}
+    with scripted(answers) as (url, script):
+        result = CliRunner().invoke(
+            cli.app, ["remote", "login", "--server", url + "/"], input="sdk_typed\n"
+        )
+
+    assert result.exit_code == 0, result.output
+    assert "sdk_typed" not in result.output  # asked for hidden, as a password is
+    assert f"Logged in to {url} as ada@example.com; saved in {config_home}" in result.output
+    assert script.seen[0].headers["Authorization"] == "Bearer sdk_typed"
+    assert json.loads(config_home.read_text()) == {"server": url, "token": "sdk_typed"}
+
+
 def test_a_new_config_folder_is_private(config_home: Path) -> None:
     config.save(Remote("https://stemdeck.example.com", None))
     assert stat.S_IMODE(config_home.parent.stat().st_mode) == 0o700

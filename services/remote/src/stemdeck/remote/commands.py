@@ -94,7 +94,8 @@ def list_jobs(remote: Remote, limit: int) -> None:
         (job.id, job.status, f"{job.progress:.0%}", job.created_at[:19], job.title) for job in jobs
     ]
     if not sys.stdout.isatty():
-        typer.echo("\n".join("\t".join(row) for row in rows))
+        for row in rows:
+            typer.echo("\t".join(row))
         return
     table = Table("id", "status", "progress", "created", "title")
     for row in rows:

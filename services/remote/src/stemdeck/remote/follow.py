@@ -5,16 +5,22 @@ when streams are refused (too many open, an older server) or keep failing."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
 
 import httpx
 from rich.progress import Progress
 
 from stemdeck.remote.client import TRANSIENT_STATUSES, Client, Job
-from stemdeck.remote.errors import CONFIG_EXIT, RemoteError, answer_error, server_message
+from stemdeck.remote.errors import (
+    CONFIG_EXIT,
+    RemoteError,
+    answer_error,
+    server_message,
+    unreachable,
+)
 
 # The server sends a keep-alive comment every STEMDECK_EVENTS_KEEPALIVE_S (15 s by
 # default); a stream silent for much longer than that is dead.
@@ -107,6 +113,28 @@ def follow_all(client: Client, jobs: list[Job], progress: Progress) -> list[Job]
         stage = job.stage if job.status == "running" else job.status
         progress.update(tasks[job.id], completed=job.progress, description=f"{job.title}: {stage}")
 
-    with ThreadPoolExecutor(max_workers=min(len(jobs), 8) or 1) as pool:
-        futures = [pool.submit(follow, client, job.id, show) for job in jobs]
-        return [future.result() for future in futures]
+    outcomes: dict[str, Job | Exception] = {}
+
+    def run(job_id: str) -> None:
+        try:
+            outcomes[job_id] = follow(client, job_id, show)
+        except Exception as error:  # raised again below, in the command's own thread
+            outcomes[job_id] = error
+
+    # Daemon threads, joined a moment at a time: Ctrl-C ends the command at once, where a
+    # thread pool would wait for every job to end first.
+    threads = [threading.Thread(target=run, args=(job.id,), daemon=True) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        while thread.is_alive():
+            thread.join(0.2)
+    finals = []
+    for job in jobs:
+        outcome = outcomes[job.id]
+        if isinstance(outcome, httpx.TransportError):
+            raise unreachable(client.server, outcome)
+        if isinstance(outcome, Exception):
+            raise outcome
+        finals.append(outcome)
+    return finals
