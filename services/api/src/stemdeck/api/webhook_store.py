@@ -124,7 +124,8 @@ def delivery_page(
 
 def redeliver(session: Session, owner_id: str, delivery_id: str) -> WebhookDelivery:
     """The same delivery (its id, so its webhook-id, and its payload) due again now,
-    with a fresh set of tries; a sender's claim on it is dropped."""
+    with a fresh set of tries (its retry window starts at the next one); a sender's
+    claim on it is dropped."""
     delivery = (
         session.scalars(
             select(WebhookDelivery)
@@ -140,6 +141,7 @@ def redeliver(session: Session, owner_id: str, delivery_id: str) -> WebhookDeliv
     delivery.attempts = 0
     delivery.next_attempt_at = utcnow()
     delivery.locked_until = None
+    delivery.retry_until = None
     session.flush()
     return delivery
 
