@@ -57,21 +57,9 @@ export type Delivery = components["schemas"]["DeliveryPublic"];
 export type DeliveryPage = components["schemas"]["DeliveriesPublic"];
 export type CreatedCallbackSecret = components["schemas"]["CallbackSecretCreated"];
 
-// For several links at once.
-// TODO(schema): a local stand-in matching the API contract until schema.d.ts has BatchPublic.
-export type BatchStatus = "queued" | "running" | "completed" | "failed" | "partial";
-export interface Batch {
-  id: string;
-  url: string;
-  created_at: string;
-  strategy: string | null;
-  formats: FormatId[];
-  status: BatchStatus;
-  progress: number;
-  counts: Record<string, number>;
-  jobs: Job[];
-  zip_url: string | null;
-}
+// For several links at once: one batch, its jobs, and a zip of them all at the end.
+export type Batch = components["schemas"]["BatchPublic"];
+export type BatchStatus = Batch["status"];
 
 export interface WaveformPeaks {
   version: number;
