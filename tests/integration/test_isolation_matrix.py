@@ -53,11 +53,14 @@ from stemdeck.core.models import (
     Job,
     SignInSession,
     User,
+    WebhookDelivery,
+    WebhookEndpoint,
     new_id,
     new_job_id,
 )
 from stemdeck.core.settings import Settings
 from stemdeck.core.states import JobStatus
+from stemdeck.core.webhooks.signing import new_secret
 from tests.integration.conftest import StoredJob
 from tests.integration.factories import ADMIN_EMAIL, ADMIN_PASSWORD, short_wav
 
@@ -112,6 +115,14 @@ def url_batch(world: World, caller: Person) -> dict[str, Any]:
     return {"json": {"urls": ["http://127.0.0.1:9/a.mp3", "http://127.0.0.1:9/b.mp3"]}}
 
 
+def webhook(world: World, caller: Person) -> dict[str, Any]:
+    return {"json": {"url": "http://127.0.0.1:9/hook", "events": ["job.completed"]}}
+
+
+def webhook_change(world: World, caller: Person) -> dict[str, Any]:
+    return {"json": {"description": "changed by the matrix"}}
+
+
 def new_token(world: World, caller: Person) -> dict[str, Any]:
     return {"json": {"name": "matrix", "scopes": [READ]}}
 
@@ -148,6 +159,15 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/api/batches/{batch_id}"): Operation(Access.read),
     ("GET", "/api/batches/{batch_id}/zip"): Operation(Access.read),
     ("DELETE", "/api/batches/{batch_id}"): Operation(Access.write),
+    ("POST", "/api/webhooks"): Operation(Access.write, webhook),
+    ("GET", "/api/webhooks"): Operation(Access.read),
+    ("GET", "/api/webhooks/{webhook_id}"): Operation(Access.read),
+    ("PATCH", "/api/webhooks/{webhook_id}"): Operation(Access.write, webhook_change),
+    ("DELETE", "/api/webhooks/{webhook_id}"): Operation(Access.write),
+    ("GET", "/api/webhooks/{webhook_id}/deliveries"): Operation(Access.read),
+    ("POST", "/api/webhooks/deliveries/{delivery_id}/redeliver"): Operation(Access.write),
+    ("POST", "/api/webhooks/callback-secret"): Operation(Access.write),
+    ("GET", "/api/webhooks/callback-deliveries"): Operation(Access.read),
     ("GET", "/api/auth/me"): Operation(Access.signed_in),
     ("GET", "/api/account/usage"): Operation(Access.read),
     ("GET", "/api/account/sessions"): Operation(Access.account),
@@ -191,6 +211,8 @@ NOBODYS: dict[str, Callable[[], str]] = {
     "session_id": lambda: secrets.token_hex(HANDLE_LENGTH // 2),
     "token_id": new_id,
     "batch_id": new_id,
+    "webhook_id": new_id,
+    "delivery_id": lambda: "msg_" + secrets.token_hex(16),
 }
 FIXED = {"stem": "vocals", "fmt": "flac", "kind": "json"}
 # What a route answers for want of a sign-in, or of a scope.
@@ -267,6 +289,8 @@ class World:
             return job_id
         if name == "batch_id":
             return self._batch(owner)
+        if name in ("webhook_id", "delivery_id"):
+            return self._webhook(owner, name)
         if name == "session_id":
             return self._session_handle(owner)
         if name == "token_id":
@@ -297,6 +321,33 @@ class World:
             session.get_one(Job, job_id).batch_id = batch.id
         owner.owned.update({batch.id, job_id})
         return batch.id
+
+    def _webhook(self, owner: Person, name: str) -> str:
+        """An endpoint of ``owner``'s, with a delivery to it (its log is not empty), and
+        one to a job's callback_url: the endpoint's id, or the delivery's."""
+        with session_scope(self.settings.effective_database_url) as session:
+            url = "http://127.0.0.1:9/hook"
+            endpoint = WebhookEndpoint(
+                owner_id=owner.id, url=url, secret=new_secret(), events=["job.completed"]
+            )
+            session.add(endpoint)
+            session.flush()
+            deliveries = [
+                WebhookDelivery(
+                    id="msg_" + secrets.token_hex(16),
+                    endpoint_id=endpoint_id,
+                    owner_id=owner.id,
+                    job_id=new_job_id(),
+                    url=url,
+                    event="job.completed",
+                    status="delivered",
+                    attempts=1,
+                )
+                for endpoint_id in (endpoint.id, None)
+            ]
+            session.add_all(deliveries)
+        owner.owned.update({endpoint.id, *(delivery.id for delivery in deliveries)})
+        return endpoint.id if name == "webhook_id" else deliveries[0].id
 
     def _session_handle(self, owner: Person) -> str:
         """Another session of ``owner``'s (another browser), for ending it by its handle."""
@@ -380,6 +431,7 @@ def settings(accounts: Callable[..., Settings]) -> Settings:
         job_create_per_minute_per_user=0,
         job_create_per_minute_per_ip=0,
         ingest_allow_loopback=True,
+        webhooks_per_user=1000,  # every caller of POST /api/webhooks makes one
     )
 
 
