@@ -149,7 +149,8 @@ def seed(jobs: int) -> tuple[JobLifecycle, list[Attempt]]:
                     source_channels=2,
                 )
             )
-    lifecycle = JobLifecycle(DATABASE_URL, lifecycle_listeners(Redis.from_url(REDIS_URL)))
+    settings = Settings(_env_file=None, database_url=DATABASE_URL)  # type: ignore[call-arg]
+    lifecycle = JobLifecycle(DATABASE_URL, lifecycle_listeners(Redis.from_url(REDIS_URL), settings))
     attempts = [lifecycle.claim(job_id, JobStatus.running) for job_id in ids]
     return lifecycle, [attempt for attempt in attempts if attempt is not None]
 

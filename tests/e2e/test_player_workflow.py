@@ -87,7 +87,7 @@ def test_player_waits_for_its_job_then_plays(
     # A worker's attempt, written as a worker writes it (through the lifecycle, whose
     # listeners tell the API's event stream): the page follows without a reload.
     redis = redis_connection(settings.require_redis_url())
-    lifecycle = JobLifecycle(settings.effective_database_url, lifecycle_listeners(redis))
+    lifecycle = JobLifecycle(settings.effective_database_url, lifecycle_listeners(redis, settings))
     attempt = lifecycle.claim(job_id, JobStatus.running)
     assert attempt is not None
     assert lifecycle.progress(attempt, Stage.separating, "spleeter:2stems", 0.4)

@@ -79,7 +79,9 @@ def test_many_streams_share_one_subscription_and_all_get_each_change(
     (its one pattern subscription, and the pool its reads may use), however many
     streams are open."""
     jobs = [queued_job(settings, clip(tmp_path, mixture)) for _ in range(2)]
-    lifecycle = JobLifecycle(settings.effective_database_url, lifecycle_listeners(redis_conn))
+    lifecycle = JobLifecycle(
+        settings.effective_database_url, lifecycle_listeners(redis_conn, settings)
+    )
 
     async def scenario(stack: Stack) -> None:
         before = clients_of(redis_conn, stack.api.pid)
@@ -122,7 +124,9 @@ def test_the_subscription_comes_back_when_its_connection_is_killed(
     is killed (CLIENT KILL, as a Redis restart would drop it) THEN the process subscribes
     again on a new connection, and a change written after that reaches the stream."""
     job_id = queued_job(settings, clip(tmp_path, mixture))
-    lifecycle = JobLifecycle(settings.effective_database_url, lifecycle_listeners(redis_conn))
+    lifecycle = JobLifecycle(
+        settings.effective_database_url, lifecycle_listeners(redis_conn, settings)
+    )
     with (
         running_stack(settings, workers=0, **NO_KEEPALIVE) as stack,
         httpx.Client(base_url=stack.base_url, timeout=60) as client,

@@ -29,7 +29,7 @@ STEMS = ("vocals", "drums", "bass", "other")
 def worker_lifecycle(settings: Settings) -> JobLifecycle:
     """A lifecycle as a worker builds it: its changes are marked and announced."""
     redis = Redis.from_url(settings.require_redis_url())
-    return JobLifecycle(settings.effective_database_url, lifecycle_listeners(redis))
+    return JobLifecycle(settings.effective_database_url, lifecycle_listeners(redis, settings))
 
 
 def poll(client: TestClient, job_id: str, **headers: str) -> dict[str, Any]:

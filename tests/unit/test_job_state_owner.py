@@ -45,7 +45,24 @@ def state_writes(source: str) -> list[str]:
 def _writes_rows(call: ast.Call) -> bool:
     func = call.func
     name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
-    return name in {"Job", "values"}
+    return name in {"Job", "values"} and not _statement_of_another_table(call)
+
+
+def _statement_of_another_table(call: ast.Call) -> bool:
+    """``update(Other)…values(…)`` or ``insert(Other)…values(…)``: another table's
+    columns (a webhook delivery's status), whatever they are called."""
+    node: ast.expr = call.func
+    while isinstance(node, ast.Attribute | ast.Call):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in {"update", "insert"}
+        ):
+            return bool(node.args) and not (
+                isinstance(node.args[0], ast.Name) and node.args[0].id == "Job"
+            )
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return False
 
 
 def _is_update_of_job(call: ast.Call) -> bool:
@@ -76,6 +93,7 @@ def test_nothing_outside_the_lifecycle_writes_a_jobs_state() -> None:
         "session.execute(update(Job).values(heartbeat_at=None))",
         "Job(**columns)",
         "statement.values(**values)",
+        "update(Job).where(Job.id == i).values(**values)",
         "job.error_code = 'timeout'",
     ],
 )
@@ -90,6 +108,8 @@ def test_the_check_finds_each_way_of_writing_state(source: str) -> None:
         "if job.status == JobStatus.queued: pass",
         "select(Job).where(Job.status == 'queued')",
         "JobPublic(status=JobStatus(job.status))",
+        "update(WebhookDelivery).where(WebhookDelivery.id == i).values(status='failed')",
+        "update(WebhookDelivery).values(**changes)",
     ],
 )
 def test_reading_state_is_not_writing_it(source: str) -> None:

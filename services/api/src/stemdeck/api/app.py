@@ -25,6 +25,7 @@ from stemdeck.api.routes import root_router
 from stemdeck.api.routes.job_events import read_for_streams
 from stemdeck.api.sse import EventStreams
 from stemdeck.api.web import install_web_app, resolve_web_dir
+from stemdeck.api.webhook_sender import WebhookSender
 from stemdeck.core.events import lifecycle_listeners
 from stemdeck.core.lifecycle import JobLifecycle
 from stemdeck.core.queue import redis_connection
@@ -52,7 +53,9 @@ def build_context(settings: Settings) -> AppContext:
         strategies=strategies,
         storage=prepared_storage(settings),
         redis=redis,
-        lifecycle=JobLifecycle(settings.effective_database_url, lifecycle_listeners(redis)),
+        lifecycle=JobLifecycle(
+            settings.effective_database_url, lifecycle_listeners(redis, settings)
+        ),
         streams=EventStreams.from_settings(settings, read_for_streams),
         bodies=JobBodies(redis_url),
     )
@@ -63,9 +66,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     web_dir = resolve_web_dir(context.settings)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         context.bodies.start()
+        webhooks = WebhookSender(app, context.settings)
+        webhooks.start()
         yield
+        await webhooks.aclose()
         await context.bodies.aclose()
         await context.streams.aclose()
         context.redis.close()

@@ -21,6 +21,8 @@ from stemdeck.core.job_marks import MARK_TTL_S, fresh_mark, marks_changed_by
 from stemdeck.core.lifecycle import JobChange, Listener
 from stemdeck.core.logs import log_job_change
 from stemdeck.core.metrics import job_metrics
+from stemdeck.core.settings import Settings
+from stemdeck.core.webhooks.outbox import OutboxListener
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +52,13 @@ def announcer(redis: Redis) -> Callable[[JobChange], None]:
     return lambda change: publish_job_changed(redis, change)
 
 
-def lifecycle_listeners(redis: Redis | None) -> list[Listener]:
+def lifecycle_listeners(redis: Redis | None, settings: Settings) -> list[Listener]:
     """What every process (API, worker, reconciler) hangs on its JobLifecycle: the one
     place that hears every change of every job. Without Redis (a job run outside a
-    worker) nobody streams events."""
+    worker) nobody streams events. The webhook outbox writes the deliveries a change
+    calls for (core/webhooks/outbox.py), whichever process made it."""
     streams = [announcer(redis)] if redis is not None else []
-    return [*streams, job_metrics, log_job_change]
+    outbox = OutboxListener(
+        settings.effective_database_url, redis, settings.webhook_progress_interval_s
+    )
+    return [*streams, outbox, job_metrics, log_job_change]

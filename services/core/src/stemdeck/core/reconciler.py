@@ -9,7 +9,8 @@ Every ``STEMDECK_RECONCILE_INTERVAL_S`` (``stemdeck reconciler``, started by
   data, flushed, or down when the job was handed on);
 - removes cancelled jobs ``STEMDECK_CANCELLED_RETENTION_HOURS`` after they were
   cancelled, and jobs that finished more than ``STEMDECK_RETENTION_DAYS`` ago;
-- prunes the audio ledger's counts that left the rolling day (they count for nothing).
+- prunes the audio ledger's counts that left the rolling day (they count for nothing);
+- deletes finished webhook deliveries older than ``STEMDECK_WEBHOOK_LOG_DAYS`` (the log).
 
 Running two reconcilers is harmless: each change is a guarded lifecycle transition, and
 enqueueing an id twice runs it once (the second run finds the row not queued).
@@ -56,6 +57,7 @@ from stemdeck.core.states import FINAL_STATES, JobStatus
 from stemdeck.core.storage import Storage, StorageError, make_storage
 from stemdeck.core.strategies import cached_strategies
 from stemdeck.core.tracing import start_tracing
+from stemdeck.core.webhooks.deliveries import prune_deliveries
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +73,7 @@ class Report:
     enqueued: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     usage_pruned: int = 0  # audio ledger rows older than a day
+    deliveries_pruned: int = 0  # finished webhook deliveries past the log's days
 
 
 def _entry_id(job: Job) -> str:
@@ -97,7 +100,7 @@ class Reconciler:
         self.redis = redis
         self.storage = storage
         self.url = settings.effective_database_url
-        self.lifecycle = JobLifecycle(self.url, lifecycle_listeners(redis))
+        self.lifecycle = JobLifecycle(self.url, lifecycle_listeners(redis, settings))
 
     def _enqueue(self, job: Job) -> None:
         if job.source_key is None:
@@ -194,6 +197,12 @@ class Reconciler:
         with session_scope(self.url) as session:
             report.usage_pruned = prune_audio_usage(session, now)
 
+    def webhook_log(self, now: datetime, report: Report) -> None:
+        with session_scope(self.url) as session:
+            report.deliveries_pruned = prune_deliveries(
+                session, now, self.settings.webhook_log_days
+            )
+
     def _release(self, session: Session, job: Job) -> None:
         release_plan(session, job).run(self.storage)
 
@@ -204,6 +213,7 @@ class Reconciler:
         self.missing_from_redis(now, report)
         self.retention(now, report)
         self.audio_usage(now, report)
+        self.webhook_log(now, report)
         return report
 
 

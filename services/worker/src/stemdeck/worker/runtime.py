@@ -51,7 +51,9 @@ class WorkerRuntime:
             storage=prepared_storage(settings),
             models=model_cache(settings),
             strategies=cached_strategies(settings.strategies_file),
-            lifecycle=JobLifecycle(settings.effective_database_url, lifecycle_listeners(redis)),
+            lifecycle=JobLifecycle(
+                settings.effective_database_url, lifecycle_listeners(redis, settings)
+            ),
         )
 
 
