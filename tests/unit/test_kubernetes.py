@@ -332,7 +332,7 @@ def test_network_policies_deny_by_default_and_only_the_app_reaches_postgres_and_
     api, worker and reconciler (and the migration, for Postgres) reach Postgres and Redis;
     workers reach nothing in the cluster but DNS, Postgres, Redis and the store, and
     nothing else at a private address; only the web port takes connections from outside,
-    and the API only from it."""
+    and the API only from it; the API reaches public http(s) addresses (webhooks)."""
     found = documents(KUSTOMIZE / "base")
     policies = {name: doc for (kind, name), doc in found.items() if kind == "NetworkPolicy"}
     deny = policies["stemdeck-default-deny"]["spec"]
@@ -390,3 +390,12 @@ def test_network_policies_deny_by_default_and_only_the_app_reaches_postgres_and_
         }
     ]
     assert not any(open_to[name] for name in set(labels) - {"stemdeck-frontend", "stemdeck-api"})
+
+    # Webhooks: the API reaches http and https on public addresses (the rule's peers were
+    # checked public above), as the worker does for URL downloads.
+    public_web = [
+        rule
+        for rule in policies_of(found, labels["stemdeck-api"], "egress")
+        if ports(rule) == {80, 443} and all("ipBlock" in peer for peer in rule["to"])
+    ]
+    assert public_web, "the API cannot send webhooks"
