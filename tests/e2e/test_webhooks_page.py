@@ -5,8 +5,8 @@ tests) WHEN they add a webhook on the Account page THEN its secret shows once (g
 after "Done", never in the page again), the endpoint is listed with its events in
 words; a delivery that ran out of tries shows as "Failing since …" with the receiver's
 answer in the log, and Redeliver schedules the same delivery afresh; deleting asks
-first and removes it; the callbacks' secret is made and shown once; and on a phone
-the section fits the screen.
+first and removes it; the callbacks' secret is made and shown once, a new one replacing
+it, their log one step away; and on a phone the section fits the screen.
 """
 
 from __future__ import annotations
@@ -181,4 +181,10 @@ def test_the_callback_secret_and_the_section_on_a_phone(browser: Browser, stack:
     callbacks.get_by_role("button", name="Make a new callback secret").click()
     second = callbacks.get_by_label("Signing secret").input_value()
     assert second.startswith("whsec_") and second != first
+
+    # Their log, one step away: nothing sent yet.
+    callbacks.get_by_role("button", name="Done, I have copied it").click()
+    callbacks.get_by_role("button", name="Callback deliveries").click()
+    expect(callbacks.get_by_text("Nothing sent yet.")).to_be_visible()
+    assert int(page.evaluate("document.documentElement.scrollWidth")) <= PHONE["width"]
     page.context.close()

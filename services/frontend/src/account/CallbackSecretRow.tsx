@@ -1,13 +1,18 @@
 import { useState } from "react";
 import { api } from "../api/client";
 import { errorText } from "../lib/errors";
+import { DeliveryLog } from "./DeliveryLog";
 import { SecretReveal } from "./SecretReveal";
+import { RECENT_DELIVERIES } from "./webhooks";
+
+const loadCallbackDeliveries = () => api.callbackDeliveries(RECENT_DELIVERIES);
 
 /** The one secret that signs deliveries to the callback_url a script gives a job. */
 export function CallbackSecretRow() {
   const [secret, setSecret] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const [open, setOpen] = useState(false);
 
   const make = async () => {
     setBusy(true);
@@ -37,14 +42,30 @@ export function CallbackSecretRow() {
           onDone={() => setSecret(null)}
         />
       ) : (
-        <button type="button" className="button" onClick={make} disabled={busy}>
-          {busy ? "Making…" : "Make a new callback secret"}
-        </button>
+        <div className="actions">
+          <button type="button" className="button" onClick={make} disabled={busy}>
+            {busy ? "Making…" : "Make a new callback secret"}
+          </button>
+          <button
+            type="button"
+            className="button"
+            aria-expanded={open}
+            aria-controls="callback-deliveries"
+            onClick={() => setOpen(!open)}
+          >
+            {open ? "Hide callback deliveries" : "Callback deliveries"}
+          </button>
+        </div>
       )}
       {error && (
         <p className="error" role="alert">
           {error}
         </p>
+      )}
+      {open && (
+        <div id="callback-deliveries">
+          <DeliveryLog load={loadCallbackDeliveries} />
+        </div>
       )}
     </div>
   );

@@ -1,4 +1,4 @@
-import { useCallback, useState } from "react";
+import { useState } from "react";
 import { Link } from "react-router-dom";
 import { api, type Delivery, type DeliveryPage } from "../api/client";
 import { errorText } from "../lib/errors";
@@ -8,9 +8,6 @@ import { useLoaded } from "../lib/useLoaded";
 import { answerWords, deliveryStatusWords, eventLabel, responseStart } from "./webhooks";
 
 const STATUS_TONE: Record<Delivery["status"], string> = { delivered: "ok-text", failed: "error-text", pending: "" };
-
-/** How many of the latest deliveries the log shows. */
-const RECENT = 20;
 
 function DeliveryRow({ delivery, onSent }: { delivery: Delivery; onSent: (delivery: Delivery) => void }) {
   const [busy, setBusy] = useState(false);
@@ -67,9 +64,11 @@ function DeliveryRow({ delivery, onSent }: { delivery: Delivery; onSent: (delive
   );
 }
 
-/** An endpoint's latest deliveries, newest first, each with a Redeliver button. */
-export function DeliveryLog({ webhookId }: { webhookId: string }) {
-  const load = useCallback(() => api.deliveries(webhookId, RECENT), [webhookId]);
+/**
+ * The latest deliveries of one endpoint (or of the callbacks), newest first, each with a
+ * Redeliver button. `load` must be a stable function.
+ */
+export function DeliveryLog({ load }: { load: () => Promise<DeliveryPage> }) {
   const page = useLoaded<DeliveryPage>(load);
   const sent = (again: Delivery) =>
     page.setData((current) => current && { ...current, data: current.data.map((d) => (d.id === again.id ? again : d)) });

@@ -1,15 +1,16 @@
-import { useState } from "react";
+import { useCallback, useState } from "react";
 import { api, type Webhook } from "../api/client";
 import { formatTimestamp } from "../lib/format";
 import { relativeTime } from "../lib/relativeTime";
 import { ConfirmButton } from "./ConfirmButton";
 import { DeliveryLog } from "./DeliveryLog";
-import { eventWords } from "./webhooks";
+import { eventWords, RECENT_DELIVERIES } from "./webhooks";
 
 /** One endpoint: where, what for, whether it is failing; its log one click away. */
 export function WebhookRow({ webhook, onDeleted }: { webhook: Webhook; onDeleted: (id: string) => void }) {
   const [open, setOpen] = useState(false);
   const logId = `deliveries-${webhook.id}`;
+  const load = useCallback(() => api.deliveries(webhook.id, RECENT_DELIVERIES), [webhook.id]);
   return (
     <li className="account-row webhook" data-testid="webhook">
       <div className="webhook-top">
@@ -58,7 +59,7 @@ export function WebhookRow({ webhook, onDeleted }: { webhook: Webhook; onDeleted
       </div>
       {open && (
         <div id={logId}>
-          <DeliveryLog webhookId={webhook.id} />
+          <DeliveryLog load={load} />
         </div>
       )}
     </li>

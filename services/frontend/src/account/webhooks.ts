@@ -3,6 +3,9 @@
 import type { Delivery, NewWebhook, WebhookEvent } from "../api/client";
 import { relativeTime } from "../lib/relativeTime";
 
+/** How many of the latest deliveries a log shows. */
+export const RECENT_DELIVERIES = 20;
+
 /** The events a user may pick, in the order the form lists them. */
 export const EVENT_CHOICES: readonly { event: WebhookEvent; label: string; detail: string }[] = [
   { event: "job.completed", label: "Job finished", detail: "A song's stems are ready." },

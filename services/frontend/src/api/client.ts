@@ -144,6 +144,9 @@ export const api = {
   deleteWebhook: (id: string) => request<void>(`/api/webhooks/${encodeURIComponent(id)}`, { method: "DELETE" }),
   deliveries: (webhookId: string, limit: number) =>
     request<DeliveryPage>(`/api/webhooks/${encodeURIComponent(webhookId)}/deliveries?limit=${limit}&offset=0`),
+  /** Deliveries to the callback_url jobs were given, newest first. */
+  callbackDeliveries: (limit: number) =>
+    request<DeliveryPage>(`/api/webhooks/callback-deliveries?limit=${limit}&offset=0`),
   /** The same delivery (same webhook-id and body) tried again from now. */
   redeliver: (deliveryId: string) =>
     request<Delivery>(`/api/webhooks/deliveries/${encodeURIComponent(deliveryId)}/redeliver`, { method: "POST" }),
