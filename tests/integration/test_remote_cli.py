@@ -8,8 +8,11 @@ import os
 import stat
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -183,3 +186,77 @@ def test_bad_setups_exit_2_saying_what_to_do(
     assert unknown.returncode == 1
     assert "Unknown strategy 'nope'. Choose one of:" in unknown.stderr
     assert unknown.stdout == ""
+
+
+@dataclass
+class Forwarded:
+    keys: list[str | None] = field(default_factory=list)
+    answers: list[httpx.Response] = field(default_factory=list)
+
+
+@contextmanager
+def losing_first_answer(upstream: str) -> Iterator[tuple[str, Forwarded]]:
+    """A proxy on 127.0.0.1 that hands each request to ``upstream``, but drops the
+    connection instead of passing on the first POST's answer: the job exists, and the
+    client never heard so (a timeout, a proxy restarting)."""
+    forwarded = Forwarded()
+
+    class Proxy(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            skip = {"host", "content-length", "connection"}
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in skip}
+            answer = httpx.request(
+                self.command, upstream + self.path, headers=headers, content=body, timeout=60
+            )
+            forwarded.keys.append(self.headers.get("Idempotency-Key"))
+            forwarded.answers.append(answer)
+            if self.command == "POST" and len(forwarded.answers) == 1:
+                self.close_connection = True
+                return
+            self.send_response(answer.status_code)
+            for name, value in answer.headers.items():
+                if name.lower() not in {"content-length", "content-encoding", "connection"}:
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(answer.content)))
+            self.end_headers()
+            self.wfile.write(answer.content)
+
+        def do_GET(self) -> None:
+            self.do_POST()
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{proxy.server_address[1]}", forwarded
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+
+
+def test_a_retry_after_a_lost_answer_makes_no_second_job(
+    server: Server, user_env: dict[str, str], shared_audio: Path, tmp_path: Path
+) -> None:
+    """GIVEN a proxy that loses the answer to the first upload, after the server made the
+    job WHEN `submit` retries THEN its Idempotency-Key gets the server's replay of that
+    job, and the server holds one job for the upload, the one printed."""
+    song = cut(shared_audio / SHORT_SONG / "mixture.wav", tmp_path / "Once only.flac", 3)
+    with losing_first_answer(server.up.base_url) as (proxy, forwarded):
+        env = user_env | {"STEMDECK_SERVER": proxy, "STEMDECK_TOKEN": server.token}
+        result = remote(env, "submit", str(song), "--strategy", FAST_STRATEGY)
+
+    assert result.returncode == 0, result.stderr
+    job_id = result.stdout.split("\t")[0]
+    first, retry = forwarded.answers
+    assert forwarded.keys[0] and forwarded.keys == [forwarded.keys[0]] * 2
+    assert (first.status_code, first.json()["id"]) == (202, job_id)
+    assert (retry.status_code, retry.headers["Idempotent-Replayed"]) == (200, "true")
+    headers = {"Authorization": f"Bearer {server.token}"}
+    page = httpx.get(f"{server.up.base_url}/api/jobs?limit=100", headers=headers, timeout=10)
+    mine = [job["id"] for job in page.json()["data"] if job["source"]["name"] == song.name]
+    assert mine == [job_id]

@@ -193,6 +193,16 @@ def test_a_url_job_retried_after_a_503_keeps_its_key_and_the_next_job_has_anothe
     }
 
 
+def test_a_key_still_in_flight_is_asked_again_and_the_replay_taken() -> None:
+    busy = error("idempotency_key_in_flight", "A request with this key is still being processed.")
+    answers = {"POST /api/jobs": [json_answer(409, busy), json_answer(200, job())]}
+    with scripted(answers) as (url, script), client(url) as remote:
+        assert from_url(remote, "https://example.com/a.mp3", NO_OPTIONS).id == "j1"
+
+    keys = {post.headers["Idempotency-Key"] for post in script.of("POST /api/jobs")}
+    assert len(script.seen) == 2 and len(keys) == 1
+
+
 def test_a_refusal_is_not_retried_and_keeps_the_server_s_words(tmp_path: Path) -> None:
     song = tmp_path / "song.flac"
     song.write_bytes(b"fLaC")

@@ -16,12 +16,15 @@ from urllib.parse import quote
 import httpx
 
 from stemdeck.remote.config import Remote
-from stemdeck.remote.errors import answer_error, unreachable
+from stemdeck.remote.errors import answer_error, server_message, unreachable
 
 USER_AGENT = "stemdeck-remote/0.1"
 # What a retry may fix: the server restarting or overloaded, a proxy in front of it.
 TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
 FINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
+IN_FLIGHT = "idempotency_key_in_flight"
+# Creating a job reads the whole upload and checks that it decodes before answering.
+CREATE_TIMEOUT = httpx.Timeout(60.0, connect=10.0, read=300.0)
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,15 @@ class Job:
         return f"Job {self.id} ({self.title}) {self.status}: {why}{code}"
 
 
+def _worth_retrying(response: httpx.Response) -> bool:
+    """A 5xx, or the server still busy with this very key's first try (which a retry
+    with the key answers with its result once it is done)."""
+    if response.status_code in TRANSIENT_STATUSES:
+        return True
+    found = server_message(response) if response.status_code == 409 else None
+    return found is not None and found[0] == IN_FLIGHT
+
+
 class Client:
     def __init__(self, remote: Remote, retries: Retries | None = None) -> None:
         self.server = remote.server
@@ -134,7 +146,7 @@ class Client:
             else:
                 if response.status_code < 400:
                     return response
-                if response.status_code not in TRANSIENT_STATUSES or last:
+                if not _worth_retrying(response) or last:
                     raise answer_error(response)
             time.sleep(self.retries.wait_s(tried))
         raise AssertionError("unreachable: the last try returns or raises")
@@ -145,7 +157,11 @@ class Client:
     def create_job(self, request: Callable[[], dict[str, Any]]) -> Job:
         """POST /api/jobs with a new Idempotency-Key, the same on every retry."""
         key = str(uuid.uuid4())
-        return Job.of(self.send("POST", "api/jobs", request, idempotency_key=key).json())
+
+        def timed() -> dict[str, Any]:
+            return request() | {"timeout": CREATE_TIMEOUT}
+
+        return Job.of(self.send("POST", "api/jobs", timed, idempotency_key=key).json())
 
     def job(self, job_id: str) -> Job:
         return Job.of(self.get_json(f"api/jobs/{quote(job_id, safe='')}"))
