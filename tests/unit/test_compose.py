@@ -375,7 +375,7 @@ def test_images_are_multi_stage_non_root_and_built_from_the_compose_paths(
                     assert (REPO / source).exists(), f"{dockerfile}: COPY {source} is missing"
 
 
-def test_the_api_image_installs_core_and_api_only_and_so_no_torch() -> None:
+def test_the_api_image_installs_core_api_and_the_remote_client_and_so_no_torch() -> None:
     installs = [
         line
         for stage in _stages(REPO / "services/api/Dockerfile")
@@ -384,10 +384,11 @@ def test_the_api_image_installs_core_and_api_only_and_so_no_torch() -> None:
     ]
     assert installs == [
         "RUN /opt/stemdeck/bin/pip install --no-cache-dir /src/services/core /src/services/api"
+        " /src/services/remote"
     ]
     # And what those two pull in, followed through the installed packages, has no torch.
     seen: set[str] = set()
-    todo = ["stemdeck-core", "stemdeck-api"]
+    todo = ["stemdeck-core", "stemdeck-api", "stemdeck-remote"]
     while todo:
         name = todo.pop().lower().replace("_", "-")
         if name in seen:
