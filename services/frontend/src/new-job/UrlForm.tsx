@@ -39,7 +39,7 @@ export function UrlForm({
         setText("");
       } else {
         const batch = await api.submitBatch(plan.urls, strategy || null, formats);
-        navigate(`/batches/${encodeURIComponent(batch.id)}`);
+        void navigate(`/batches/${encodeURIComponent(batch.id)}`);
       }
     } catch (error) {
       setUrlError(errorText(error));
