@@ -86,10 +86,20 @@ def finished_job(stack: Stack, headers: dict[str, str], mixture: Path) -> dict[s
     return job
 
 
-def config_file(directory: Path, job: dict[str, Any]) -> Path:
-    """Schemathesis settings: ``job``'s id, stem names and formats among the values tried
-    (half the time for the id, more for the rest) for those parameters, and a closed port
-    as every new job's URL and callback_url."""
+def registered_webhook(stack: Stack, headers: dict[str, str]) -> str:
+    """A webhook endpoint's id, registered as a client would (its URL a closed port)."""
+    url = f"http://127.0.0.1:{free_port()}/hook"
+    with stack.client() as client:
+        created = client.post("/api/webhooks", json={"url": url}, headers=headers)
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
+
+
+def config_file(directory: Path, job: dict[str, Any], webhook_id: str) -> Path:
+    """Schemathesis settings: ``job``'s id, stem names and formats, and a webhook
+    endpoint's id, among the values tried (half the time for the ids, more for the rest)
+    for those parameters, and a closed port as every new job's URL and callback_url, and
+    every new endpoint's URL."""
     stem = job["stems"][0]["name"]
     dead_url = f"http://127.0.0.1:{free_port()}/song.wav"
     path = directory / f"schemathesis-{job['id']}.toml"
@@ -113,11 +123,15 @@ values = ["json", "png"]
 [dictionaries.urls]
 values = ["{dead_url}"]
 
+[dictionaries.webhooks]
+values = ["{webhook_id}"]
+
 [parameters]
 "path.job_id" = {{ dictionary = "jobs", probability = 0.5 }}
 "path.stem" = {{ dictionary = "stems", probability = 0.75 }}
 "path.fmt" = {{ dictionary = "formats", probability = 0.75 }}
 "path.kind" = {{ dictionary = "waveforms", probability = 0.75 }}
+"path.webhook_id" = {{ dictionary = "webhooks", probability = 0.5 }}
 "query.format" = {{ dictionary = "formats", probability = 0.75 }}
 "body.url" = {{ dictionary = "urls", probability = 1.0 }}
 "body.callback_url" = {{ dictionary = "urls", probability = 1.0 }}
@@ -191,10 +205,12 @@ def fuzz(stack: Stack, headers: dict[str, str], mixture: Path, directory: Path) 
     """Every operation: those that read or create first, with a real job to read, then
     those that cancel or delete, with another; then the service must still be healthy."""
     kept, doomed = (finished_job(stack, headers, mixture) for _ in range(2))
-    run_schemathesis(stack, config_file(directory, kept), headers, "--exclude-name-regex", ENDINGS)
-    run_schemathesis(
-        stack, config_file(directory, doomed), headers, "--include-name-regex", ENDINGS
-    )
+    # Both before the first run, whose new endpoints may reach the per-user cap.
+    kept_hook, doomed_hook = (registered_webhook(stack, headers) for _ in range(2))
+    kept_config = config_file(directory, kept, kept_hook)
+    run_schemathesis(stack, kept_config, headers, "--exclude-name-regex", ENDINGS)
+    doomed_config = config_file(directory, doomed, doomed_hook)
+    run_schemathesis(stack, doomed_config, headers, "--include-name-regex", ENDINGS)
     assert_healthy_afterwards(stack, headers, mixture)
 
 
