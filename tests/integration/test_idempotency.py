@@ -18,8 +18,9 @@ from sqlalchemy import func, select
 
 from stemdeck.api.app import create_app
 from stemdeck.api.idempotency import redis_key
+from stemdeck.core.accounts.api_tokens import create_api_token
 from stemdeck.core.db import session_scope
-from stemdeck.core.models import LOCAL_ADMIN_ID, Job
+from stemdeck.core.models import LOCAL_ADMIN_ID, Job, User
 from stemdeck.core.settings import Settings
 from tests.integration.conftest import Leftovers
 from tests.integration.factories import short_wav
@@ -255,3 +256,31 @@ def test_concurrent_requests_with_one_key_make_one_job(
     if kind == "upload":
         stored = {p.parent.name for p in key_settings.storage_root.rglob("*") if p.is_file()}
         assert stored == {answers[0].json()["id"]}
+
+
+def test_keys_are_per_user(accounts: Callable[..., Settings]) -> None:
+    """GIVEN two users sending one key THEN each gets a job of their own: a key never
+    answers with another user's job (nor refuses theirs as reused)."""
+    settings = accounts(
+        users={"ada@example.com": "ada's own password", "bea@example.com": "bea's own password"},
+        ingest_allow_loopback=True,
+    )
+    tokens = {}
+    with session_scope(settings.effective_database_url) as session:
+        for user in session.scalars(select(User).where(User.email.like("%a@example.com"))):
+            tokens[user.email] = create_api_token(session, user, ["jobs:write"], "keys")[0]
+    with TestClient(create_app(settings)) as client:
+        answers = {
+            email: client.post(
+                "/api/jobs",
+                json={"url": SONG_URL, "strategy": "four-stems-dsp" if "ada" in email else None},
+                headers={"Idempotency-Key": "shared", "Authorization": f"Bearer {token}"},
+            )
+            for email, token in tokens.items()
+        }
+
+    assert sorted(answers) == ["ada@example.com", "bea@example.com"]
+    assert [answer.status_code for answer in answers.values()] == [202, 202]
+    owners = {answer.json()["owner_id"] for answer in answers.values()}
+    assert len(owners) == 2
+    assert job_count(settings) == 2

@@ -32,6 +32,9 @@ KEY_PREFIX = "stemdeck:idempotency"
 # How long a request waits for the one holding its key before answering 409.
 WAIT_S = 30.0
 POLL_S = 0.05
+# A claim not finished in this long is let go: the process that held it died. Far past
+# what accepting takes once the upload is stored (a decode, a few writes).
+PENDING_TTL_S = 600
 
 # Deletes the claim only while it is still the pending one this request made.
 _RELEASE = """
@@ -99,7 +102,7 @@ def claim(
     pending = json.dumps({"fingerprint": print_, "id": None, "claim": secrets.token_hex(8)})
     deadline = time.monotonic() + wait_s
     while True:
-        if redis.set(name, pending, nx=True, ex=ttl_s):
+        if redis.set(name, pending, nx=True, ex=min(ttl_s, PENDING_TTL_S)):
             return Claim(name, pending, print_, ttl_s)
         stored = redis.get(name)
         if stored is None:  # expired or released between the two calls

@@ -243,14 +243,18 @@ async def claim_key(
     """Claim the request's Idempotency-Key (None without one); may wait for a twin request."""
     if key is None:
         return None
-    return await run_in_threadpool(
-        idempotency.claim,
-        context.redis,
-        context.settings.idempotency_ttl_s,
-        owner.user_id,
-        key,
-        idempotency.fingerprint(route, fields),
-    )
+    try:
+        return await run_in_threadpool(
+            idempotency.claim,
+            context.redis,
+            context.settings.idempotency_ttl_s,
+            owner.user_id,
+            key,
+            idempotency.fingerprint(route, fields),
+        )
+    except RedisError as error:
+        log.error("could not claim an idempotency key: %s", error)
+        raise queue_unavailable() from error
 
 
 def replayed_job(context: AppContext, owner: Principal, job_id: str) -> Job:
@@ -266,18 +270,19 @@ async def settle_key(
     context: AppContext, held: idempotency.Claim | idempotency.Replay | None, made: str | None
 ) -> None:
     """Record what the claimed request ``made`` under its key, or release the key when it
-    made nothing (a failure), so a retry is a fresh try. Never raising on a release: the
-    error that ended the request is the one the client sees."""
+    made nothing (a failure), so a retry is a fresh try. Never raising: the job was made,
+    or the error that ended the request is the one the client sees."""
     if not isinstance(held, idempotency.Claim):
-        return
-    if made is not None:
-        await run_in_threadpool(idempotency.finish, context.redis, held, made)
         return
     with anyio.CancelScope(shield=True):
         try:
-            await run_in_threadpool(idempotency.release, context.redis, held)
+            if made is not None:
+                await run_in_threadpool(idempotency.finish, context.redis, held, made)
+            else:
+                await run_in_threadpool(idempotency.release, context.redis, held)
         except RedisError as error:
-            log.warning("could not release an idempotency key: %s", error)
+            # The job stands (or the failure is reported); the claim lapses on its own.
+            log.warning("could not settle an idempotency key: %s", error)
 
 
 async def create_job_from_upload(
