@@ -640,3 +640,24 @@ def test_the_local_user_manages_webhooks_without_signing_in(
         assert client.post("/api/webhooks/callback-secret").status_code == 201
     with session_scope(settings.effective_database_url) as session:
         assert session.scalar(select(func.count()).select_from(WebhookEndpoint)) == 1
+
+
+def test_the_routes_declare_their_answers_in_openapi(client: TestClient) -> None:
+    """So /docs and the generated clients (the web app's, `stemdeck remote`) know them."""
+    paths = client.get("/openapi.json").json()["paths"]
+    signed_in = {"401", "403"}
+    expected = {
+        ("/api/webhooks", "post"): {"201", "400", "409", "413", "415", "422"},
+        ("/api/webhooks", "get"): {"200"},
+        ("/api/webhooks/{webhook_id}", "get"): {"200", "404"},
+        ("/api/webhooks/{webhook_id}", "patch"): {"200", "400", "404", "413", "415", "422"},
+        ("/api/webhooks/{webhook_id}", "delete"): {"204", "404"},
+        ("/api/webhooks/{webhook_id}/deliveries", "get"): {"200", "404", "422"},
+        ("/api/webhooks/deliveries/{delivery_id}/redeliver", "post"): {"202", "404"},
+        ("/api/webhooks/callback-secret", "post"): {"201"},
+        ("/api/webhooks/callback-deliveries", "get"): {"200", "422"},
+    }
+    for (path, method), statuses in expected.items():
+        assert statuses | signed_in <= set(paths[path][method]["responses"]), (path, method)
+    created = paths["/api/webhooks"]["post"]["responses"]["201"]["content"]["application/json"]
+    assert created["schema"]["$ref"].endswith("/WebhookCreated")

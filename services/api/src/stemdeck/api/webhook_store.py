@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from stemdeck.api.errors import ApiError
 from stemdeck.core.models import CallbackSecret, User, WebhookDelivery, WebhookEndpoint, utcnow
+from stemdeck.core.webhooks.deliveries import callback_secret
 from stemdeck.core.webhooks.signing import new_secret
 
 # models.new_id(): uuid4 hex. Anything else names no endpoint: a 404 without a query
@@ -147,13 +148,10 @@ def redeliver(session: Session, owner_id: str, delivery_id: str) -> WebhookDeliv
 
 
 def rotate_callback_secret(session: Session, owner_id: str) -> CallbackSecret:
-    """A new secret for the owner's callback deliveries, replacing any they had."""
-    # The owner's row locked: two first rotations at once cannot both insert one.
-    session.get_one(User, owner_id, with_for_update=True)
-    row = session.get(CallbackSecret, owner_id)
-    if row is None:
-        row = CallbackSecret(owner_id=owner_id)
-        session.add(row)
+    """A new secret for the owner's callback deliveries, replacing any they had; the
+    sender reads it at each try, so retries still due are signed with it too."""
+    callback_secret(session, owner_id)  # the row, made if the owner had none (race-safe)
+    row = session.get_one(CallbackSecret, owner_id, with_for_update=True, populate_existing=True)
     row.secret = new_secret()
     row.created_at = utcnow()
     session.flush()
