@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -369,6 +370,25 @@ def test_past_the_per_user_cap_a_new_endpoint_is_409_until_one_is_deleted(
     register(client, bob)  # the cap is each user's own
     assert client.delete(f"/api/webhooks/{made[0]['id']}", headers=ada).status_code == 204
     register(client, ada)
+
+
+def test_requests_at_once_cannot_pass_the_cap_together(
+    client: TestClient, settings: Settings, ada: dict[str, str]
+) -> None:
+    """Each request counts the endpoints with the owner's row locked: of many at once,
+    only as many as the cap allows are made."""
+    many = 4 * CAP
+    with ThreadPoolExecutor(max_workers=many) as pool:
+        answers = list(
+            pool.map(
+                lambda _: client.post("/api/webhooks", json={"url": HOOK}, headers=ada),
+                range(many),
+            )
+        )
+
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses == [201] * CAP + [409] * (many - CAP)
+    assert len(stored_endpoints(settings)) == CAP
 
 
 # --- who may -----------------------------------------------------------------------------
