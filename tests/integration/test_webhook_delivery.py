@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 from redis import Redis
-from sqlalchemy import select, update
+from sqlalchemy import select
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
@@ -28,7 +28,6 @@ from stemdeck.core.events import lifecycle_listeners
 from stemdeck.core.lifecycle import JobLifecycle
 from stemdeck.core.models import (
     LOCAL_ADMIN_ID,
-    CallbackSecret,
     WebhookDelivery,
     WebhookEndpoint,
     utcnow,
@@ -208,22 +207,13 @@ def endpoint_row(settings: Settings, endpoint_id: str) -> WebhookEndpoint:
         return row
 
 
-def redeliver(settings: Settings, delivery_id: str) -> None:
-    """What POST /api/webhooks/deliveries/{id}/redeliver does to the row."""
-    with session_scope(settings.effective_database_url) as session:
-        session.execute(
-            update(WebhookDelivery)
-            .where(WebhookDelivery.id == delivery_id)
-            .values(status="pending", attempts=0, next_attempt_at=utcnow(), locked_until=None)
-        )
-
-
 def test_a_completed_job_is_delivered_signed_with_the_job_as_the_api_answers_it(
     hook_settings: Callable[..., Settings],
     make_stored_job_for: Callable[..., str],
     receiver: Receiver,
 ) -> None:
-    """GIVEN an endpoint for job.completed, another user's endpoint, and a job with its own
+    """GIVEN an endpoint made with POST /api/webhooks, the callback secret from POST
+    /api/webhooks/callback-secret, another user's endpoint, and a job with its own
     callback_url WHEN the job completes THEN its endpoint and its callback_url each get
     one delivery, verifiable with standardwebhooks and the right secret, whose data is
     the job exactly as GET /api/jobs/{id} answers it; the other user's endpoint gets
@@ -231,20 +221,23 @@ def test_a_completed_job_is_delivered_signed_with_the_job_as_the_api_answers_it(
     settings = hook_settings()
     with session_scope(settings.effective_database_url) as session:
         other = add_user(session, "other@example.com", "another password")
-    endpoint = add_endpoint(settings, receiver.url)
     add_endpoint(settings, receiver.url + "?other", owner_id=other.id)
     job_id = make_stored_job_for(callback_url=receiver.url + "?callback")
     with TestClient(create_app(settings)) as client:
+        made = client.post("/api/webhooks", json={"url": receiver.url})
+        assert made.status_code == 201, made.text
+        callback = client.post("/api/webhooks/callback-secret")
+        assert callback.status_code == 201, callback.text
+        secrets = {
+            receiver.url: made.json()["secret"],
+            receiver.url + "?callback": callback.json()["secret"],
+        }
         complete(settings, job_id)
         wait_until(lambda: len(receiver.requests) >= 2, 30, "two deliveries did not arrive")
         time.sleep(0.3)  # long enough for a third, wrong one to show up
         answer = client.get(f"/api/jobs/{job_id}")
     assert answer.status_code == 200
     assert len(receiver.requests) == 2, [r.headers for r in receiver.requests]
-    with session_scope(settings.effective_database_url) as session:
-        callback = session.get(CallbackSecret, LOCAL_ADMIN_ID)
-        assert callback is not None
-        secrets = {receiver.url: endpoint.secret, receiver.url + "?callback": callback.secret}
     rows = {row.id: row for row in deliveries(settings)}
     for received in receiver.requests:
         row = rows[received.headers["webhook-id"]]
@@ -409,13 +402,13 @@ def test_out_of_tries_marks_the_endpoint_failing_until_a_delivery_gets_through(
 ) -> None:
     """GIVEN a receiver that always answers 500 and a 2 s retry window WHEN a delivery
     runs out of tries THEN it is failed and its endpoint is failing since then;
-    WHEN it is redelivered to the mended receiver THEN it is delivered (a fresh run of
+    WHEN it is redelivered (POST …/redeliver) to the mended receiver THEN it is delivered (a fresh run of
     tries, one attempt) and the endpoint is no longer failing."""
     settings = hook_settings(webhook_retry_window_s=2.0)
     receiver.then = 500
     endpoint = add_endpoint(settings, receiver.url)
     job_id = make_stored_job_for()
-    with TestClient(create_app(settings)):
+    with TestClient(create_app(settings)) as client:
         complete(settings, job_id)
         row = wait_for_delivery(settings, lambda r: r.status == "failed", "no failure")
         assert row.attempts >= 2 and row.last_status_code == 500
@@ -423,9 +416,12 @@ def test_out_of_tries_marks_the_endpoint_failing_until_a_delivery_gets_through(
         assert row.last_attempt_at >= row.retry_until, "tried until the window's end"
         failing = endpoint_row(settings, endpoint.id).failing_since
         assert failing is not None and failing >= row.created_at
+        assert client.get(f"/api/webhooks/{endpoint.id}").json()["failing"] is True
         receiver.then = 200
-        redeliver(settings, row.id)
+        redone = client.post(f"/api/webhooks/deliveries/{row.id}/redeliver")
+        assert redone.status_code == 202, redone.text
         again = wait_for_delivery(settings, lambda r: r.status == "delivered", "no redelivery")
+        assert client.get(f"/api/webhooks/{endpoint.id}").json()["failing"] is False
     assert again.id == row.id and again.attempts == 1
     assert endpoint_row(settings, endpoint.id).failing_since is None
     assert receiver.ids() == {row.id}

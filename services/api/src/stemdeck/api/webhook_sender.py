@@ -22,7 +22,7 @@ from datetime import UTC
 from typing import Any
 from urllib.parse import urlsplit
 
-from anyio import create_task_group, sleep, to_thread
+from anyio import CancelScope, create_task_group, sleep, to_thread
 from fastapi import FastAPI
 from prometheus_client import Counter
 from sqlalchemy.exc import SQLAlchemyError
@@ -92,12 +92,11 @@ class WebhookSender:
         task, self._task = self._task, None
         if task is None:
             return
-        held = list(self._held.values())
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
         try:
-            await to_thread.run_sync(release, self.database_url, held)
+            await to_thread.run_sync(release, self.database_url, list(self._held.values()))
         except SQLAlchemyError as error:
             log.warning("webhooks: claims kept until their lease ends: %s", error)
 
@@ -106,47 +105,54 @@ class WebhookSender:
         async with create_task_group() as group:
             while True:
                 free = CONCURRENCY - len(self._held)
-                try:
-                    claims = await to_thread.run_sync(claim_due, self.database_url, free, lease_s)
-                except SQLAlchemyError as error:
-                    log.warning("webhooks: the database cannot be read, trying later: %s", error)
-                    claims = []
+                # Shielded: rows claimed are held (and so handed back on a stop), never lost.
+                with CancelScope(shield=True):
+                    claims = await self._claim(free, lease_s)
+                    for claim in claims:
+                        self._held[claim.delivery_id] = claim
                 for claim in claims:
-                    self._held[claim.delivery_id] = claim
                     group.start_soon(self._deliver, claim)
                 await sleep(self.settings.webhook_poll_s)
 
+    async def _claim(self, free: int, lease_s: float) -> list[Claim]:
+        try:
+            return await to_thread.run_sync(claim_due, self.database_url, free, lease_s)
+        except SQLAlchemyError as error:
+            log.warning("webhooks: the database cannot be read, trying later: %s", error)
+            return []
+
     async def _deliver(self, claim: Claim) -> None:
         try:
-            prepared = await to_thread.run_sync(self._prepare, claim)
-            if prepared is None:
-                return
-            headers = delivery_headers(
-                prepared.secret, prepared.delivery_id, utcnow(), prepared.body
-            )
-            outcome = await webhook_client.post(
-                prepared.url,
-                prepared.body,
-                headers,
-                timeout_s=self.settings.webhook_timeout_s,
-                allow_loopback=self.settings.ingest_allow_loopback,
-            )
-            status = await to_thread.run_sync(self._record, claim, outcome)
-            if status is not None:
-                result = "retrying" if status == "pending" else status
-                TRIES.labels(prepared.event, result).inc()
-                log.info(
-                    "webhook %s to %s: %s (%s)",
-                    prepared.delivery_id,
-                    prepared.url,
-                    result,
-                    outcome.status_code or outcome.response,
-                )
+            await self._try(claim)
         except Exception:
             # The row stays claimed until its lease ends, then it is tried again.
             log.exception("webhook %s: the try failed unexpectedly", claim.delivery_id)
-        finally:
-            self._held.pop(claim.delivery_id, None)
+        # Not in a finally: a try cancelled by aclose stays held, for aclose to hand back.
+        self._held.pop(claim.delivery_id, None)
+
+    async def _try(self, claim: Claim) -> None:
+        prepared = await to_thread.run_sync(self._prepare, claim)
+        if prepared is None:
+            return
+        headers = delivery_headers(prepared.secret, prepared.delivery_id, utcnow(), prepared.body)
+        outcome = await webhook_client.post(
+            prepared.url,
+            prepared.body,
+            headers,
+            timeout_s=self.settings.webhook_timeout_s,
+            allow_loopback=self.settings.ingest_allow_loopback,
+        )
+        status = await to_thread.run_sync(self._record, claim, outcome)
+        if status is not None:
+            result = "retrying" if status == "pending" else status
+            TRIES.labels(prepared.event, result).inc()
+            log.info(
+                "webhook %s to %s: %s (%s)",
+                prepared.delivery_id,
+                prepared.url,
+                result,
+                outcome.status_code or outcome.response,
+            )
 
     def _record(self, claim: Claim, outcome: Outcome) -> str | None:
         return record_try(
