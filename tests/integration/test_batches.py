@@ -16,8 +16,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from stemdeck.api.app import create_app
+from stemdeck.core.accounts.api_tokens import create_api_token
 from stemdeck.core.db import session_scope
-from stemdeck.core.models import Batch
+from stemdeck.core.models import Batch, User
 from stemdeck.core.settings import Settings
 from stemdeck.worker.main import build_worker
 from tests.integration.conftest import Leftovers
@@ -269,3 +270,28 @@ def test_batches_are_listed_read_and_deleted(
     assert batch_client.get("/api/batches/not-an-id").status_code == 404
     assert batch_rows(batch_settings) == 0
     assert leftovers().empty
+
+
+def test_a_batch_past_a_quota_midway_is_refused_whole(
+    accounts: Callable[..., Settings], leftovers: Callable[[], Leftovers]
+) -> None:
+    """GIVEN a user who may have 2 unfinished jobs WHEN they send a batch of 3 THEN the
+    third is refused by the quota, and the two jobs already made go with the batch."""
+    settings = accounts(
+        users={"ada@example.com": "ada's own password"},
+        ingest_allow_loopback=True,
+        quota_active_jobs=2,
+    )
+    with session_scope(settings.effective_database_url) as session:
+        ada = session.scalars(select(User).where(User.email == "ada@example.com")).one()
+        token = create_api_token(session, ada, ["jobs:read", "jobs:write"], "batches")[0]
+    urls = [f"http://127.0.0.1:9/{n}.mp3" for n in range(3)]
+    with TestClient(create_app(settings)) as client:
+        response = client.post(
+            "/api/batches", json={"urls": urls}, headers={"Authorization": f"Bearer {token}"}
+        )
+
+    assert response.status_code == 429, response.text
+    assert response.json()["error"]["code"] == "quota_exceeded"
+    assert leftovers().empty
+    assert batch_rows(settings) == 0

@@ -17,14 +17,15 @@ from starlette.requests import Request
 
 from stemdeck.api.auth.principal import Principal
 from stemdeck.api.context import AppContext
+from stemdeck.api.delivery import stem_entries
 from stemdeck.api.errors import ApiError
-from stemdeck.api.filenames import song_title, stem_filename
+from stemdeck.api.filenames import song_title
 from stemdeck.api.jobstore import JOB_ID, delete_job, load_jobs, sees_every_job
 from stemdeck.api.presenters import job_public
 from stemdeck.api.schemas import BatchPublic, BatchStatus
 from stemdeck.api.standings import NO_STANDING, job_standings
 from stemdeck.api.urls import route_urls
-from stemdeck.api.zipstream import ZipEntry, entry_name
+from stemdeck.api.zipstream import ZipEntry
 from stemdeck.core.db import session_scope
 from stemdeck.core.models import Batch, Job
 from stemdeck.core.states import JobStatus
@@ -140,13 +141,7 @@ def zip_entries(storage: Storage, jobs: Sequence[Job]) -> list[ZipEntry]:
             n += 1
             folder = f"{base} ({n})"
         folders.add(folder.lower())
-        entries.extend(
-            ZipEntry(
-                entry_name(folder, stem_filename(title, stem.name, fmt)), key, storage.size(key)
-            )
-            for stem in job.stems
-            for fmt, key in stem.keys.items()
-        )
+        entries.extend(stem_entries(storage, job, folder))
     return entries
 
 

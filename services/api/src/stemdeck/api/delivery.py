@@ -153,6 +153,17 @@ def serve_file(storage: Storage, found: StoredFile, request_headers: Headers) ->
     )
 
 
+def stem_entries(storage: Storage, job: Job, folder: str) -> list[ZipEntry]:
+    """Every stored stem file of ``job`` as "<folder>/<title> - <stem>.<ext>". Sizes are
+    read now, while the request can still fail cleanly with an error body."""
+    title = song_title(job)
+    return [
+        ZipEntry(entry_name(folder, stem_filename(title, stem.name, fmt)), key, storage.size(key))
+        for stem in job.stems
+        for fmt, key in stem.keys.items()
+    ]
+
+
 def serve_zip(storage: Storage, job: Job) -> StreamingResponse:
     if job.status != JobStatus.completed:
         raise ApiError(
@@ -163,13 +174,7 @@ def serve_zip(storage: Storage, job: Job) -> StreamingResponse:
         )
     title = song_title(job)
     # One folder named after the song, as the files in it are; entry_name checks both.
-    folder = title or "stems"
-    # Sizes are read now, while the request can still fail cleanly with an error body.
-    entries = [
-        ZipEntry(entry_name(folder, stem_filename(title, stem.name, fmt)), key, storage.size(key))
-        for stem in job.stems
-        for fmt, key in stem.keys.items()
-    ]
+    entries = stem_entries(storage, job, title or "stems")
     modified = job.finished_at or job.updated_at
     return StreamingResponse(
         zip_chunks(storage, entries, modified),
