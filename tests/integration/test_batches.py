@@ -295,3 +295,26 @@ def test_a_batch_past_a_quota_midway_is_refused_whole(
     assert response.json()["error"]["code"] == "quota_exceeded"
     assert leftovers().empty
     assert batch_rows(settings) == 0
+
+
+def test_a_retried_batch_of_files_with_its_key_is_one_batch(
+    batch_client: TestClient, batch_settings: Settings, wavs: list[bytes]
+) -> None:
+    def send(*contents: bytes) -> httpx.Response:
+        response: httpx.Response = batch_client.post(
+            "/api/batches",
+            files=[("file", (f"{n}.wav", content)) for n, content in enumerate(contents)],
+            headers={"Idempotency-Key": "files-1"},
+        )
+        return response
+
+    first, again = send(*wavs), send(*wavs)
+    other = send(wavs[0])
+
+    assert (first.status_code, again.status_code) == (202, 200), again.text
+    assert again.json()["id"] == first.json()["id"]
+    assert other.status_code == 409, other.text
+    assert batch_rows(batch_settings) == 1
+    # Only the first request's files are kept: one folder per job it made.
+    stored = {p.parent.name for p in batch_settings.storage_root.rglob("*") if p.is_file()}
+    assert stored == {job["id"] for job in first.json()["jobs"]}
