@@ -5,6 +5,8 @@ processes for a restart)."""
 from __future__ import annotations
 
 import contextlib
+import json
+import random
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -36,6 +38,7 @@ from stemdeck.core.reconciler import Reconciler
 from stemdeck.core.settings import Settings
 from stemdeck.core.states import JobStatus, Stage
 from stemdeck.core.storage import make_storage
+from stemdeck.core.webhooks.deliveries import MAX_DELAY_S, retry_delay_s
 from stemdeck.core.webhooks.signing import new_secret
 from tests.integration.conftest import StoredJob
 from tests.integration.factories import load
@@ -401,9 +404,9 @@ def test_out_of_tries_marks_the_endpoint_failing_until_a_delivery_gets_through(
     receiver: Receiver,
 ) -> None:
     """GIVEN a receiver that always answers 500 and a 2 s retry window WHEN a delivery
-    runs out of tries THEN it is failed and its endpoint is failing since then;
-    WHEN it is redelivered (POST …/redeliver) to the mended receiver THEN it is delivered (a fresh run of
-    tries, one attempt) and the endpoint is no longer failing."""
+    runs out of tries THEN it is failed and its endpoint is failing since then; WHEN it
+    is redelivered (POST …/redeliver) to the mended receiver THEN it is delivered (a
+    fresh run of tries, one attempt) and the endpoint is no longer failing."""
     settings = hook_settings(webhook_retry_window_s=2.0)
     receiver.then = 500
     endpoint = add_endpoint(settings, receiver.url)
@@ -533,3 +536,32 @@ def test_the_reconciler_prunes_finished_deliveries_past_the_log_days(
 def test_bad_webhook_settings_are_refused_saying_which(values: dict[str, Any], words: str) -> None:
     with pytest.raises(ValidationError, match=words):
         Settings(_env_file=None, **values)
+
+
+def test_job_urls_in_a_delivery_start_with_the_public_url_and_its_path(
+    hook_settings: Callable[..., Settings],
+    make_stored_job_for: Callable[..., str],
+    receiver: Receiver,
+) -> None:
+    """GIVEN STEMDECK_PUBLIC_URL with a path (a proxy serving Stemdeck under /sd) WHEN a
+    job's delivery is sent THEN every URL in its data starts with that address."""
+    public = "https://stemdeck.example.com/sd"
+    settings = hook_settings(public_url=public)
+    add_endpoint(settings, receiver.url)
+    job_id = make_stored_job_for()
+    with TestClient(create_app(settings)):
+        complete(settings, job_id)
+        wait_until(lambda: receiver.requests, 30, "no delivery")
+    data = json.loads(receiver.requests[0].body)["data"]
+    assert data["url"] == f"{public}/api/jobs/{job_id}"
+    assert data["zip_url"].startswith(f"{public}/api/jobs/{job_id}/")
+    for stem in data["stems"]:
+        assert all(url.startswith(f"{public}/api/") for url in stem["urls"].values())
+
+
+def test_retry_waits_are_random_up_to_a_ceiling_that_doubles_to_two_hours() -> None:
+    rng = random.Random(15)
+    for tries, ceiling in [(1, 5.0), (2, 10.0), (3, 20.0), (12, MAX_DELAY_S), (500, MAX_DELAY_S)]:
+        waits = [retry_delay_s(tries, 5.0, rng) for _ in range(200)]
+        assert all(0 <= wait <= ceiling for wait in waits)
+        assert max(waits) > ceiling * 0.8, "full jitter spreads over the whole range"
