@@ -366,6 +366,59 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/batches": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your batches, newest first */
+        get: operations["list_batches_api_batches_get"];
+        put?: never;
+        /** Send several songs at once (URLs as JSON, or files), one job each */
+        post: operations["create_batch_api_batches_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/batches/{batch_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One batch: its status, progress and jobs */
+        get: operations["read_batch_api_batches__batch_id__get"];
+        put?: never;
+        post?: never;
+        /** Cancel the batch's unfinished jobs, delete its finished ones, then the batch */
+        delete: operations["delete_batch_api_batches__batch_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/batches/{batch_id}/zip": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every completed job's stems, a folder per song, as one zip (streamed) */
+        get: operations["batch_zip_api_batches__batch_id__zip_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/files/{token}": {
         parameters: {
             query?: never;
@@ -556,6 +609,124 @@ export interface paths {
          *     the latest failed jobs with their reasons.
          */
         get: operations["read_system_api_system_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your webhook endpoints, oldest first */
+        get: operations["list_webhooks_api_webhooks_get"];
+        put?: never;
+        /**
+         * Register a URL to hear of your jobs' events
+         * @description Its `secret` signs every delivery to it, and is in this answer only: keep it.
+         */
+        post: operations["create_webhook_api_webhooks_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhooks/callback-deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Deliveries to your jobs' callback_url, newest first */
+        get: operations["list_callback_deliveries_api_webhooks_callback_deliveries_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhooks/callback-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make, or replace, the secret that signs deliveries to your jobs' callback_url
+         * @description The new secret is in this answer only; the one it replaces signs nothing more, so
+         *     update your receivers with it.
+         */
+        post: operations["create_callback_secret_api_webhooks_callback_secret_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhooks/deliveries/{delivery_id}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a delivery again: the same webhook-id and body, with a fresh set of tries
+         * @description It is due at once; receivers that saw it before can tell by its webhook-id.
+         */
+        post: operations["redeliver_webhook_delivery_api_webhooks_deliveries__delivery_id__redeliver_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhooks/{webhook_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One of your webhook endpoints (never its secret) */
+        get: operations["read_webhook_api_webhooks__webhook_id__get"];
+        put?: never;
+        post?: never;
+        /** Remove an endpoint, and its deliveries: none is sent to it again */
+        delete: operations["delete_webhook_api_webhooks__webhook_id__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Change an endpoint's url, events or description (its secret stays)
+         * @description Only the fields sent change; deliveries already made keep the url they had.
+         */
+        patch: operations["update_webhook_api_webhooks__webhook_id__patch"];
+        trace?: never;
+    };
+    "/api/webhooks/{webhook_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An endpoint's delivery log, newest first */
+        get: operations["list_webhook_deliveries_api_webhooks__webhook_id__deliveries_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -781,6 +952,78 @@ export interface components {
              */
             used: number;
         };
+        /** BatchPublic */
+        BatchPublic: {
+            /**
+             * Counts
+             * @description How many of its jobs are in each status
+             */
+            counts: {
+                [key: string]: number;
+            };
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Formats */
+            formats: components["schemas"]["FormatId"][];
+            /** Id */
+            id: string;
+            /**
+             * Jobs
+             * @description Its jobs, in the order they were sent
+             */
+            jobs: components["schemas"]["JobPublic"][];
+            /**
+             * Progress
+             * @description The mean of its jobs' progress, a finished job as 1
+             */
+            progress: number;
+            /**
+             * Status
+             * @description queued (no job started), running, then completed (every job did), failed (none did) or partial (some did)
+             * @enum {string}
+             */
+            status: "queued" | "running" | "completed" | "failed" | "partial";
+            /** Strategy */
+            strategy: string;
+            /** Url */
+            url: string;
+            /**
+             * Zip Url
+             * @description Every completed job's stems in one zip, once every job has finished and at least one completed
+             */
+            zip_url: string | null;
+        };
+        /** BatchesPublic */
+        BatchesPublic: {
+            /**
+             * Count
+             * @description Batches in total, for pagination
+             */
+            count: number;
+            /** Data */
+            data: components["schemas"]["BatchPublic"][];
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+        };
+        /** CallbackSecretCreated */
+        CallbackSecretCreated: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Secret
+             * @description Signs deliveries to your jobs' callback_url; shown this once, and the one it replaces stops signing at once
+             * @example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+             */
+            secret: string;
+        };
         /** CompatDeletedPublic */
         CompatDeletedPublic: {
             /** Deleted */
@@ -820,6 +1063,76 @@ export interface components {
             status: string;
             /** Status Url */
             status_url: string;
+        };
+        /** DeliveriesPublic */
+        DeliveriesPublic: {
+            /** Count */
+            count: number;
+            /**
+             * Data
+             * @description Newest first
+             */
+            data: components["schemas"]["DeliveryPublic"][];
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+        };
+        /** DeliveryPublic */
+        DeliveryPublic: {
+            /**
+             * Attempts
+             * @description Tries so far
+             */
+            attempts: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Event
+             * @enum {string}
+             */
+            event: "job.completed" | "job.failed" | "job.progress";
+            /**
+             * Id
+             * @description Its webhook-id header, the same on every try and redelivery: receivers deduplicate on it
+             * @example msg_5f0c3a1e9b2d4c6a8e7f1b3d5c7a9e0f
+             */
+            id: string;
+            /** Job Id */
+            job_id: string;
+            /** Last Attempt At */
+            last_attempt_at: string | null;
+            /**
+             * Latency Ms
+             * @description How long the last try took
+             */
+            latency_ms: number | null;
+            /** Next Attempt At */
+            next_attempt_at: string | null;
+            /**
+             * Response
+             * @description The start of the last answer's body, or why there was none
+             */
+            response: string | null;
+            /**
+             * Status
+             * @description pending: to be tried (again) at next_attempt_at; delivered: a 2xx answer; failed: out of tries
+             * @enum {string}
+             */
+            status: "pending" | "delivered" | "failed";
+            /**
+             * Status Code
+             * @description The last try's HTTP status
+             */
+            status_code: number | null;
+            /**
+             * Url
+             * @description Where it is sent
+             */
+            url: string;
         };
         /** ErrorDetail */
         ErrorDetail: {
@@ -992,6 +1305,16 @@ export interface components {
             analysis: components["schemas"]["AnalysisPublic"] | null;
             /** Attempts */
             attempts: number;
+            /**
+             * Batch Id
+             * @description The batch it was sent in (GET /api/batches/{id}); null for a single job
+             */
+            batch_id: string | null;
+            /**
+             * Callback Url
+             * @description Where the job is sent, signed, once it completes or fails; null for none
+             */
+            callback_url: string | null;
             /**
              * Created At
              * Format: date-time
@@ -1566,6 +1889,114 @@ export interface components {
             msg: string;
             /** Error Type */
             type: string;
+        };
+        /** WebhookCreate */
+        WebhookCreate: {
+            /**
+             * Description
+             * @default
+             * @example n8n: new stems
+             */
+            description: string;
+            /**
+             * Events
+             * @description One or more of job.completed, job.failed and job.progress (as the job moves, throttled), each once; default job.completed and job.failed
+             */
+            events?: ("job.completed" | "job.failed" | "job.progress")[];
+            /**
+             * Url
+             * @description Where deliveries are POSTed: a public http(s) address
+             * @example https://example.com/hooks/stemdeck
+             */
+            url: string;
+        };
+        /** WebhookCreated */
+        WebhookCreated: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Deliveries Url
+             * @description Its delivery log (GET)
+             */
+            deliveries_url: string;
+            /** Description */
+            description: string;
+            /** Events */
+            events: ("job.completed" | "job.failed" | "job.progress")[];
+            /**
+             * Failing
+             * @description A delivery to it ran out of tries; the next one that succeeds clears it
+             */
+            failing: boolean;
+            /**
+             * Failing Since
+             * @description When that delivery gave up
+             */
+            failing_since: string | null;
+            /** Id */
+            id: string;
+            /**
+             * Secret
+             * @description Signs every delivery to it (Standard Webhooks); shown this once
+             * @example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+             */
+            secret: string;
+            /** Url */
+            url: string;
+        };
+        /** WebhookPublic */
+        WebhookPublic: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Deliveries Url
+             * @description Its delivery log (GET)
+             */
+            deliveries_url: string;
+            /** Description */
+            description: string;
+            /** Events */
+            events: ("job.completed" | "job.failed" | "job.progress")[];
+            /**
+             * Failing
+             * @description A delivery to it ran out of tries; the next one that succeeds clears it
+             */
+            failing: boolean;
+            /**
+             * Failing Since
+             * @description When that delivery gave up
+             */
+            failing_since: string | null;
+            /** Id */
+            id: string;
+            /** Url */
+            url: string;
+        };
+        /**
+         * WebhookUpdate
+         * @description Only the fields sent change (null: unchanged); a new url is checked again.
+         */
+        WebhookUpdate: {
+            /** Description */
+            description?: string | null;
+            /**
+             * Events
+             * @description One or more of job.completed, job.failed and job.progress (as the job moves, throttled), each once
+             */
+            events?: ("job.completed" | "job.failed" | "job.progress")[] | null;
+            /** Url */
+            url?: string | null;
+        };
+        /** WebhooksPublic */
+        WebhooksPublic: {
+            /** Data */
+            data: components["schemas"]["WebhookPublic"][];
         };
         /** WorkerPresence */
         WorkerPresence: {
@@ -2691,6 +3122,388 @@ export interface operations {
             };
         };
     };
+    list_batches_api_batches_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchesPublic"];
+                };
+            };
+            /** @description Not signed in (no or a dead session or token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The API token lacks the scope this needs, or a request signed in by cookie came from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_batch_api_batches_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key with the same request (within STEMDECK_IDEMPOTENCY_TTL_S, per user) answers 200 with what the first made, never a second one; with a different request, 409 idempotency_key_reused. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * Callback Url
+                     * @description A public http(s) URL that is sent each job once it completes or fails
+                     */
+                    callback_url?: string | null;
+                    /**
+                     * Formats
+                     * @description A list, or one comma-separated string
+                     */
+                    formats?: string[] | string | null;
+                    /**
+                     * Strategy
+                     * @description A name from GET /api/strategies
+                     */
+                    strategy?: string | null;
+                    /**
+                     * Urls
+                     * @description The songs to fetch, one job each (STEMDECK_BATCH_MAX_ITEMS at most)
+                     * @example [
+                     *       "https://example.com/one.mp3",
+                     *       "https://example.com/two.mp3"
+                     *     ]
+                     */
+                    urls: string[];
+                };
+                "multipart/form-data": {
+                    /** @description A public http(s) URL sent the job, signed, once it completes or fails */
+                    callback_url?: string;
+                    /** @description Several fields named 'file', one song each */
+                    file: string[];
+                    /** @description Comma-separated or repeated; any of wav, wav24, flac, mp3, opus */
+                    formats?: string;
+                    strategy?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The batch an earlier request with the same Idempotency-Key made (header Idempotent-Replayed: true) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchPublic"];
+                };
+            };
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchPublic"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description Not signed in (no or a dead session or token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The API token lacks the scope this needs, or a request signed in by cookie came from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    read_batch_api_batches__batch_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                batch_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchPublic"];
+                };
+            };
+            /** @description Not signed in (no or a dead session or token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The API token lacks the scope this needs, or a request signed in by cookie came from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_batch_api_batches__batch_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                batch_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not signed in (no or a dead session or token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The API token lacks the scope this needs, or a request signed in by cookie came from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    batch_zip_api_batches__batch_id__zip_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                batch_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/zip": unknown;
+                };
+            };
+            /** @description Not signed in (no or a dead session or token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The API token lacks the scope this needs, or a request signed in by cookie came from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     file_link_api_files__token__get: {
         parameters: {
             query?: never;
@@ -2849,13 +3662,21 @@ export interface operations {
     create_job_api_jobs_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key with the same request (within STEMDECK_IDEMPOTENCY_TTL_S, per user) answers 200 with what the first made, never a second one; with a different request, 409 idempotency_key_reused. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
         requestBody: {
             content: {
                 "application/json": {
+                    /**
+                     * Callback Url
+                     * @description A public http(s) URL that is sent the job, signed, once it completes or fails (POST /api/webhooks/callback-secret makes the secret that signs it)
+                     */
+                    callback_url?: string | null;
                     /**
                      * Formats
                      * @description A list, or one comma-separated string
@@ -2873,6 +3694,8 @@ export interface operations {
                     url: string;
                 };
                 "multipart/form-data": {
+                    /** @description A public http(s) URL sent the job, signed, once it completes or fails */
+                    callback_url?: string;
                     /** Format: binary */
                     file: string;
                     /** @description Comma-separated or repeated; any of wav, wav24, flac, mp3, opus */
@@ -2883,6 +3706,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description The job an earlier request with the same Idempotency-Key made (header Idempotent-Replayed: true) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobPublic"];
+                };
+            };
             /** @description Successful Response */
             202: {
                 headers: {
@@ -2912,6 +3744,15 @@ export interface operations {
             };
             /** @description The API token lacks the scope this needs, or a request signed in by cookie came from another site */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3475,6 +4316,541 @@ export interface operations {
             };
         };
     };
+    list_webhooks_api_webhooks_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhooksPublic"];
+                };
+            };
+            /** @description Not signed in (no or a dead session or token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The API token lacks the scope this needs, or a request signed in by cookie came from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    create_webhook_api_webhooks_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookCreated"];
+                };
+            };
+            /** @description A url that is not a whole http(s) URL (invalid_url) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description Not signed in (no or a dead session or token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The API token lacks the scope this needs, or a request signed in by cookie came from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description You have STEMDECK_WEBHOOKS_PER_USER endpoints already (too_many_webhooks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The body is over 16 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The body is not Content-Type: application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A url whose host does not resolve (url_unresolvable) or is not a public address (url_forbidden); events not among those there are, or named twice; a description over 200 characters; an unknown field (invalid_request) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    list_callback_deliveries_api_webhooks_callback_deliveries_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveriesPublic"];
+                };
+            };
+            /** @description Not signed in (no or a dead session or token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The API token lacks the scope this needs, or a request signed in by cookie came from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A limit or offset out of range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    create_callback_secret_api_webhooks_callback_secret_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CallbackSecretCreated"];
+                };
+            };
+            /** @description Not signed in (no or a dead session or token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The API token lacks the scope this needs, or a request signed in by cookie came from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    redeliver_webhook_delivery_api_webhooks_deliveries__delivery_id__redeliver_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryPublic"];
+                };
+            };
+            /** @description Not signed in (no or a dead session or token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The API token lacks the scope this needs, or a request signed in by cookie came from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description None of your deliveries has this id (delivery_not_found) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    read_webhook_api_webhooks__webhook_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookPublic"];
+                };
+            };
+            /** @description Not signed in (no or a dead session or token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The API token lacks the scope this needs, or a request signed in by cookie came from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description None of your endpoints has this id (webhook_not_found) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_webhook_api_webhooks__webhook_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not signed in (no or a dead session or token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The API token lacks the scope this needs, or a request signed in by cookie came from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description None of your endpoints has this id (webhook_not_found) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_webhook_api_webhooks__webhook_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookPublic"];
+                };
+            };
+            /** @description A url that is not a whole http(s) URL (invalid_url) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description Not signed in (no or a dead session or token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The API token lacks the scope this needs, or a request signed in by cookie came from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description None of your endpoints has this id (webhook_not_found) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The body is over 16 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The body is not Content-Type: application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A url whose host does not resolve (url_unresolvable) or is not a public address (url_forbidden); events not among those there are, or named twice; a description over 200 characters; an unknown field (invalid_request) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    list_webhook_deliveries_api_webhooks__webhook_id__deliveries_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveriesPublic"];
+                };
+            };
+            /** @description Not signed in (no or a dead session or token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The API token lacks the scope this needs, or a request signed in by cookie came from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description None of your endpoints has this id (webhook_not_found) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A limit or offset out of range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
     compat_download_download__job_id___stem__get: {
         parameters: {
             query?: {
@@ -3711,6 +5087,11 @@ export interface operations {
             content: {
                 "application/json": {
                     /**
+                     * Callback Url
+                     * @description A public http(s) URL that is sent the job, signed, once it completes or fails (POST /api/webhooks/callback-secret makes the secret that signs it)
+                     */
+                    callback_url?: string | null;
+                    /**
                      * Formats
                      * @description A list, or one comma-separated string
                      */
@@ -3729,6 +5110,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description The job an earlier request with the same Idempotency-Key made (header Idempotent-Replayed: true) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobPublic"];
+                };
+            };
             /** @description Successful Response */
             202: {
                 headers: {
@@ -3758,6 +5148,15 @@ export interface operations {
             };
             /** @description The API token lacks the scope this needs, or a request signed in by cookie came from another site */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3815,13 +5214,21 @@ export interface operations {
     compat_upload_upload_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key with the same request (within STEMDECK_IDEMPOTENCY_TTL_S, per user) answers 200 with what the first made, never a second one; with a different request, 409 idempotency_key_reused. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
         requestBody: {
             content: {
                 "application/json": {
+                    /**
+                     * Callback Url
+                     * @description A public http(s) URL that is sent the job, signed, once it completes or fails (POST /api/webhooks/callback-secret makes the secret that signs it)
+                     */
+                    callback_url?: string | null;
                     /**
                      * Formats
                      * @description A list, or one comma-separated string
@@ -3839,6 +5246,8 @@ export interface operations {
                     url: string;
                 };
                 "multipart/form-data": {
+                    /** @description A public http(s) URL sent the job, signed, once it completes or fails */
+                    callback_url?: string;
                     /** Format: binary */
                     file: string;
                     /** @description Comma-separated or repeated; any of wav, wav24, flac, mp3, opus */
@@ -3849,6 +5258,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description The job an earlier request with the same Idempotency-Key made (header Idempotent-Replayed: true) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobPublic"];
+                };
+            };
             /** @description Successful Response */
             202: {
                 headers: {
@@ -3878,6 +5296,15 @@ export interface operations {
             };
             /** @description The API token lacks the scope this needs, or a request signed in by cookie came from another site */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

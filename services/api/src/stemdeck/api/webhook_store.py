@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from stemdeck.api.errors import ApiError
 from stemdeck.core.models import CallbackSecret, User, WebhookDelivery, WebhookEndpoint, utcnow
-from stemdeck.core.webhooks.deliveries import callback_secret
+from stemdeck.core.webhooks.deliveries import callback_secret, due_again
 from stemdeck.core.webhooks.signing import new_secret
 
 # models.new_id(): uuid4 hex. Anything else names no endpoint: a 404 without a query
@@ -124,9 +124,7 @@ def delivery_page(
 
 
 def redeliver(session: Session, owner_id: str, delivery_id: str) -> WebhookDelivery:
-    """The same delivery (its id, so its webhook-id, and its payload) due again now,
-    with a fresh set of tries (its retry window starts at the next one); a sender's
-    claim on it is dropped."""
+    """The owner's delivery, due again now (core.webhooks.deliveries.due_again)."""
     delivery = (
         session.scalars(
             select(WebhookDelivery)
@@ -138,12 +136,8 @@ def redeliver(session: Session, owner_id: str, delivery_id: str) -> WebhookDeliv
     )
     if delivery is None:
         raise delivery_not_found(delivery_id)
-    delivery.status = "pending"
-    delivery.attempts = 0
-    delivery.next_attempt_at = utcnow()
-    delivery.locked_until = None
-    delivery.retry_until = None
-    session.flush()
+    due_again(session, delivery_id)
+    session.refresh(delivery)
     return delivery
 
 

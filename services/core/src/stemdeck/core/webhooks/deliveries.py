@@ -107,6 +107,23 @@ def release(database_url: str, claims: Sequence[Claim]) -> None:
             )
 
 
+def due_again(session: Session, delivery_id: str) -> None:
+    """Redeliver: the same delivery (its id, so its webhook-id, and its payload) due now,
+    with a fresh set of tries (its retry window starts at the next one); a sender's claim
+    on it is dropped, so that sender's late outcome is not recorded over it."""
+    session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id == delivery_id)
+        .values(
+            status="pending",
+            attempts=0,
+            next_attempt_at=utcnow(),
+            locked_until=None,
+            retry_until=None,
+        )
+    )
+
+
 def callback_secret(session: Session, owner_id: str) -> str:
     """The owner's secret for callback_url deliveries, made now if they have none yet."""
     found = session.get(CallbackSecret, owner_id)
