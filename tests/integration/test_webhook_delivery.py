@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 from pydantic import ValidationError
 from redis import Redis
 from sqlalchemy import select
@@ -287,10 +288,13 @@ def test_a_failing_receiver_gets_the_same_delivery_until_it_answers(
     receiver.then = 202
     add_endpoint(settings, receiver.url)
     job_id = make_stored_job_for()
+    tries_before = {result: tries_counted(result) for result in ("retrying", "delivered")}
     with TestClient(create_app(settings)):
         fail(settings, job_id)
         row = wait_for_delivery(settings, lambda r: r.status == "delivered", "no delivery")
     assert len(receiver.requests) == 3
+    assert tries_counted("retrying") - tries_before["retrying"] == 2
+    assert tries_counted("delivered") - tries_before["delivered"] == 1
     assert len(receiver.ids()) == 1 and receiver.ids() == {row.id}
     assert len({received.body for received in receiver.requests}) == 1
     assert row.event == FAILED and row.attempts == 3
@@ -302,6 +306,14 @@ def test_a_failing_receiver_gets_the_same_delivery_until_it_answers(
     )
     assert body["data"]["status"] == "failed"
     assert body["data"]["error_code"] == "decode_failed"
+
+
+def tries_counted(result: str) -> float:
+    """stemdeck_webhook_tries_total of this process for job.failed ending in ``result``."""
+    value = REGISTRY.get_sample_value(
+        "stemdeck_webhook_tries_total", {"event": FAILED, "result": result}
+    )
+    return value or 0.0
 
 
 def endpoint_secret(settings: Settings, row: WebhookDelivery) -> str:
