@@ -115,7 +115,7 @@ def due_again(session: Session, delivery_id: str) -> None:
         update(WebhookDelivery)
         .where(WebhookDelivery.id == delivery_id)
         .values(
-            status="pending",
+            status=PENDING,
             attempts=0,
             next_attempt_at=utcnow(),
             locked_until=None,
