@@ -12,6 +12,10 @@ WEB_SOURCES := $(shell find $(WEB)/src $(WEB)/public -type f) \
 # The OpenID Connect provider the browser sign-in test runs (npm oidc-provider).
 OIDC_PROVIDER := tests/e2e/oidc_provider
 OIDC_PROVIDER_DEPS := $(OIDC_PROVIDER)/node_modules/.installed-stamp
+# Where the system's Node.js is missing or too old for Vite, system-deps.sh puts a pinned
+# one from PyPI here; first on PATH, it is the node and npm of every step and test.
+SYSTEM_DEPS := VENV=$(VENV) bash scripts/system-deps.sh
+export PATH := $(abspath $(VENV))/node/bin:$(PATH)
 
 .PHONY: run install web test test-web lint format gen-client bench models clean
 
@@ -20,10 +24,10 @@ run: install
 	$(BIN)/stemdeck up
 
 install: $(STAMP) web
-	@bash scripts/system-deps.sh
+	@$(SYSTEM_DEPS)
 
 $(STAMP): services/core/pyproject.toml services/api/pyproject.toml services/worker/pyproject.toml services/remote/pyproject.toml requirements-dev.txt
-	@PYTHON=$(PYTHON) bash scripts/system-deps.sh
+	@PYTHON=$(PYTHON) $(SYSTEM_DEPS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e 'services/core[embedded]' -e services/api -e services/worker -e services/remote -r requirements-dev.txt
@@ -32,16 +36,16 @@ $(STAMP): services/core/pyproject.toml services/api/pyproject.toml services/work
 # The web app is rebuilt only when it is missing or older than its sources.
 web: $(WEB_BUILD)
 
-$(WEB_DEPS): $(WEB)/package-lock.json
-	@bash scripts/system-deps.sh
+$(WEB_DEPS): $(WEB)/package-lock.json | $(STAMP)
+	@$(SYSTEM_DEPS)
 	cd $(WEB) && npm ci --no-audit --no-fund
 	touch $@
 
 $(WEB_BUILD): $(WEB_DEPS) $(WEB_SOURCES)
 	cd $(WEB) && npm run build
 
-$(OIDC_PROVIDER_DEPS): $(OIDC_PROVIDER)/package-lock.json
-	@bash scripts/system-deps.sh
+$(OIDC_PROVIDER_DEPS): $(OIDC_PROVIDER)/package-lock.json | $(STAMP)
+	@$(SYSTEM_DEPS)
 	cd $(OIDC_PROVIDER) && npm ci --no-audit --no-fund
 	touch $@
 
@@ -69,7 +73,7 @@ gen-client: $(STAMP) $(WEB_DEPS)
 	VENV_BIN=$(BIN) bash scripts/gen-client.sh
 
 bench: install
-	@BENCH=1 bash scripts/system-deps.sh
+	@BENCH=1 $(SYSTEM_DEPS)
 	@bash scripts/services.sh
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/models.py
