@@ -52,7 +52,8 @@ class OwnPostgres:
 
 
 @contextmanager
-def own_postgres() -> Iterator[OwnPostgres]:
+def own_postgres(start: bool = True) -> Iterator[OwnPostgres]:
+    """A new cluster on a free port; ``start=False`` leaves it stopped (its port refuses)."""
     root = Path(tempfile.mkdtemp(prefix="stemdeck-pg-"))
     as_user: list[str] = []
     if os.geteuid() == 0:
@@ -65,11 +66,13 @@ def own_postgres() -> Iterator[OwnPostgres]:
         stdout=subprocess.DEVNULL,
     )
     server = OwnPostgres(data, free_port(), as_user)
-    server.start()
+    if start:
+        server.start()
     try:
         yield server
     finally:
         try:
-            server.stop()
+            if (data / "postmaster.pid").exists():
+                server.stop()
         finally:
             shutil.rmtree(root, ignore_errors=True)

@@ -93,8 +93,17 @@ def migrate_and_ensure_admin(settings: Settings) -> None:
     from stemdeck.core import migrate as migrations
     from stemdeck.core.accounts.errors import AccountError
     from stemdeck.core.accounts.first_admin import ensure_first_admin
+    from stemdeck.core.db_wait import DatabaseUnreachable, wait_for_database
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        wait_for_database(
+            settings.effective_database_url,
+            settings.db_wait_s,
+            say=lambda line: typer.echo(line, err=True),
+        )
+    except DatabaseUnreachable as error:
+        die(f"cannot bring the database schema up to date: {error}", code=1)
     migrations.upgrade(settings.effective_database_url)
     if settings.admin_email:
         try:

@@ -112,6 +112,9 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("data")
     database_url: str = ""
+    # How long `stemdeck migrate` (and `up`) waits for a Postgres that does not answer
+    # yet, e.g. one still creating its volume beside it in Compose (0: try once).
+    db_wait_s: float = Field(60.0, ge=0, le=3600)
     redis_url: str = ""
     storage: StorageKind = StorageKind.local
     # S3-compatible object store (MinIO, Cloudflare R2, AWS S3) when storage is "s3".
