@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
+import logging
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,6 +15,7 @@ import pytest
 from stemdeck.core.catalog import ModelSpec, WeightFile
 from stemdeck.core.settings import SettingsError, load_settings
 from stemdeck.core.weights import (
+    DownloadProgress,
     WeightsRejected,
     WeightsUnavailable,
     fetch_missing,
@@ -21,9 +24,11 @@ from stemdeck.core.weights import (
 )
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB: more than one copy chunk
-
+BIG = PAYLOAD * 8  # eight chunks of 1 MiB
 
 PINNED = hashlib.sha256(PAYLOAD).hexdigest()
+BIG_PINNED = hashlib.sha256(BIG).hexdigest()
+MIB = 1 << 20
 REQUESTS: list[str] = []
 
 
@@ -35,6 +40,11 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(PAYLOAD)))
             self.end_headers()
             self.wfile.write(PAYLOAD)
+        elif self.path == "/big.th":
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(BIG)))
+            self.end_headers()
+            self.wfile.write(BIG)
         elif self.path == "/cut-short.th":
             self.send_response(200)
             self.send_header("Content-Length", str(len(PAYLOAD)))
@@ -79,6 +89,65 @@ def test_a_mirror_serves_each_file_under_its_path_in_the_models_dir(
     model = spec(WeightFile("fam/weights.th", "https://upstream.invalid/w.th", PINNED))
     assert fetch_missing(model, tmp_path, mirror=f"{server}/") == [tmp_path / "fam/weights.th"]
     assert REQUESTS == ["/fam/weights.th"]
+
+
+def test_a_download_reports_its_progress_every_few_seconds_not_every_chunk(
+    server: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """GIVEN a clock that moves 2 s at each look, reports due every 5 s, WHEN eight chunks
+    arrive THEN progress is reported at the start, when 5 s have passed, and at the end:
+    the log and the callback alike, bytes of total."""
+    seconds = itertools.count(2, 2)
+    heard: list[DownloadProgress] = []
+    model = spec(WeightFile("fam/big.th", f"{server}/big.th", BIG_PINNED))
+    with caplog.at_level(logging.INFO, logger="stemdeck.core.weights"):
+        fetch_missing(model, tmp_path, on_progress=heard.append, clock=lambda: next(seconds))
+    assert [report.done_bytes for report in heard] == [0, 3 * MIB, 6 * MIB, 8 * MIB]
+    assert {(report.total_bytes, report.model_id, report.path) for report in heard} == {
+        (8 * MIB, "test:model", "fam/big.th")
+    }
+    assert [report.fraction for report in heard] == [0.0, 0.375, 0.75, 1.0]
+    assert [record.getMessage() for record in caplog.records] == [
+        "downloading fam/big.th for test:model: 0.0 of 8.0 MiB (0%)",
+        "downloading fam/big.th for test:model: 3.0 of 8.0 MiB (37%)",
+        "downloading fam/big.th for test:model: 6.0 of 8.0 MiB (75%)",
+        "downloading fam/big.th for test:model: 8.0 of 8.0 MiB (100%)",
+    ]
+    assert (tmp_path / "fam/big.th").read_bytes() == BIG
+
+
+def test_a_models_fraction_spans_all_its_files(server: str, tmp_path: Path) -> None:
+    heard: list[DownloadProgress] = []
+    model = spec(
+        WeightFile("fam/one.th", f"{server}/weights.th", PINNED),
+        WeightFile("fam/two.th", f"{server}/big.th", BIG_PINNED),
+    )
+    # A clock that stands still: each file is reported at its start and its end only.
+    fetch_missing(model, tmp_path, on_progress=heard.append, clock=lambda: 0.0)
+    assert [(r.path, r.done_bytes, r.fraction) for r in heard] == [
+        ("fam/one.th", 0, 0.0),
+        ("fam/one.th", MIB, 0.5),
+        ("fam/two.th", 0, 0.5),
+        ("fam/two.th", 8 * MIB, 1.0),
+    ]
+
+
+def test_a_callback_that_raises_stops_the_download_leaving_nothing(
+    server: str, tmp_path: Path
+) -> None:
+    """The worker's callback raises when the job is cancelled: the transfer stops there."""
+
+    class Cancelled(Exception):
+        pass
+
+    def cancel(report: DownloadProgress) -> None:
+        if report.done_bytes:
+            raise Cancelled
+
+    model = spec(WeightFile("fam/big.th", f"{server}/big.th", BIG_PINNED))
+    with pytest.raises(Cancelled):
+        fetch_missing(model, tmp_path, on_progress=cancel, clock=itertools.count(0, 10).__next__)
+    assert not any(p.is_file() for p in tmp_path.rglob("*"))
 
 
 @pytest.mark.parametrize(

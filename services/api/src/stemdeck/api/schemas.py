@@ -130,7 +130,8 @@ class JobPublic(BaseModel):
     )
     stage: Stage = Field(description="What an unfinished job is doing now")
     stage_detail: str | None = Field(
-        description="The model at work while separating (demucs:htdemucs, …)"
+        description="The model at work while separating (demucs:htdemucs, …), or, while "
+        "its weights download on first use, 'downloading demucs:htdemucs weights 40%'"
     )
     progress: float = Field(ge=0.0, le=1.0)
     eta_seconds: float | None = Field(

@@ -7,21 +7,98 @@ from. A file the catalog pins no digest for is never downloaded.
 
 Messages name files relative to the models directory: they reach users in job errors
 and API answers, which never show the server's own paths.
+
+A download logs its progress (bytes of total) when it starts, every REPORT_EVERY_S and
+when it ends, never per chunk, and hands the same reports to an optional callback: the
+worker shows them on the job's stage, `stemdeck models` in its log. Weights are hundreds
+of megabytes; without this a first job or a first `docker compose up` looks stuck.
 """
 
 from __future__ import annotations
 
 import hashlib
 import http.client
+import logging
 import os
+import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from stemdeck.core.catalog import ModelSpec, WeightFile
 
 CHUNK = 1 << 20
+REPORT_EVERY_S = 5.0
+MIB = 1 << 20
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DownloadProgress:
+    """Where one model's weight download stands: file ``index`` of ``count``."""
+
+    model_id: str
+    path: str  # relative to the models directory
+    done_bytes: int
+    total_bytes: int | None  # None when the server sent no Content-Length
+    index: int = 0
+    count: int = 1
+
+    @property
+    def fraction(self) -> float | None:
+        """Of all the files this model is fetching now, by file; None while unknown."""
+        if not self.total_bytes:
+            return None
+        within = min(self.done_bytes / self.total_bytes, 1.0)
+        return (self.index + within) / self.count
+
+    def describe(self) -> str:
+        """``demucs/x.th for demucs:htdemucs: 40.0 of 80.2 MiB (50%)``, for a log line."""
+        done = f"{self.done_bytes / MIB:.1f}"
+        if not self.total_bytes:
+            return f"{self.path} for {self.model_id}: {done} MiB"
+        percent = 100 * self.done_bytes // self.total_bytes
+        total = f"{self.total_bytes / MIB:.1f}"
+        return f"{self.path} for {self.model_id}: {done} of {total} MiB ({percent}%)"
+
+
+OnDownload = Callable[[DownloadProgress], None]
+
+
+class _Meter:
+    """Reports a download at its start, then at most every ``every_s``, and at its end."""
+
+    def __init__(
+        self,
+        report: DownloadProgress,
+        on_progress: OnDownload | None,
+        every_s: float,
+        clock: Callable[[], float],
+    ) -> None:
+        self._report, self._on_progress = report, on_progress
+        self._every_s, self._clock = every_s, clock
+        self._last = float("-inf")
+
+    def __call__(self, done_bytes: int, total_bytes: int | None, *, final: bool = False) -> None:
+        now = self._clock()
+        if not final and now - self._last < self._every_s:
+            return
+        self._last = now
+        report = DownloadProgress(
+            self._report.model_id,
+            self._report.path,
+            done_bytes,
+            total_bytes,
+            self._report.index,
+            self._report.count,
+        )
+        log.info("downloading %s", report.describe())
+        if self._on_progress is not None:
+            self._on_progress(report)
 
 
 class WeightsUnavailable(Exception):
@@ -93,28 +170,31 @@ def discard_mismatched(spec: ModelSpec, models_dir: Path) -> list[str]:
 
 
 def fetch_missing(
-    spec: ModelSpec, models_dir: Path, timeout_s: float = 60.0, mirror: str = ""
+    spec: ModelSpec,
+    models_dir: Path,
+    timeout_s: float = 60.0,
+    mirror: str = "",
+    on_progress: OnDownload | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> list[Path]:
-    """Download every absent weight file of ``spec``; returns the files fetched."""
+    """Download every absent weight file of ``spec``; returns the files fetched.
+
+    ``on_progress`` hears each file's start, its progress every REPORT_EVERY_S by
+    ``clock`` and its end (what the log shows too); an exception it raises stops the
+    download, and nothing of the file is left."""
+    absent = [w for w in spec.weights if not (models_dir / w.path).is_file()]
     fetched: list[Path] = []
-    for weight in spec.weights:
+    for index, weight in enumerate(absent):
         target = models_dir / weight.path
-        if target.is_file():
-            continue
-        url = download_url(weight, mirror)
-        if url is None:
-            raise WeightsUnavailable(
-                f"{spec.id} needs {weight.path} in the models directory, which has no "
-                "download source: put the file there."
-            )
-        if weight.sha256 is None:
-            raise WeightsUnavailable(
-                f"{spec.id} needs {weight.path} in the models directory. Stemdeck knows no "
-                f"SHA-256 to check a download of it against, so it does not fetch it: "
-                f"download it from {url}, check it, and put it there."
-            )
+        url = _checked_source(spec, weight, mirror)
+        meter = _Meter(
+            DownloadProgress(spec.id, weight.path, 0, None, index, len(absent)),
+            on_progress,
+            REPORT_EVERY_S,
+            clock,
+        )
         try:
-            _download(url, target, weight.sha256, timeout_s)
+            _download(url, target, weight.sha256 or "", timeout_s, meter)
         except DigestMismatch:
             raise WeightsUnavailable(
                 f"{spec.id}: the {weight.path} downloaded from {url} does not match the "
@@ -135,7 +215,24 @@ def fetch_missing(
     return fetched
 
 
-def _download(url: str, target: Path, sha256: str, timeout_s: float) -> None:
+def _checked_source(spec: ModelSpec, weight: WeightFile, mirror: str) -> str:
+    """The URL to fetch ``weight`` from; WeightsUnavailable when it has none or no pin."""
+    url = download_url(weight, mirror)
+    if url is None:
+        raise WeightsUnavailable(
+            f"{spec.id} needs {weight.path} in the models directory, which has no "
+            "download source: put the file there."
+        )
+    if weight.sha256 is None:
+        raise WeightsUnavailable(
+            f"{spec.id} needs {weight.path} in the models directory. Stemdeck knows no "
+            f"SHA-256 to check a download of it against, so it does not fetch it: "
+            f"download it from {url}, check it, and put it there."
+        )
+    return url
+
+
+def _download(url: str, target: Path, sha256: str, timeout_s: float, meter: _Meter) -> None:
     if not url.startswith(("https://", "http://")):
         raise OSError(f"unsupported URL scheme in {url!r}")
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -143,15 +240,21 @@ def _download(url: str, target: Path, sha256: str, timeout_s: float) -> None:
     digest = hashlib.sha256()
     try:
         with urllib.request.urlopen(url, timeout=timeout_s) as response, partial.open("wb") as out:
+            expected = response.headers.get("Content-Length")
+            total = int(expected) if expected is not None and expected.isdigit() else None
+            done = 0
+            meter(done, total)
             while block := response.read(CHUNK):
                 digest.update(block)
                 out.write(block)
-            expected = response.headers.get("Content-Length")
+                done += len(block)
+                meter(done, total)
         # http.client returns a body cut short by a dropped connection without complaint.
-        if expected is not None and partial.stat().st_size != int(expected):
-            raise OSError(f"transfer cut short: {partial.stat().st_size} of {expected} bytes")
+        if total is not None and done != total:
+            raise OSError(f"transfer cut short: {done} of {total} bytes")
         if digest.hexdigest() != sha256:
             raise DigestMismatch(url)
+        meter(done, total, final=True)
         os.chmod(partial, 0o644)  # workers may run as another user than the one-shot
         os.replace(partial, target)
     finally:

@@ -2,6 +2,9 @@
 
 Each node's model run is timed for the worker's metrics (seconds and real-time factor
 by model and device); its model's load, if this run needed one, is timed apart.
+
+A model whose weights are fetched on first use reports the download on the stage, as
+``separating: downloading demucs:htdemucs weights 40%``, the bar held where it stands.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import time
 from collections.abc import Callable
 
 from stemdeck.core.strategies import DISCARD, Node, Strategy
+from stemdeck.core.weights import DownloadProgress, OnDownload
 from stemdeck.worker.models.base import SAMPLE_RATE, Audio, ModelError
 from stemdeck.worker.models.cache import ModelCache
 from stemdeck.worker.prometheus import record_model_run
@@ -47,6 +51,16 @@ class _Meter:
 
         return report
 
+    def downloading(self, node: Node) -> OnDownload:
+        """Reports a weight download of ``node``'s model on the stage, the bar held still."""
+
+        def report(download: DownloadProgress) -> None:
+            fraction = download.fraction
+            share = "" if fraction is None else f" {int(fraction * 100)}%"
+            self._report(f"separating: downloading {node.model.id} weights{share}", self._last)
+
+        return report
+
 
 def run_tree(
     strategy: Strategy, audio: Audio, models: ModelCache, progress: TreeProgress
@@ -59,7 +73,7 @@ def run_tree(
         node, source = pending.pop()
         report = meter.node(node)
         report(0.0)
-        outputs = _run_node(node, source, models, report)
+        outputs = _run_node(node, source, models, report, meter.downloading(node))
         report(1.0)
         children: list[tuple[Node, Audio]] = []
         for slot, target in node.outputs.items():
@@ -73,9 +87,14 @@ def run_tree(
 
 
 def _run_node(
-    node: Node, audio: Audio, models: ModelCache, report: Callable[[float], None]
+    node: Node,
+    audio: Audio,
+    models: ModelCache,
+    report: Callable[[float], None],
+    downloading: OnDownload,
 ) -> dict[str, Audio]:
-    model = models.get(node.model.id)
+    model = models.get(node.model.id, downloading)
+    report(0.0)  # back to the model's own label, should a download have shown instead
     started = time.perf_counter()
     outputs = model.separate(audio, node.params, report)
     audio_s = audio.shape[-1] / SAMPLE_RATE

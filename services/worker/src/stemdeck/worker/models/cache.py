@@ -14,7 +14,7 @@ from pathlib import Path
 
 from stemdeck.core.catalog import ModelSpec, model_spec
 from stemdeck.core.settings import SettingsError
-from stemdeck.core.weights import WeightsUnavailable, fetch_missing, missing_files
+from stemdeck.core.weights import OnDownload, WeightsUnavailable, fetch_missing, missing_files
 from stemdeck.worker.models import builtin
 from stemdeck.worker.models.base import ModelError, SeparationModel
 from stemdeck.worker.prometheus import MODEL_CACHE_BYTES, model_loading
@@ -100,13 +100,15 @@ class ModelCache:
     def memory_bytes(self) -> int:
         return sum(model.memory_bytes for model in self._models.values())
 
-    def get(self, model_id: str) -> SeparationModel:
+    def get(self, model_id: str, on_download: OnDownload | None = None) -> SeparationModel:
+        """The model, loaded; its absent weights fetched first (``on_download`` hears how
+        that goes, every few seconds) where downloads are on."""
         model = self._models.get(model_id)
         if model is not None:
             self._models.move_to_end(model_id)
             return model
         with model_loading(model_id, self.device):
-            model = self._create(model_id)
+            model = self._create(model_id, on_download)
             # A model that fails to load is not kept: the next job tries again from scratch.
             model.load(self.device)
         self._models[model_id] = model
@@ -114,7 +116,7 @@ class ModelCache:
         MODEL_CACHE_BYTES.set(self.memory_bytes)
         return model
 
-    def _create(self, model_id: str) -> SeparationModel:
+    def _create(self, model_id: str, on_download: OnDownload | None) -> SeparationModel:
         spec = model_spec(model_id)
         if spec is None:
             raise ModelError(f"Unknown model {model_id!r}; this worker does not know it.")
@@ -125,10 +127,10 @@ class ModelCache:
                 "does not have installed."
             )
         if not spec.bundled_in:
-            self._ensure_weights(spec)
+            self._ensure_weights(spec, on_download)
         return factory(spec)
 
-    def _ensure_weights(self, spec: ModelSpec) -> None:
+    def _ensure_weights(self, spec: ModelSpec, on_download: OnDownload | None) -> None:
         absent = missing_files(spec, self.models_dir)
         if not absent:
             return
@@ -140,7 +142,10 @@ class ModelCache:
                 "so workers do not download them)."
             )
         try:
-            for path in fetch_missing(spec, self.models_dir, mirror=self.mirror):
+            fetched = fetch_missing(
+                spec, self.models_dir, mirror=self.mirror, on_progress=on_download
+            )
+            for path in fetched:
                 log.info("downloaded %s", path)
         except WeightsUnavailable as error:
             raise ModelError(str(error)) from None
