@@ -231,6 +231,36 @@ def test_a_missing_bucket_is_created_by_check(s3_endpoint: str) -> None:
     assert store.read_bytes("jobs/j/x") == b"x"
 
 
+def test_a_bucket_made_by_another_process_meanwhile_is_no_error(
+    s3_endpoint: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """GIVEN two processes starting at once (the API and a worker) WHEN the other makes the
+    bucket between this one's look and its make THEN this check passes: the store answers
+    BucketAlreadyOwnedByYou (moto does outside us-east-1, MinIO everywhere), which is not a
+    store that is not ready."""
+    bucket = s3_values(s3_endpoint)["s3_bucket"]
+    ours = s3_store(s3_endpoint, s3_bucket=bucket, s3_region="eu-west-1")
+    other = s3_store(s3_endpoint, s3_bucket=bucket, s3_region="eu-west-1")
+    look = ours.client.bucket_exists
+    looks: list[bool] = []
+
+    def look_then_lose_the_race(name: str) -> bool:
+        answer = look(name)
+        if not looks:  # only the first look is overtaken
+            other.check()
+        looks.append(answer)
+        return answer
+
+    monkeypatch.setattr(ours.client, "bucket_exists", look_then_lose_the_race)
+    with caplog.at_level("INFO", logger="stemdeck.core.storage.s3"):
+        ours.check()
+
+    assert looks == [False]  # it did look first and see no bucket
+    assert "made meanwhile by another process" in caplog.text
+    ours.put_bytes("jobs/j/x", b"x")
+    assert other.read_bytes("jobs/j/x") == b"x"
+
+
 def test_a_store_that_is_down_raises_a_storage_error_naming_it() -> None:
     endpoint = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     store = s3_store(endpoint)

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 # S3 wants every part but the last to be at least 5 MiB; 8 MiB keeps requests few.
 PART_SIZE = 8 * 1024 * 1024
 _MISSING_KEY_CODES = {"NoSuchKey", "NoSuchObject", "ResourceNotFound"}
+_BUCKET_MADE_CODES = {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}
 T = TypeVar("T")
 
 
@@ -171,11 +172,37 @@ class S3Storage(Storage):
 
     def check(self) -> None:
         def ensure_bucket() -> None:
-            if not self.client.bucket_exists(self.bucket):
-                log.info("creating bucket %s on %s", self.bucket, self.endpoint)
+            if self.client.bucket_exists(self.bucket):
+                return
+            log.info("creating bucket %s on %s", self.bucket, self.endpoint)
+            try:
                 self.client.make_bucket(self.bucket)
+            except S3Error as error:
+                # The API and every worker check at start-up, so another may have made the
+                # bucket since we looked: that is success, not a store that is not ready.
+                if error.code not in _BUCKET_MADE_CODES:
+                    raise
+                self._made_meanwhile(error)
 
         self._call(self.bucket, ensure_bucket)
+
+    def _made_meanwhile(self, error: S3Error) -> None:
+        # "Already owned by you" is our own account's bucket. "Already exists" is too on
+        # MinIO and others, but on AWS it is another account's name: ours only if it
+        # answers to our keys.
+        if error.code == "BucketAlreadyExists" and not self._answers_to_us():
+            raise StorageError(
+                f"the S3 store at {self.endpoint} says bucket {self.bucket!r} exists but it "
+                "does not answer to these keys: another account owns that name; choose "
+                "another STEMDECK_S3_BUCKET"
+            ) from error
+        log.info("bucket %s was made meanwhile by another process", self.bucket)
+
+    def _answers_to_us(self) -> bool:
+        try:
+            return self.client.bucket_exists(self.bucket)
+        except S3Error:
+            return False
 
     def presigned_url(
         self, key: str, *, media_type: str, disposition: str, cache_control: str | None = None
