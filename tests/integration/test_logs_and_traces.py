@@ -279,3 +279,28 @@ def test_the_worker_continues_the_trace_of_the_request_that_submitted_the_job(
     api_names = {name for service, name in in_trace if service == "stemdeck-api"}
     assert any(name.startswith("INSERT") for name in api_names), in_trace
     assert any("RPUSH" in name.split() for name in api_names), in_trace  # the queue entry
+
+
+@pytest.mark.parametrize("level", ["INFO", "DEBUG"])
+def test_passing_probes_stay_out_of_the_access_log_at_info(settings: Settings, level: str) -> None:
+    """GIVEN the real API process WHEN /health and /ready are probed (Compose's healthcheck
+    asks every 10 s) THEN at INFO they write no request line while other requests do; at
+    DEBUG they show, as debug lines."""
+    with (
+        running_stack(settings, workers=0, STEMDECK_LOG_LEVEL=level) as stack,
+        stack.client() as client,
+    ):
+        probes = [client.get("/health") for _ in range(3)] + [client.get("/ready")]
+        asked = client.get("/api/strategies")
+    assert [r.status_code for r in [*probes, asked]] == [200] * 5, probes[-1].text
+    requests = [x for x in json_lines(stack.log_dir / "api.log") if x["event"] == "request"]
+
+    ours = [x for x in requests if x["route"] == "/api/strategies"]
+    assert [x["level"] for x in ours] == ["info"]
+    probe_lines = [x for x in requests if x["route"] in {"/health", "/ready"}]
+    if level == "INFO":
+        assert requests == ours
+    else:
+        # Ours, and the stack's own /health polls while it waited for the API to start.
+        assert {x["route"] for x in probe_lines} == {"/health", "/ready"}
+        assert {x["level"] for x in probe_lines} == {"debug"}

@@ -17,9 +17,8 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stemdeck.api.errors import error_response
+from stemdeck.api.request_ids import PROBE_PATHS
 from stemdeck.core.settings import ENV_PREFIX, Settings, host_name
-
-PROBE_PATHS = frozenset({"/health", "/ready"})
 
 
 def content_security_policy(store_origin: str | None) -> str:

@@ -9,7 +9,10 @@ the request runs carries ``request_id``, and it is kept in the ASGI scope for th
 handlers (``request_id_of``).
 
 When the request ends, one ``request`` line says its method, route template, status
-and duration; uvicorn's own access log is off (api/cli.py).
+and duration; uvicorn's own access log is off (api/cli.py). A probe that passes
+(/health or /ready answering 2xx, which Compose and Kubernetes ask every few seconds)
+logs it at DEBUG, so the log at INFO holds requests people made; a failing probe
+stays at INFO.
 
 Pure ASGI and outermost among the app's middleware, so the front door's refusals (an
 unknown Host) carry the header too. A 500 is sent by Starlette's ServerErrorMiddleware,
@@ -35,6 +38,8 @@ PATTERN = r"[A-Za-z0-9._:-]{1,128}"
 _SANE = re.compile(PATTERN.encode())
 # A path is logged as sent only when no route matched it, and no longer than this.
 MAX_LOGGED_PATH = 200
+# Liveness and readiness, which orchestrators and healthchecks ask all the time.
+PROBE_PATHS = frozenset({"/health", "/ready"})
 
 access_log = logging.getLogger("stemdeck.api.requests")
 
@@ -93,7 +98,9 @@ class RequestIds:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            access_log.info(
+            quiet = scope["path"] in PROBE_PATHS and 200 <= status < 300
+            access_log.log(
+                logging.DEBUG if quiet else logging.INFO,
                 "request",
                 extra={
                     "method": scope["method"],
