@@ -17,7 +17,7 @@ OIDC_PROVIDER_DEPS := $(OIDC_PROVIDER)/node_modules/.installed-stamp
 SYSTEM_DEPS := VENV=$(VENV) bash scripts/system-deps.sh
 export PATH := $(abspath $(VENV))/node/bin:$(PATH)
 
-.PHONY: run install web test test-web lint format gen-client bench models clean
+.PHONY: run install web test test-web lint format gen-client bench models clean rehearse-fresh
 
 # `stemdeck up` brings the database up to date before it starts anything.
 run: install
@@ -87,6 +87,10 @@ bench: install
 # Weights of every strategy in strategies.yaml, on a machine that can reach them.
 models: install
 	$(BIN)/stemdeck models
+
+# Before a release, as root: the README's two commands in a container from a bare Debian 12.
+rehearse-fresh:
+	bash scripts/rehearse-fresh.sh
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache $(WEB)/node_modules $(WEB)/dist $(OIDC_PROVIDER)/node_modules
