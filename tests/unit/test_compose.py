@@ -238,6 +238,58 @@ def test_long_running_services_have_healthchecks_and_wait_for_health(
             }, name
 
 
+def test_postgres_is_healthy_only_once_it_answers_over_tcp(services: dict[str, Any]) -> None:
+    # During first init the official image serves the Unix socket only; a socket check
+    # passes then, and migrate (which connects over TCP) would start too early.
+    test = services["postgres"]["healthcheck"]["test"]
+    assert test[:2] == ["CMD", "pg_isready"]
+    assert test[test.index("-h") + 1] == "127.0.0.1"
+
+
+def test_each_image_is_built_by_one_service_only(
+    services: dict[str, Any], env_example: dict[str, str]
+) -> None:
+    """Compose builds services in parallel: two builds of one tag race ("image already
+    exists"). Every other service of that image names it and waits for the build."""
+    builders: dict[str, list[str]] = {}
+    for name, service in services.items():
+        if "build" in service:
+            builders.setdefault(service["image"], []).append(name)
+    assert all(len(names) == 1 for names in builders.values()), builders
+    for name, service in services.items():
+        if service["image"].startswith("stemdeck-"):
+            assert service["image"] in builders, f"{name}: nothing builds {service['image']}"
+    gpu = interpolate(raw(GPU_FILE), env_example)["services"]
+    assert [name for name, service in gpu.items() if "build" in service] == ["worker"]
+
+
+def _pulled_images(services: dict[str, Any]) -> list[str]:
+    dockerfiles = (REPO / "services").glob("*/Dockerfile")
+    bases = [
+        line.split()[1]
+        for f in dockerfiles
+        for line in re.findall(r"^FROM .*", f.read_text(), re.M)
+    ]
+    named = [s["image"] for s in services.values() if not s["image"].startswith("stemdeck-")]
+    return named + bases
+
+
+def test_every_image_pulled_is_pinned_to_a_maintained_release(
+    compose: dict[str, Any],
+) -> None:
+    # The monitoring profile's images too.
+    for image in _pulled_images(compose["services"]):
+        name, _, tag = image.rpartition(":")
+        assert name and tag and tag != "latest", f"{image}: pin a release tag"
+        # Docker Hub dropped MinIO's images in September 2026.
+        assert not name.startswith("minio/"), image
+    frontend = (REPO / "services/frontend/Dockerfile").read_text()
+    node = int(re.search(r"^FROM node:(\d+)", frontend, re.M)[1])  # type: ignore[index]
+    nginx = re.search(r"nginx-unprivileged:1\.(\d+)", frontend)[1]  # type: ignore[index]
+    assert node >= 22 and node % 2 == 0, "an LTS line of Node that is still maintained"
+    assert int(nginx) >= 28 and int(nginx) % 2 == 0, "a stable line of nginx"
+
+
 def test_redis_keeps_the_queue_through_a_crash_and_needs_a_password(
     services: dict[str, Any], env_example: dict[str, str]
 ) -> None:
@@ -310,16 +362,20 @@ def test_the_gpu_file_only_adds_cuda_and_the_device_to_the_worker(
     gpu = interpolate(raw(GPU_FILE), env_example)
     assert set(gpu) == {"services"}
     assert set(gpu["services"]) == {"worker", "models"}
-    # The weights one-shot runs from the worker's image, so only that one is built.
-    assert gpu["services"]["models"] == {
-        "image": gpu["services"]["worker"]["image"],
-        "build": {"args": {"DEVICE": "cuda"}},
-    }
+    # The weights one-shot runs the worker's image; only the worker service builds it.
+    assert gpu["services"]["models"] == {"image": gpu["services"]["worker"]["image"]}
     worker = gpu["services"]["worker"]
-    assert worker["build"] == {"args": {"DEVICE": "cuda"}}
+    assert worker["build"] == {
+        "args": {"DEVICE": "cuda", "TORCH_CUDA_INDEX": env_example["TORCH_CUDA_INDEX"]}
+    }
+    # torch 2.13 has no cu128 build: the index is one it is published for.
+    assert re.fullmatch(
+        r"https://download\.pytorch\.org/whl/cu1(26|30|32)", env_example["TORCH_CUDA_INDEX"]
+    )
     assert worker["environment"] == {"STEMDECK_DEVICE": "cuda"}
+    # One GPU per worker, not every GPU to every replica.
     assert worker["deploy"]["resources"]["reservations"]["devices"] == [
-        {"driver": "nvidia", "count": "all", "capabilities": ["gpu"]}
+        {"driver": "nvidia", "device_ids": [env_example["GPU_DEVICE"]], "capabilities": ["gpu"]}
     ]
     base = interpolate(raw(COMPOSE_FILE), env_example)
     both = merged(base, gpu)
@@ -418,6 +474,24 @@ def test_the_frontend_image_builds_with_node_and_serves_with_nginx() -> None:
     assert "COPY --from=build /app/dist /usr/share/nginx/html" in stages[-1]
     # The image's entrypoint sources *.envsh and runs *.sh only when they are executable.
     assert os.access(REPO / "deploy/nginx/15-stemdeck-limits.envsh", os.X_OK)
+
+
+def test_nginx_finds_services_with_the_containers_own_resolver() -> None:
+    """Docker's embedded DNS is 127.0.0.11, Podman's the network's gateway: the entrypoint
+    reads the container's resolv.conf, unless NGINX_RESOLVER is set (Kubernetes)."""
+    script = REPO / "deploy/nginx/15-stemdeck-limits.envsh"
+    show = f'. "{script}"; echo "$NGINX_RESOLVER"'
+    found = subprocess.run(["sh", "-c", show], env={}, capture_output=True, text=True)
+    nameservers = [
+        line.split()[1]
+        for line in Path("/etc/resolv.conf").read_text().splitlines()
+        if line.startswith("nameserver") and ":" not in line.split()[1]
+    ]
+    assert found.stdout.strip() == nameservers[0]
+    kept = subprocess.run(
+        ["sh", "-c", show], env={"NGINX_RESOLVER": "10.96.0.10"}, capture_output=True, text=True
+    )
+    assert kept.stdout.strip() == "10.96.0.10"
 
 
 def test_the_readmes_r2_override_points_every_stemdeck_service_at_r2(
@@ -523,7 +597,7 @@ def test_minio_init_runs_the_shipped_script_and_policy_with_the_root_keys(
     compose: dict[str, Any],
 ) -> None:
     init = compose["services"]["minio-init"]
-    assert re.fullmatch(r"minio/mc:RELEASE\.[0-9TZ-]+", init["image"]), init["image"]
+    assert re.fullmatch(r"quay\.io/minio/mc:RELEASE\.[0-9TZ-]+", init["image"]), init["image"]
     assert init["entrypoint"] == ["sh", "/stemdeck/init.sh"]
     mounted = {c["target"]: compose["configs"][c["source"]]["file"] for c in init["configs"]}
     assert mounted == {
