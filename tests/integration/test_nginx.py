@@ -2,12 +2,13 @@
 
 GIVEN deploy/nginx rendered the way the nginx image does it (the .envsh script,
 then ${VAR} filled in from the environment), WHEN nginx runs in front of the
-API and an S3-compatible server, THEN the app, the API and the bucket are all
-on one port, uploads stream through up to the API's own limit, and a body past
-nginx's limit gets the API's JSON error shape. The API runs STEMDECK_AUTH=accounts,
-as in Compose, so every job call carries an API token through nginx. The bucket
-passes only presigned GET and HEAD of objects, and what it serves cannot run in
-the app's origin.
+API and the MinIO stand-in (which, unlike moto, verifies signatures), THEN the
+app, the API and the bucket are all on one port, uploads stream through up to
+the API's own limit, and a body past nginx's limit gets the API's JSON error
+shape. The API runs STEMDECK_AUTH=accounts, as in Compose, so every job call
+carries an API token through nginx. The bucket passes only presigned GET and
+HEAD of objects, whose signatures the store checks over the Host nginx passes
+on, and what it serves cannot run in the app's origin.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from stemdeck.api.delivery import IMMUTABLE
 from stemdeck.api.front_door import security_headers
@@ -35,9 +38,20 @@ from stemdeck.core.storage.s3 import S3Storage
 from tests.conftest import REPO
 from tests.integration.factories import short_wav
 from tests.integration.stack import Stack, free_port, running_stack, wait_for_http
+from tests.s3server import ACCESS_KEY, SECRET_KEY
+from tests.s3standin import running_standin
 
 NGINX_DIR = REPO / "deploy" / "nginx"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The store behind nginx is the MinIO stand-in, not moto: it verifies signatures, so
+    every presigned URL fetched below is checked through nginx, Host header and all."""
+    data = tmp_path_factory.mktemp("minio") / "data"
+    with running_standin(data, ACCESS_KEY, SECRET_KEY) as server:
+        yield server.endpoint
 
 
 def render(env: dict[str, str]) -> str:
@@ -391,3 +405,56 @@ def test_stems_come_with_a_disposition_and_their_own_type_never_as_a_page(
         assert response.headers["content-security-policy"] == "sandbox"
     assert by_hand.status_code == 200
     assert by_hand.headers["content-disposition"] == "attachment"
+
+
+def test_presigned_urls_are_verified_through_nginx(
+    web: tuple[str, Stack], s3_settings: Settings
+) -> None:
+    """GIVEN a stem URL presigned for the web port WHEN it reaches the store through nginx
+    THEN the store verifies its signature over the Host nginx passed on (200), and the same
+    URL with a changed signature, access key, override or secret is refused by the store
+    itself (403, S3's error code), as is the right URL sent to another host."""
+    public, _ = web
+    store = stored_store(s3_settings, public)
+    key = "jobs/nginx-signed/stems/vocals.flac"
+    put(store, key, b"fLaC signed", "audio/flac")
+    url = store.presigned_url(key, media_type="audio/flac", disposition="attachment")
+    assert url is not None and url.startswith(f"{public}/")
+    query = dict(parse_qsl(urlsplit(url).query))
+    wrong_secret = make_storage(
+        s3_settings.model_copy(
+            update={"s3_public_url": public, "s3_secret_key": SecretStr("not-the-key")}
+        )
+    ).presigned_url(key, media_type="audio/flac", disposition="attachment")
+    assert wrong_secret is not None
+    changed = {
+        "signature": replace_param(url, "X-Amz-Signature", query["X-Amz-Signature"][::-1]),
+        "key": replace_param(
+            url, "X-Amz-Credential", query["X-Amz-Credential"].replace(ACCESS_KEY, "someone")
+        ),
+        "override": replace_param(url, "response-content-type", "text/html"),
+        "secret": wrong_secret,
+    }
+    codes = {
+        "signature": "SignatureDoesNotMatch",
+        "key": "InvalidAccessKeyId",
+        "override": "SignatureDoesNotMatch",
+        "secret": "SignatureDoesNotMatch",
+    }
+    with httpx.Client(timeout=30) as client:
+        assert client.get(url).content == b"fLaC signed"
+        for name, changed_url in changed.items():
+            refused = client.get(changed_url)
+            assert refused.status_code == 403, (name, refused.text)
+            assert f"<Code>{codes[name]}</Code>" in refused.text, (name, refused.text)
+            assert b"fLaC" not in refused.content
+        # Signed for the web port's host: straight at the store, the Host differs.
+        direct = client.get(url.replace(public, s3_settings.s3_endpoint, 1))
+    assert direct.status_code == 403 and "<Code>SignatureDoesNotMatch</Code>" in direct.text
+
+
+def replace_param(url: str, name: str, value: str) -> str:
+    """``url`` with one query parameter's value changed, the rest as signed."""
+    parts = urlsplit(url)
+    query = [(key, value if key == name else old) for key, old in parse_qsl(parts.query)]
+    return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
