@@ -19,6 +19,7 @@ from stemdeck.api.context import AppContext
 from stemdeck.api.docs_page import router as docs_router
 from stemdeck.api.errors import install_error_handlers
 from stemdeck.api.front_door import FrontDoor
+from stemdeck.api.link_origin import LinkOrigins
 from stemdeck.api.request_ids import RequestIds
 from stemdeck.api.request_metrics import RequestMetrics
 from stemdeck.api.routes import root_router
@@ -58,6 +59,7 @@ def build_context(settings: Settings) -> AppContext:
         ),
         streams=EventStreams.from_settings(settings, read_for_streams),
         bodies=JobBodies(redis_url),
+        link_origins=LinkOrigins(settings),
     )
 
 

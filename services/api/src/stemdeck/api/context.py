@@ -10,6 +10,7 @@ from redis import Redis
 
 from stemdeck.api.auth.cache import PrincipalCache
 from stemdeck.api.bodies import JobBodies
+from stemdeck.api.link_origin import LinkOrigins
 from stemdeck.api.sse import EventStreams
 from stemdeck.core.lifecycle import JobLifecycle
 from stemdeck.core.settings import Settings
@@ -30,5 +31,7 @@ class AppContext:
     streams: EventStreams
     # Job bodies and pages kept, answered again while their change marks stay (api/bodies.py).
     bodies: JobBodies
+    # Where presigned links point for each request's address (api/link_origin.py).
+    link_origins: LinkOrigins
     # Cookies and tokens looked up a moment ago (STEMDECK_AUTH_CACHE_SECONDS).
     principals: PrincipalCache = field(default_factory=PrincipalCache)

@@ -105,6 +105,11 @@ def redirect_to_file(request: Request, context: AppContext, job: Job, ref: FileR
             media_type=found.media_type,
             disposition=found.disposition,
             cache_control=IMMUTABLE,
+            # The address this request came to, where the bucket is served there too
+            # and the API answers to that host by name; else the store's public URL.
+            origin=context.link_origins.for_request(
+                request.url.scheme, request.headers.get("host", "")
+            ),
         )
     if url is None:
         url = str(request.url_for("file_link", token=sign_link(context.settings, ref)))

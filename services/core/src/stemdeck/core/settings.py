@@ -671,6 +671,28 @@ class Settings(BaseSettings):
         return frozenset(names)
 
     @property
+    def named_hosts(self) -> frozenset[str]:
+        """The Host names the API answers to by name: the allowlist without "*", plus the
+        public URL's host. A "*" admits any Host to the API, but only these are trusted to
+        appear in a link the API makes (a Host header is whatever the client sent)."""
+        names = set(self.host_allowlist or _host_list(self.allowed_hosts)) - {"*"}
+        if self.public_url:
+            names.add(host_name(urlsplit(self.public_url).netloc))
+        return frozenset(names)
+
+    @property
+    def bucket_at_public_origin(self) -> bool:
+        """Whether browsers reach the bucket at the app's own origin: S3 storage whose
+        public URL is STEMDECK_PUBLIC_URL's origin, as Compose's nginx serves it (the
+        bucket proxied on the web port). Then every address the web port answers at
+        serves the bucket too, and a stem can be presigned for the address a request
+        came to (a LAN IP, say) rather than only for the public URL."""
+        if self.storage is not StorageKind.s3 or not self.s3_public_url:
+            return False
+        parts = urlsplit(self.s3_public_url)
+        return f"{parts.scheme}://{parts.netloc}".lower() == self.public_origin
+
+    @property
     def store_origin(self) -> str | None:
         """scheme://host[:port] browsers fetch stems from when it is not this server."""
         url = self.s3_public_url or self.s3_endpoint

@@ -133,12 +133,20 @@ class Storage(ABC):
         writer.commit()
 
     def presigned_url(
-        self, key: str, *, media_type: str, disposition: str, cache_control: str | None = None
+        self,
+        key: str,
+        *,
+        media_type: str,
+        disposition: str,
+        cache_control: str | None = None,
+        origin: str | None = None,
     ) -> str | None:
         """A URL clients may fetch directly, or None when the API must serve it.
 
         ``disposition`` is the Content-Disposition the fetch should answer with
         (an attachment with its file name, or ``inline`` for a player), and
-        ``cache_control`` its Cache-Control, if any.
+        ``cache_control`` its Cache-Control, if any. ``origin`` (scheme://host[:port])
+        is where the URL should point when not the store's public URL: an address the
+        caller knows serves the store too.
         """
         return None

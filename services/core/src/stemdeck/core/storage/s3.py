@@ -4,13 +4,16 @@ Writes stream: a writer sends each full part as a multipart-upload part, so
 an upload never sits whole in memory, and nothing is visible under the key
 until ``commit`` completes the upload. Clients fetch stems by presigned GET
 URLs, signed for ``STEMDECK_S3_PUBLIC_URL`` when browsers reach the store at
-another address than the workers do.
+another address than the workers do, or for an origin the API vouches for (the
+address a request came to, api/link_origin.py), with one presigner kept per origin.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -39,6 +42,9 @@ log = logging.getLogger(__name__)
 PART_SIZE = 8 * 1024 * 1024
 _MISSING_KEY_CODES = {"NoSuchKey", "NoSuchObject", "ResourceNotFound"}
 _BUCKET_MADE_CODES = {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}
+# Presigners kept for origins other than the public URL (each address the web port is
+# opened at: a LAN IP, a host name): a few per deployment, bounded all the same.
+MAX_ORIGIN_PRESIGNERS = 16
 T = TypeVar("T")
 
 
@@ -81,12 +87,16 @@ class S3Storage(Storage):
         endpoint: str,
         presigner: Minio | None = None,
         presign_ttl_s: int = 900,
+        make_presigner: Callable[[str], Minio] | None = None,
     ) -> None:
         self.client = client
         self.bucket = bucket
         self.endpoint = endpoint
         self.presigner = presigner or client
         self.presign_ttl = timedelta(seconds=presign_ttl_s)
+        self._make_presigner = make_presigner
+        self._origin_presigners: OrderedDict[str, Minio] = OrderedDict()
+        self._presigners_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> S3Storage:
@@ -100,7 +110,23 @@ class S3Storage(Storage):
             endpoint=settings.s3_endpoint,
             presigner=presigner,
             presign_ttl_s=settings.link_ttl_s,
+            make_presigner=lambda origin: _client(origin, settings, None),
         )
+
+    def presigner_for(self, origin: str | None) -> Minio:
+        """The client that signs for ``origin`` (scheme://host[:port]), made once per origin
+        and kept for the most recent few; None: the public URL's. The caller vouches for
+        ``origin``: it must be an address the store is served at, never a raw Host header."""
+        if origin is None or self._make_presigner is None:
+            return self.presigner
+        with self._presigners_lock:
+            presigner = self._origin_presigners.get(origin)
+            if presigner is None:
+                presigner = self._origin_presigners[origin] = self._make_presigner(origin)
+                if len(self._origin_presigners) > MAX_ORIGIN_PRESIGNERS:
+                    self._origin_presigners.popitem(last=False)
+            self._origin_presigners.move_to_end(origin)
+            return presigner
 
     def _call(self, key: str, action: Callable[[], T]) -> T:
         """Run one client call, turning the client's errors into the store's own."""
@@ -205,7 +231,13 @@ class S3Storage(Storage):
             return False
 
     def presigned_url(
-        self, key: str, *, media_type: str, disposition: str, cache_control: str | None = None
+        self,
+        key: str,
+        *,
+        media_type: str,
+        disposition: str,
+        cache_control: str | None = None,
+        origin: str | None = None,
     ) -> str | None:
         # Signed response-* overrides: the store answers with these headers, whatever the
         # object was stored with (deploy/nginx passes exactly these parameters).
@@ -215,9 +247,10 @@ class S3Storage(Storage):
         }
         if cache_control:
             overrides["response-cache-control"] = cache_control
+        presigner = self.presigner_for(origin)
         return self._call(
             key,
-            lambda: self.presigner.presigned_get_object(
+            lambda: presigner.presigned_get_object(
                 self.bucket, key, expires=self.presign_ttl, response_headers=overrides
             ),
         )
