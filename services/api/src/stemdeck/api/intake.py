@@ -33,10 +33,11 @@ from stemdeck.core.formats import FORMATS
 from stemdeck.core.lifecycle import new_job
 from stemdeck.core.models import Job, new_job_id
 from stemdeck.core.netguard import UrlRefused, check_url
+from stemdeck.core.presence import read_workers, reports
 from stemdeck.core.probe import AudioError, AudioInfo, check_duration, probe, verify_decodes
 from stemdeck.core.public_errors import public_text
 from stemdeck.core.queue import enqueue_ingest, enqueue_separation, ingest_queue, separate_queue
-from stemdeck.core.readiness import default_strategy, missing_weights_message
+from stemdeck.core.readiness import Reports, default_strategy, missing_weights_message
 from stemdeck.core.settings import AuthMode, Settings
 from stemdeck.core.states import JobStatus
 from stemdeck.core.storage import Storage, keys
@@ -124,14 +125,26 @@ def check_callback_url(settings: Settings, value: str | None) -> str | None:
 def choose_job(
     context: AppContext, strategy_values: list[str], formats_values: list[str]
 ) -> tuple[Strategy, list[str]]:
-    """The strategy (whose weights must be here) and formats a request asked for."""
+    """The strategy (whose weights the workers must have, or be able to fetch) and
+    formats a request asked for. Blocking (it reads Redis): run it in a thread."""
     settings = context.settings
+    weights = _weights_reports(context)
     strategy = choose_strategy(
-        strategy_values, context.strategies, default_strategy(context.strategies, settings)
+        strategy_values, context.strategies, default_strategy(context.strategies, settings, weights)
     )
-    if lacking := missing_weights_message(strategy, settings):
+    if lacking := missing_weights_message(strategy, settings, weights):
         raise ApiError(422, "weights_missing", lacking)
     return strategy, choose_formats(formats_values, settings.default_formats)
+
+
+def _weights_reports(context: AppContext) -> Reports:
+    """The live workers' weights reports; none (this process looks itself) when Redis
+    does not answer, which the enqueue that follows reports as such."""
+    try:
+        return reports(read_workers(context.redis))
+    except RedisError as error:
+        log.warning("weights checked here, without the workers' reports: %s", error)
+        return []
 
 
 def check_audio(storage: Storage, source: ReceivedFile, settings: Settings) -> AudioInfo:
@@ -332,8 +345,8 @@ async def _read_upload_form(
 
 async def read_form_spec(context: AppContext, form: ReceivedForm) -> JobSpec:
     """The strategy, formats and callback_url of a multipart form, checked."""
-    strategy, formats = choose_job(
-        context, form.fields.get("strategy", []), form.fields.get("formats", [])
+    strategy, formats = await run_in_threadpool(
+        choose_job, context, form.fields.get("strategy", []), form.fields.get("formats", [])
     )
     callbacks = form.fields.get("callback_url", [])
     callback_url = await run_in_threadpool(

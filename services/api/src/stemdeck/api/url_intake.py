@@ -159,7 +159,9 @@ async def read_json_spec(
     context: AppContext, strategy: str | None, formats: list[str] | str | None, callback: str | None
 ) -> JobSpec:
     """The strategy, formats and callback_url of a JSON body, checked."""
-    chosen, chosen_formats = choose_job(context, [strategy or ""], formats_values(formats))
+    chosen, chosen_formats = await run_in_threadpool(
+        choose_job, context, [strategy or ""], formats_values(formats)
+    )
     callback_url = await run_in_threadpool(check_callback_url, context.settings, callback)
     return JobSpec(chosen, chosen_formats, callback_url)
 

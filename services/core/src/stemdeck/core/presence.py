@@ -6,6 +6,10 @@ starts or ends a job. It removes its record when it stops. One hash rather than 
 per worker, so a reader gets every worker in one command (the API does, on the path of
 a queued or running job's read).
 
+Each record carries the readiness of every model as that worker sees it (its models
+directory, install and download settings: readiness.local_report), refreshed with each
+beat; the API decides what can run from these (``reports``), not from its own install.
+
 A worker that dies without removing its record (killed, its machine lost) leaves it
 behind: once the record is older than STALE_AFTER_BEATS of its own intervals it reads
 as ``stale``, and after FORGET_AFTER_S readers delete it.
@@ -13,7 +17,7 @@ as ``stale``, and after FORGET_AFTER_S readers delete it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +26,8 @@ from redis import Redis
 
 from stemdeck.core.job_marks import mark_queue_changed
 from stemdeck.core.models import utcnow
+from stemdeck.core.queue import SEPARATE_QUEUE
+from stemdeck.core.readiness import ModelReadiness
 
 WORKERS_KEY = "stemdeck:workers"
 # Beats a worker may miss before it counts as gone; a job's first model load can hold
@@ -46,6 +52,11 @@ class WorkerPresence(BaseModel):
     started_at: datetime
     last_heartbeat: datetime
     interval_s: float = Field(description="How often it reports")
+    weights: dict[str, ModelReadiness] | None = Field(
+        None,
+        description="Each model's readiness on this worker (ready, download on first use, "
+        "or missing with the files it lacks); null from a worker too old to say",
+    )
     stale: bool = Field(
         False, description="It has missed several reports: stopped, frozen or unreachable"
     )
@@ -90,6 +101,15 @@ def read_workers(redis: Redis, now: datetime | None = None) -> list[WorkerPresen
     workers, forget = parse_workers(redis.hgetall(WORKERS_KEY), now)
     forget_workers(redis, forget)
     return workers
+
+
+def reports(workers: Sequence[WorkerPresence]) -> list[dict[str, ModelReadiness]]:
+    """The weights reports of the live workers that run separations, for readiness."""
+    return [
+        worker.weights
+        for worker in workers
+        if worker.weights is not None and not worker.stale and SEPARATE_QUEUE in worker.queues
+    ]
 
 
 def forget_workers(redis: Redis, names: list[str]) -> None:

@@ -151,17 +151,22 @@ def models(
     The one process that writes the models dir: workers may mount it read-only.
     """
     from stemdeck.core.catalog import CATALOG
+    from stemdeck.core.logs import configure_logging
     from stemdeck.core.weights import discard_mismatched
     from stemdeck.worker.models.base import ModelError
+    from stemdeck.worker.models.prepare import prepare_bundled
     from stemdeck.worker.runtime import model_cache
 
     settings = settings_or_die()
+    # Downloads log their progress every few seconds: a first run fetches gigabytes.
+    configure_logging(settings)
     found = _strategies_or_die(settings)
     unknown = [name for name in strategy or [] if name not in found]
     if unknown:
         die(f"unknown strategy {unknown}; choose from: {', '.join(found)}")
     wanted = [found[name] for name in strategy] if strategy else list(found.values())
     model_ids = list(dict.fromkeys(m for s in wanted for m in s.models))
+    prepare_bundled(settings.effective_models_dir)
     cache = model_cache(settings.model_copy(update={"model_downloads": True}))
     failed = 0
     for model_id in model_ids:

@@ -5,7 +5,8 @@ for every job; SimpleWorker runs jobs in this process, so the cache stays warm.
 It takes separations and URL downloads (``--queue`` narrows that). SIGTERM hands
 the current job back to the queue at its next progress point, then exits. While it
 lives it reports itself on Redis (worker/presence.py) for GET /api/system and the
-queue's estimates.
+queue's estimates. Before it registers it converts the weights installed packages
+carry into the models directory, where that is writable (models/prepare.py).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from stemdeck.core.queue import (
 from stemdeck.core.settings import Settings
 from stemdeck.core.tracing import start_tracing
 from stemdeck.worker import presence, runtime, shutdown
+from stemdeck.worker.models.prepare import prepare_bundled
 from stemdeck.worker.prometheus import BUSY, GpuMemoryCollector, busy
 
 QUEUES = (SEPARATE_QUEUE, INGEST_QUEUE)
@@ -106,6 +108,7 @@ def run_worker(
 ) -> bool:
     configure_logging(settings)
     start_tracing("stemdeck-worker")
+    prepare_bundled(settings.effective_models_dir)
     metrics_served = False
     while True:
         try:

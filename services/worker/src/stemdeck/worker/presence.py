@@ -4,8 +4,9 @@ measured speed (core/speed.py).
 A daemon thread re-publishes the record every STEMDECK_HEARTBEAT_INTERVAL_S: a
 SimpleWorker runs each job in its main thread, so RQ's own heartbeat stops for a job's
 whole length, while this one keeps going. Job start and end publish at once, so the
-current job shows without waiting for a beat. Redis errors only log: losing the report
-must never fail a job.
+current job shows without waiting for a beat. Each report carries the readiness of
+every model as this worker sees it (readiness.local_report), which is what the API
+decides from. Redis errors only log: losing the report must never fail a job.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from redis.exceptions import RedisError
 from stemdeck.core.models import utcnow
 from stemdeck.core.presence import WorkerPresence, publish, withdraw
 from stemdeck.core.queue import ingest_entry_id
+from stemdeck.core.readiness import local_report
 from stemdeck.core.speed import record_speed
 from stemdeck.worker import runtime
 from stemdeck.worker.models.cache import ModelCache
@@ -94,7 +96,8 @@ class PresenceReporter:
             log.warning("could not record the speed of %s: %s", strategy, error)
 
     def record(self) -> WorkerPresence:
-        loaded, loaded_bytes = _loaded(runtime.current().models)
+        rt = runtime.current()
+        loaded, loaded_bytes = _loaded(rt.models)
         job_id, queue, since = self._job or (None, None, None)
         return WorkerPresence(
             name=self.name,
@@ -112,6 +115,7 @@ class PresenceReporter:
             started_at=self.started_at,
             last_heartbeat=utcnow(),
             interval_s=self.interval_s,
+            weights=local_report(rt.settings),
         )
 
     def publish(self) -> None:

@@ -1,4 +1,7 @@
-"""/api/strategies: what a job can ask for, and what this server can run now, how fast."""
+"""/api/strategies: what a job can ask for, and what this server can run now, how fast.
+
+Readiness is what the live workers report (core/readiness.py), or this process's own
+look at the models directory while none has reported."""
 
 from __future__ import annotations
 
@@ -13,22 +16,23 @@ from stemdeck.api.schemas import ModelPublic, StrategyPublic
 from stemdeck.core.backlog import snapshot
 from stemdeck.core.catalog import CATALOG
 from stemdeck.core.offer import offer, serving_devices
-from stemdeck.core.readiness import default_strategy, strategy_readiness
+from stemdeck.core.presence import reports
+from stemdeck.core.readiness import Reports, default_strategy, strategy_readiness
 from stemdeck.core.speed import Speeds
 
 router = APIRouter(prefix="/strategies", tags=["strategies"])
 log = logging.getLogger(__name__)
 
 
-def _workers(redis: Redis) -> tuple[list[str] | None, Speeds]:
-    """The live workers' devices and the measured speeds; (None, {}) when Redis does not
-    answer: the list still says which weights are there."""
+def _workers(redis: Redis) -> tuple[list[str] | None, Speeds, Reports]:
+    """The live workers' devices, the measured speeds and the workers' weights reports;
+    (None, {}, []) when Redis does not answer: the list still says which weights are here."""
     try:
         found = snapshot(redis)
     except RedisError as error:
         log.warning("strategies listed without the workers' picture: %s", error)
-        return None, {}
-    return serving_devices(found.workers), found.speeds
+        return None, {}, []
+    return serving_devices(found.workers), found.speeds, reports(found.workers)
 
 
 @router.get("", name="list_strategies", summary="Strategies, their stems, models and speed")
@@ -37,11 +41,11 @@ def list_strategies(
 ) -> list[StrategyPublic]:
     """Each strategy with its stems, its models' readiness, its measured speed on the
     live workers' devices, and whether a job for it would start now (and if not, why)."""
-    default = default_strategy(strategies, settings)
-    devices, speeds = _workers(redis)
+    devices, speeds, weights = _workers(redis)
+    default = default_strategy(strategies, settings, weights)
     listed = []
     for strategy in strategies.values():
-        readiness = strategy_readiness(strategy, settings)
+        readiness = strategy_readiness(strategy, settings, weights)
         now = offer(strategy.name, readiness, devices, speeds)
         listed.append(
             StrategyPublic(
