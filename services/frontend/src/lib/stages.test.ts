@@ -22,6 +22,14 @@ describe("stage words", () => {
     expect(stageWords(step({ stage: "separating", stage_detail: null }))).toBe("Separating the stems");
   });
 
+  it("says when a model's weights are downloading, and how far", () => {
+    const running = (detail: string) => stageWords(step({ stage: "separating", stage_detail: detail }));
+    expect(running("downloading demucs:htdemucs weights 40%")).toBe("Downloading the separation model (40%)");
+    expect(running("downloading uvr:model_bs_roformer_ep_317_sdr_12.9755.ckpt weights")).toBe(
+      "Downloading the separation model",
+    );
+  });
+
   it("words every stage without the API's terms", () => {
     const stages: JobStage[] = ["waiting", "downloading", "decoding", "separating", "encoding", "uploading", "done"];
     for (const stage of stages) {

@@ -44,12 +44,25 @@ export function modelWords(modelId: string | null | undefined): string | null {
   return MODEL_WORDS[modelId] ?? MODEL_WORDS[family] ?? null;
 }
 
+// A model's first use may fetch its weights first: the worker says
+// "downloading demucs:htdemucs weights 40%" (the share once the size is known).
+const WEIGHTS_DOWNLOAD = /^downloading \S+ weights(?: (\d+)%)?$/;
+
+/** "Downloading the separation model (40%)" while a model's weights download, else null. */
+function downloadWords(detail: string | null | undefined): string | null {
+  const match = WEIGHTS_DOWNLOAD.exec(detail ?? "");
+  if (!match) return null;
+  return match[1] ? `Downloading the separation model (${match[1]}%)` : "Downloading the separation model";
+}
+
 /** One short sentence for where the job stands now. */
 export function stageWords(job: JobStep): string {
   const final = FINAL_WORDS[job.status];
   if (final) return final;
   // A link job's download claims the job before its stage moves on.
   if (job.status === "fetching" && job.stage === "waiting") return STAGE_WORDS.downloading;
-  if (job.stage === "separating") return modelWords(job.stage_detail) ?? STAGE_WORDS.separating;
+  if (job.stage === "separating") {
+    return downloadWords(job.stage_detail) ?? modelWords(job.stage_detail) ?? STAGE_WORDS.separating;
+  }
   return STAGE_WORDS[job.stage];
 }
