@@ -71,11 +71,11 @@ cleanup() {
   if [ -n "${STEMDECK_FRESH_KEEP:-}" ]; then
     echo "container $NAME kept: podman --runtime runc exec -it $NAME bash"
   else
-    podman rm -f "$NAME" >/dev/null 2>&1 || true
+    podman rm -f -t 0 "$NAME" >/dev/null 2>&1 || true
   fi
 }
 trap cleanup EXIT
-podman rm -f "$NAME" >/dev/null 2>&1 || true
+podman rm -f -t 0 "$NAME" >/dev/null 2>&1 || true
 CERT=/etc/stemdeck-host-ca.pem
 mounts=(-v "$REPO:/src:ro" -v "$AUDIO:/work/shared/audio:ro" -v "$WORK/host-ca.pem:$CERT:ro")
 [ -d "$WHEELS" ] && mounts+=(-v "$WHEELS:/opt/host-wheels:ro" -e PIP_FIND_LINKS=/opt/host-wheels)
@@ -90,7 +90,7 @@ start_container() {
 # This machine's open-files limit, as the tests have it here; where runc may not set that
 # (MACHINE.md), the lowered limits that always start.
 start_container --ulimit "nofile=$(ulimit -n):$(ulimit -n)" --ulimit nproc=16384:16384 2>/dev/null \
-  || { podman rm -f "$NAME" >/dev/null 2>&1; start_container --ulimit nofile=1024:1024 --ulimit nproc=1024:1024; }
+  || { podman rm -f -t 0 "$NAME" >/dev/null 2>&1; start_container --ulimit nofile=1024:1024 --ulimit nproc=1024:1024; }
 echo "--- container $NAME: open files $(podman exec "$NAME" bash -c 'ulimit -n'), processes $(podman exec "$NAME" bash -c 'ulimit -u')"
 inside() { podman exec -w "$APP" "$NAME" bash -c "$1"; }
 inside_reading() { podman exec -i -w "$APP" "$NAME" bash -c "$1"; }  # with this script's stdin
