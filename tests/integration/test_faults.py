@@ -6,9 +6,11 @@ redis-server on a free port; the shared one is never touched.
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -126,6 +128,60 @@ def test_a_killed_worker_s_job_completes_on_another_as_attempt_two(
     assert (job["status"], job["attempts"]) == ("completed", 2), job["error"]
     assert [stem["name"] for stem in job["stems"]] == ["vocals", "drums", "bass", "other"]
     assert stems_on_disk(settings, job_id) == STEMS
+
+
+def start_as_pid_1(stack: Stack, boot: int) -> subprocess.Popen[bytes]:
+    """A worker that is pid 1 of a pid namespace of its own, as in a container: every boot
+    has the same host.pid base. Killing the returned `unshare` SIGKILLs the worker."""
+    handle = (stack.log_dir / f"boot-{boot}.log").open("wb")
+    command = ["unshare", "--pid", "--fork", "--kill-child"]
+    return subprocess.Popen(
+        [*command, sys.executable, "-m", "stemdeck.core.cli", "worker"],
+        env=stack.env,
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def registered_workers(settings: Settings) -> set[str]:
+    """Names of the RQ registrations that are not marked dead."""
+    with Redis.from_url(settings.redis_url, decode_responses=True) as redis:
+        keys = redis.smembers("rq:workers")
+        return {key.removeprefix("rq:worker:") for key in keys if not redis.hexists(key, "death")}
+
+
+def test_a_worker_killed_and_restarted_as_the_same_host_and_pid_starts_and_recovers_the_job(
+    settings: Settings, long_song: Path
+) -> None:
+    """PROVES: a container's worker (pid 1, the same host name on every boot) killed by
+    SIGKILL mid-job starts again at once instead of being refused for the name its dead
+    boot left registered; it removes that registration, and the reconciler hands it the
+    dead boot's job, which completes as attempt 2."""
+    base = f"{socket.gethostname()}.1"
+    boots: list[subprocess.Popen[bytes]] = []
+    with running_stack(settings, workers=0, reconciler=True, **FAST_RECOVERY) as stack:
+        try:
+            boots.append(start_as_pid_1(stack, 1))
+            job_id = submit(stack, long_song)
+            stack.wait_until(separating(stack, job_id, 1), "attempt 1 separating")
+            (ghost,) = registered_workers(settings)
+            assert re.fullmatch(rf"{re.escape(base)}\.[0-9a-f]{{6}}", ghost), ghost
+            assert kill(boots[0]) == -signal.SIGKILL
+
+            boots.append(start_as_pid_1(stack, 2))
+            job = stack.wait_for(job_id)
+            stack.wait_until(lambda: ghost not in registered_workers(settings), "ghost removed")
+            (now,) = registered_workers(settings)
+            assert boots[1].poll() is None
+        finally:
+            for boot in boots:  # unshare ignores SIGTERM; its child dies with it
+                kill(boot)
+
+    assert (job["status"], job["attempts"]) == ("completed", 2), job["error"]
+    assert now.startswith(f"{base}.") and now != ghost
+    log = (stack.log_dir / "boot-2.log").read_text()
+    assert f"removing the registration of {ghost}, an earlier boot that died" in log
+    assert "There exists an active worker" not in log
 
 
 def test_a_job_that_kills_every_worker_fails_after_max_attempts(

@@ -37,7 +37,7 @@ FORGET_AFTER_S = 600.0
 
 
 class WorkerPresence(BaseModel):
-    name: str = Field(description="The worker's RQ name (host.pid unless set)")
+    name: str = Field(description="The worker's RQ name (host.pid.<random> unless set)")
     host: str
     pid: int
     device: str = Field(description="'cpu', or the GPU's name")

@@ -26,7 +26,9 @@ app = typer.Typer()
 @app.command()
 def worker(
     burst: Annotated[bool, typer.Option(help="Exit once the queue is empty.")] = False,
-    name: Annotated[str | None, typer.Option(help="Worker name (default host.pid).")] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Worker name (default host.pid.<random>).")
+    ] = None,
     queue: Annotated[
         list[str] | None,
         typer.Option(help="Only this queue (separate, ingest); repeatable. Default: both."),

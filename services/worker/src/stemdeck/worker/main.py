@@ -12,8 +12,6 @@ carry into the models directory, where that is writable (models/prepare.py).
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import time
 
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -33,7 +31,7 @@ from stemdeck.core.queue import (
 )
 from stemdeck.core.settings import Settings
 from stemdeck.core.tracing import start_tracing
-from stemdeck.worker import presence, runtime, shutdown
+from stemdeck.worker import presence, registration, runtime, shutdown
 from stemdeck.worker.models.prepare import prepare_bundled
 from stemdeck.worker.prometheus import BUSY, GpuMemoryCollector, busy
 
@@ -44,6 +42,10 @@ log = logging.getLogger(__name__)
 
 
 class StemdeckWorker(SimpleWorker):
+    # What earlier boots of this worker were named from (worker/registration.py): host.pid
+    # for a default name; a name given with --name is its own base (None: the name).
+    name_base: str | None = None
+
     def handle_warm_shutdown_request(self) -> None:
         # RQ would let the job run to its end, which may be many minutes; the task
         # sees this at its next progress point and re-queues the job instead.
@@ -51,8 +53,13 @@ class StemdeckWorker(SimpleWorker):
         super().handle_warm_shutdown_request()  # type: ignore[no-untyped-call]
 
     def register_birth(self) -> None:
-        super().register_birth()  # type: ignore[no-untyped-call]
         interval_s = runtime.current().settings.heartbeat_interval_s
+        # A boot killed before it could unregister must not keep this one out.
+        earlier = registration.EarlierBoots(
+            self.connection, self.name_base or self.name, self.name, interval_s
+        )
+        earlier.before_birth()
+        super().register_birth()  # type: ignore[no-untyped-call]
         queues = [queue.name for queue in self.queues]
         self.presence = presence.PresenceReporter(self.connection, self.name, queues, interval_s)
         presence.install(self.presence)
@@ -72,10 +79,6 @@ class StemdeckWorker(SimpleWorker):
             self.presence.job_ended()
 
 
-def worker_name() -> str:
-    return f"{socket.gethostname()}.{os.getpid()}"
-
-
 def build_worker(
     settings: Settings, name: str | None = None, queues: tuple[str, ...] = QUEUES
 ) -> SimpleWorker:
@@ -86,12 +89,15 @@ def build_worker(
     shutdown.reset()
     connection = redis_connection(settings.require_redis_url())
     by_name = {SEPARATE_QUEUE: separate_queue, INGEST_QUEUE: ingest_queue}
-    return StemdeckWorker(
+    base = name or registration.default_base()
+    worker = StemdeckWorker(
         [by_name[queue](connection) for queue in queues],
         connection=connection,
         serializer=JSONSerializer,
-        name=name or worker_name(),
+        name=name or registration.boot_name(base),
     )
+    worker.name_base = base
+    return worker
 
 
 def _serve_metrics(settings: Settings) -> None:
