@@ -20,6 +20,13 @@ refuse_example() {
 }
 refuse_example MINIO_ROOT_PASSWORD "${MINIO_ROOT_PASSWORD:?set MINIO_ROOT_PASSWORD}" change-me-minio
 refuse_example MINIO_APP_PASSWORD "${MINIO_APP_PASSWORD:?set MINIO_APP_PASSWORD}" change-me-minioapp
+# MinIO takes secret keys of 8 to 40 characters; say which one, before mc's own words.
+for name in MINIO_ROOT_PASSWORD MINIO_APP_PASSWORD; do
+  eval "length=\${#$name}"
+  if [ "$length" -lt 8 ] || [ "$length" -gt 40 ]; then
+    fail "$name is $length characters long; MinIO takes 8 to 40: use openssl rand -hex 16"
+  fi
+done
 [ "${MINIO_APP_USER:?set MINIO_APP_USER}" != "${MINIO_ROOT_USER:?set MINIO_ROOT_USER}" ] ||
   fail "MINIO_APP_USER must differ from MINIO_ROOT_USER: the app never gets the root keys"
 bucket=${STEMDECK_S3_BUCKET:?set STEMDECK_S3_BUCKET}

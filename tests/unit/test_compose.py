@@ -669,6 +669,10 @@ def test_minio_init_refuses_example_passwords_and_the_root_user_as_the_app(
     cases.append(({"MINIO_APP_USER": filled["MINIO_ROOT_USER"]}, "MINIO_APP_USER"))
     cases.append(({"STEMDECK_S3_BUCKET": 'x"],"Resource":["*'}, "STEMDECK_S3_BUCKET"))
     cases.append(({"STEMDECK_S3_BUCKET": "Stems"}, "STEMDECK_S3_BUCKET"))
+    # MinIO refuses secret keys outside 8-40 characters; openssl rand -hex 24 makes 48.
+    for variable in ("MINIO_ROOT_PASSWORD", "MINIO_APP_PASSWORD"):
+        cases.append(({variable: "a1" * 24}, variable))
+        cases.append(({variable: "short"}, variable))
     for change, named in cases:
         done, calls = run_minio_init(tmp_path, {**filled, **change})
         assert done.returncode != 0, change
