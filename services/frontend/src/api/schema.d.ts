@@ -1375,7 +1375,7 @@ export interface components {
             stage: components["schemas"]["Stage"];
             /**
              * Stage Detail
-             * @description The model at work while separating (demucs:htdemucs, …)
+             * @description The model at work while separating (demucs:htdemucs, …), or, while its weights download on first use, 'downloading demucs:htdemucs weights 40%'
              */
             stage_detail: string | null;
             /** Started At */
@@ -1485,6 +1485,15 @@ export interface components {
              */
             missing_files: string[];
             /** @description 'ready': weights present; 'download': fetched on first use (downloads are on and their source answered lately); 'missing': jobs are refused until missing_files are put in place */
+            status: components["schemas"]["ModelStatus"];
+        };
+        /** ModelReadiness */
+        ModelReadiness: {
+            /**
+             * Missing Files
+             * @default []
+             */
+            missing_files: string[];
             status: components["schemas"]["ModelStatus"];
         };
         /**
@@ -2046,7 +2055,7 @@ export interface components {
             models_loaded: string[];
             /**
              * Name
-             * @description The worker's RQ name (host.pid unless set)
+             * @description The worker's RQ name (host.pid.<random> unless set)
              */
             name: string;
             /** Pid */
@@ -2072,6 +2081,13 @@ export interface components {
              * Format: date-time
              */
             started_at: string;
+            /**
+             * Weights
+             * @description Each model's readiness on this worker (ready, download on first use, or missing with the files it lacks); null from a worker too old to say
+             */
+            weights?: {
+                [key: string]: components["schemas"]["ModelReadiness"];
+            } | null;
         };
     };
     responses: never;
