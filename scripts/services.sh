@@ -24,10 +24,13 @@ fi
 
 if ! port_open 5432; then
   version=$(ls /etc/postgresql | sort -V | tail -n 1)
-  # Tests connect as the postgres superuser over TCP without a password.
+  # Tests connect over TCP without a password, as the postgres superuser and, where they
+  # check what a server answers an unknown role, as roles that do not exist (Debian's
+  # default asks those for a password first): trust on 127.0.0.1, as on the CI machines.
   hba=/etc/postgresql/$version/main/pg_hba.conf
-  if ! grep -q "stemdeck-tests" "$hba"; then
-    as_root sed -i '1i host all postgres 127.0.0.1/32 trust # stemdeck-tests' "$hba"
+  if ! grep -q "stemdeck-tests-all" "$hba"; then
+    as_root sed -i '/# stemdeck-tests$/d' "$hba"
+    as_root sed -i '1i host all all 127.0.0.1/32 trust # stemdeck-tests-all' "$hba"
   fi
   as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start
   for _ in $(seq 50); do port_open 5432 && break; sleep 0.2; done
