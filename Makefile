@@ -17,7 +17,7 @@ OIDC_PROVIDER_DEPS := $(OIDC_PROVIDER)/node_modules/.installed-stamp
 SYSTEM_DEPS := VENV=$(VENV) bash scripts/system-deps.sh
 export PATH := $(abspath $(VENV))/node/bin:$(PATH)
 
-.PHONY: run install web test test-web lint format gen-client bench models clean rehearse-fresh
+.PHONY: run install web test test-web lint format gen-client bench models clean rehearse rehearse-fresh
 
 # `stemdeck up` brings the database up to date before it starts anything.
 run: install
@@ -58,15 +58,15 @@ test-web: $(WEB_DEPS)
 	cd $(WEB) && npm test
 
 lint: $(STAMP) $(WEB_DEPS)
-	$(BIN)/ruff format --check services tests bench migrations
-	$(BIN)/ruff check services tests bench migrations
+	$(BIN)/ruff format --check services tests bench migrations scripts
+	$(BIN)/ruff check services tests bench migrations scripts
 	$(BIN)/mypy services
 	cd $(WEB) && npm run typecheck
 	VENV_BIN=$(BIN) bash scripts/gen-client.sh --check
 
 format: $(STAMP)
-	$(BIN)/ruff format services tests bench migrations
-	$(BIN)/ruff check --fix services tests bench migrations
+	$(BIN)/ruff format services tests bench migrations scripts
+	$(BIN)/ruff check --fix services tests bench migrations scripts
 
 # The web app's API types, from the API's OpenAPI schema.
 gen-client: $(STAMP) $(WEB_DEPS)
@@ -87,6 +87,11 @@ bench: install
 # Weights of every strategy in strategies.yaml, on a machine that can reach them.
 models: install
 	$(BIN)/stemdeck models
+
+# Before a release, as root (30-60 min): `docker compose up` for real with Podman,
+# a browser at the web port, two workers, a killed worker, stop/start, down.
+rehearse: install
+	bash scripts/compose-rehearsal.sh
 
 # Before a release, as root: the README's two commands in a container from a bare Debian 12.
 rehearse-fresh:

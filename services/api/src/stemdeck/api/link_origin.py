@@ -60,9 +60,10 @@ class LinkOrigins:
             return None
         name, netloc = parsed
         if self.follow_request and name in self.named:
-            # The public URL's own address keeps its scheme: a TLS proxy in front of
-            # nginx may have told the API "http".
-            if self.public is not None and urlsplit(self.public).netloc == netloc:
+            # The public URL's own host keeps the public URL: a TLS proxy in front of
+            # nginx may have told the API "http", and the same name on another port is
+            # not nginx's (the API's own port, say), so it does not serve the bucket.
+            if self.public is not None and urlsplit(self.public).hostname == name:
                 return None
             return f"{scheme}://{netloc}"
         self._warn_if_unreachable(scheme, name, netloc)
