@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +20,10 @@ from stemdeck.core.settings import Settings
 from stemdeck.core.states import JobStatus
 from stemdeck.core.storage import keys, make_storage
 from stemdeck.worker import runtime
-from stemdeck.worker.main import build_worker
+from stemdeck.worker.main import PUBSUB_WAIT_S, build_worker
 from stemdeck.worker.progress import JobCancelled, JobProgress
 from tests.integration.factories import load, queued_job, work
+from tests.waiting import wait_until
 
 
 def test_a_queued_job_is_separated_stored_and_recorded(
@@ -89,6 +91,24 @@ def test_models_stay_loaded_across_jobs(settings: Settings, shared_audio: Path) 
     assert load(settings, first).status == load(settings, second).status == "completed"
     # Every model both strategies use was loaded once and is still held.
     assert set(cache.loaded) == {"builtin:crossover", "builtin:hpss", "builtin:center"}
+
+
+def test_a_stopping_worker_never_waits_long_for_its_command_listener(
+    settings: Settings,
+) -> None:
+    """RQ's listener thread reads one message at a time, waiting up to its poll time; once
+    the unsubscribe's own reply has been read, stopping it waits out a whole wait (60 s as
+    RQ sets it: SIGTERM to an idle worker timed out in CI)."""
+    worker = build_worker(settings, name="stopping-worker")
+    worker.subscribe()
+    # GIVEN the listener has read the reply to an unsubscribe and waits again
+    worker.pubsub.unsubscribe()
+    wait_until(lambda: not worker.pubsub.subscribed, 10, "the unsubscribe was never read")
+    # WHEN the worker tears its listener down, THEN that is done within a few poll times
+    stopped = threading.Thread(target=worker.unsubscribe, daemon=True)
+    stopped.start()
+    stopped.join(timeout=10 * PUBSUB_WAIT_S)
+    assert not stopped.is_alive(), "stopping the worker waited on its listener"
 
 
 def test_a_completed_job_carries_the_songs_tempo_beats_and_key(

@@ -37,6 +37,8 @@ from stemdeck.worker.prometheus import BUSY, GpuMemoryCollector, busy
 
 QUEUES = (SEPARATE_QUEUE, INGEST_QUEUE)
 REDIS_RETRY_S = 2.0
+# How long RQ's command listener waits for a message before it looks whether to stop.
+PUBSUB_WAIT_S = 1.0
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +66,19 @@ class StemdeckWorker(SimpleWorker):
         self.presence = presence.PresenceReporter(self.connection, self.name, queues, interval_s)
         presence.install(self.presence)
         self.presence.start()
+
+    def subscribe(self) -> None:
+        # RQ's listener waits 60 s at a time, and redis-py 8.2's stop() waits for it: a
+        # SIGTERM just after a message (the unsubscribe's own reply) made an idle worker
+        # take a minute to exit, past a container's stop timeout. A short wait bounds it.
+        self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(  # type: ignore[assignment]
+            sleep_time=PUBSUB_WAIT_S,
+            daemon=True,
+            exception_handler=self._pubsub_exception_handler,
+        )
 
     def register_death(self) -> None:
         presence.install(None)
