@@ -23,6 +23,7 @@ from packaging.requirements import Requirement
 from typer.testing import CliRunner
 
 from stemdeck.core.cli import app as cli_app
+from stemdeck.core.probe import DEMUXERS
 from stemdeck.core.settings import ENV_PREFIX, EXAMPLE_SECRETS, Settings
 from tests.compose import (
     COMPOSE_FILE,
@@ -465,6 +466,31 @@ def test_the_worker_image_chooses_its_torch_build_by_device() -> None:
     assert "https://download.pytorch.org/whl/cu" in text
     assert "STEMDECK_DEVICE=$DEVICE" in text
     assert 'VOLUME ["/models"]' in text
+
+
+@pytest.mark.parametrize("service", ["api", "worker"])
+def test_ffmpeg_is_the_shared_small_build_not_debians_package(service: str) -> None:
+    # Debian's ffmpeg package is ~700 MB of libraries; both images build the same small
+    # one from deploy/ffmpeg/build.sh and keep only its two binaries.
+    stages = _stages(REPO / "services" / service / "Dockerfile")
+    lines = [line for stage in stages for line in stage]
+    assert not [line for line in lines if re.search(r"apt-get install[^&]*\bffmpeg\b", line)]
+    ffmpeg_stage = next(stage for stage in stages if stage[0].endswith(" AS ffmpeg"))
+    assert "COPY deploy/ffmpeg/build.sh /usr/local/src/build-ffmpeg.sh" in ffmpeg_stage
+    assert "RUN bash /usr/local/src/build-ffmpeg.sh /opt/ffmpeg" in ffmpeg_stage
+    assert (
+        "COPY --from=ffmpeg /opt/ffmpeg/bin/ffmpeg /opt/ffmpeg/bin/ffprobe /usr/local/bin/"
+        in stages[-1]
+    )
+
+
+def test_the_small_ffmpeg_reads_every_container_the_sniffer_names() -> None:
+    script = (REPO / "deploy/ffmpeg/build.sh").read_text()
+    enabled = re.search(r"^demuxers=(\S+)$", script, re.MULTILINE)
+    assert enabled is not None
+    assert set(enabled.group(1).split(",")) == set(DEMUXERS.values())
+    assert "--disable-everything --disable-autodetect --disable-network" in script
+    assert "--enable-protocol=file,pipe" in script
 
 
 def test_the_frontend_image_builds_with_node_and_serves_with_nginx() -> None:

@@ -319,8 +319,9 @@ def _verify_ffmpeg(path: Path, demuxer: str) -> None:
         detail = result.stderr.strip().splitlines()[-1:] or ["decoder error"]
         raise AudioError(
             "corrupt_audio",
-            f"The audio is damaged and cannot be decoded ({detail[0]}). "
-            "Export or download it again.",
+            f"The audio cannot be decoded ({detail[0]}): the file is damaged, or its "
+            "audio is in a codec Stemdeck does not read. Export or download it again, "
+            "as MP3, WAV, FLAC, Ogg/Opus or M4A/AAC.",
         )
 
 
