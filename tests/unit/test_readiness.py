@@ -126,24 +126,22 @@ def test_files_without_a_pin_or_a_url_are_missing_even_with_downloads_on(
     assert model_readiness(unpinned, tmp_path, downloads=True).status is ModelStatus.missing
 
 
+def bundled_in(package: str) -> ModelSpec:
+    """A model whose weights come inside ``package``."""
+    return ModelSpec(
+        id=f"test:{package}",
+        label="t",
+        slots=("a",),
+        cost=1.0,
+        weights=HAND_PLACED.weights,
+        bundled_in=package,
+    )
+
+
 def test_weights_bundled_in_an_installed_package_are_ready(tmp_path: Path) -> None:
-    bundled = ModelSpec(
-        id="test:b",
-        label="t",
-        slots=("a",),
-        cost=1.0,
-        weights=HAND_PLACED.weights,
-        bundled_in="soundfile",
-    )
+    bundled = bundled_in("soundfile")
     assert model_readiness(bundled, tmp_path, downloads=False).status is ModelStatus.ready
-    gone = ModelSpec(
-        id="test:g",
-        label="t",
-        slots=("a",),
-        cost=1.0,
-        weights=HAND_PLACED.weights,
-        bundled_in="no_such_package_here",
-    )
+    gone = bundled_in("no_such_package_here")
     assert model_readiness(gone, tmp_path, downloads=False).status is ModelStatus.missing
 
 
@@ -151,14 +149,7 @@ def test_bundled_weights_need_a_folder_they_can_be_converted_into(tmp_path: Path
     """Installed package, but where its weights would go is no folder this process can
     write (here a file stands in the way): the files are missing, as on a worker whose
     read-only models volume the one-shot never filled."""
-    bundled = ModelSpec(
-        id="test:b",
-        label="t",
-        slots=("a",),
-        cost=1.0,
-        weights=HAND_PLACED.weights,
-        bundled_in="soundfile",
-    )
+    bundled = bundled_in("soundfile")
     blocked = tmp_path / "models"
     blocked.write_bytes(b"not a folder")
     readiness = model_readiness(bundled, blocked, downloads=False)
