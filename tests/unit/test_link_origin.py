@@ -66,9 +66,19 @@ def test_a_named_host_gets_its_own_origin_with_the_requests_scheme() -> None:
     assert origins.for_request("https", "localhost:9999") is None
 
 
+def test_an_ipv6_public_url_keeps_its_links_on_any_port() -> None:
+    public = "http://[fd00::20]:8080"
+    origins = LinkOrigins(
+        settings(public_url=public, s3_public_url=public, allowed_hosts="fd00::20,localhost")
+    )
+    assert origins.for_request("http", "[fd00::20]:8000") is None
+    assert origins.for_request("http", "localhost:8080") == "http://localhost:8080"
+
+
 def test_the_default_allowlist_names_the_public_host_and_loopback() -> None:
     lan = "http://192.168.1.20:8080"
     origins = LinkOrigins(settings(public_url=lan, s3_public_url=lan))
+    assert origins.for_request("http", "127.0.0.1:8080") == "http://127.0.0.1:8080"
     assert origins.for_request("http", "192.168.1.20:8080") is None  # the public URL itself
     assert origins.for_request("http", "10.0.0.5:8080") is None
 

@@ -50,6 +50,8 @@ class LinkOrigins:
         self.named = settings.named_hosts
         self.store = settings.store_origin
         self.public = settings.public_origin
+        public_host = parse_host(urlsplit(self.public).netloc) if self.public else None
+        self.public_name = public_host[0] if public_host else None
         self._warned: set[str] = set()
         self._lock = threading.Lock()
 
@@ -63,7 +65,7 @@ class LinkOrigins:
             # The public URL's own host keeps the public URL: a TLS proxy in front of
             # nginx may have told the API "http", and the same name on another port is
             # not nginx's (the API's own port, say), so it does not serve the bucket.
-            if self.public is not None and urlsplit(self.public).hostname == name:
+            if name == self.public_name:
                 return None
             return f"{scheme}://{netloc}"
         self._warn_if_unreachable(scheme, name, netloc)
