@@ -88,7 +88,7 @@ bench: install
 models: install
 	$(BIN)/stemdeck models
 
-# Before a release, as root (30-60 min): `docker compose up` for real with Podman,
+# Before a release, as root (15 min with its images built, 30-50 from nothing): `docker compose up` for real with Podman,
 # a browser at the web port, two workers, a killed worker, stop/start, down.
 rehearse: install
 	bash scripts/compose-rehearsal.sh
